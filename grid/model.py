@@ -1,0 +1,107 @@
+"""The asset model as tables: what every importer produces and the topology builder consumes.
+
+The network is a set of *buses* (connection points, named only by id) joined by two kinds of
+edges: conductor *sections* and switching/protective *devices*. Service *transformers* hang off
+a bus, *premises* (service points) hang off a transformer, and *customer accounts* belong to a
+premise. A *substation* feeds its source bus; each *feeder* starts at its head device (the
+feeder breaker) just below that bus.
+
+Every geometric layer is a GeoDataFrame in WGS84 (EPSG:4326) whose columns are listed in
+`LAYER_COLUMNS`; customers are a plain DataFrame (`CUSTOMER_COLUMNS`). Ids are unique across all
+layers, so a message naming an id never needs to say which layer it means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import geopandas as gpd
+import pandas as pd
+
+WGS84: Final = "EPSG:4326"
+
+#: Device kinds that interrupt or isolate a part of the network, in the order the stats list
+#: them. A ``tie`` is a normally-open switch between two feeders.
+DEVICE_KINDS: Final = (
+    "breaker",
+    "recloser",
+    "relay",
+    "fuse",
+    "sectionalizer",
+    "switch",
+    "tie",
+)
+
+#: The layers of the canonical GeoPackage, in the order they are written.
+LAYERS: Final = ("substations", "feeders", "devices", "sections", "transformers", "premises")
+
+#: Attribute columns of each layer (the geometry column is always ``geometry``).
+LAYER_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    # bus: the source bus the substation energises.
+    "substations": ("id", "name", "bus"),
+    # head_device: the feeder breaker (a device id) whose upstream end is the substation bus.
+    "feeders": ("id", "name", "substation", "head_device"),
+    # normal_state: "closed" or "open" (an open device is left out of the radial tree).
+    "devices": ("id", "kind", "feeder", "from_bus", "to_bus", "normal_state"),
+    "sections": ("id", "feeder", "from_bus", "to_bus"),
+    "transformers": ("id", "feeder", "bus", "kva"),
+    "premises": ("id", "transformer", "address"),
+}
+
+#: Columns of ``customers.csv``: one row per customer account.
+CUSTOMER_COLUMNS: Final = (
+    "account",
+    "premise",
+    "phone",
+    "name",
+    "address",
+    "language",
+    "sms_opt_in",
+    "priority",
+)
+
+#: ``priority`` values, most urgent first (critical care = life-support equipment at home).
+CUSTOMER_PRIORITIES: Final = ("critical_care", "vip", "normal")
+LANGUAGES: Final = ("zh-CN", "en")
+
+
+def empty_layer(name: str) -> gpd.GeoDataFrame:
+    """An empty GeoDataFrame with the columns and CRS of layer ``name``."""
+    columns = list(LAYER_COLUMNS[name])
+    return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in columns}, geometry=[], crs=WGS84)
+
+
+def empty_customers() -> pd.DataFrame:
+    """An empty customers table with the canonical columns."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in CUSTOMER_COLUMNS})
+
+
+@dataclass
+class GridTables:
+    """The whole asset model of one network, as tables (see the module docstring).
+
+    ``source`` names where the tables came from (a file path or a generator description) so
+    that validation errors can say which file an asset lives in.
+    """
+
+    substations: gpd.GeoDataFrame = field(default_factory=lambda: empty_layer("substations"))
+    feeders: gpd.GeoDataFrame = field(default_factory=lambda: empty_layer("feeders"))
+    devices: gpd.GeoDataFrame = field(default_factory=lambda: empty_layer("devices"))
+    sections: gpd.GeoDataFrame = field(default_factory=lambda: empty_layer("sections"))
+    transformers: gpd.GeoDataFrame = field(default_factory=lambda: empty_layer("transformers"))
+    premises: gpd.GeoDataFrame = field(default_factory=lambda: empty_layer("premises"))
+    customers: pd.DataFrame = field(default_factory=empty_customers)
+    source: str = "<memory>"
+    customers_source: str = "<memory>"
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        """The layer called ``name`` (one of `LAYERS`)."""
+        if name not in LAYER_COLUMNS:
+            raise KeyError(f"unknown layer {name!r}; layers are {', '.join(LAYERS)}")
+        frame: gpd.GeoDataFrame = getattr(self, name)
+        return frame
+
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """All geometric layers by name, in canonical order."""
+        return {name: self.layer(name) for name in LAYERS}

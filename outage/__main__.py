@@ -1,0 +1,5 @@
+"""``python -m outage`` runs the CLI."""
+
+from outage.cli import main
+
+main()

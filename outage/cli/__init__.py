@@ -1,0 +1,21 @@
+"""The ``outage`` command line: one Typer app, a sub-app per area."""
+
+from __future__ import annotations
+
+import typer
+
+from outage.cli import demo, topology
+
+app = typer.Typer(
+    name="outage",
+    help="Outage-aware emergency response engine for utility customer hotlines.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(topology.app, name="topology")
+app.command()(demo.demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,99 @@
+"""The ``outage topology`` CLI contract: command names, JSON on stdout, errors on stderr."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from outage.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, object, str]:
+    result = runner.invoke(app, list(args))
+    stdout = result.stdout.strip()
+    return (
+        result.exit_code,
+        (orjson.loads(stdout) if stdout.startswith(("{", "[")) else stdout),
+        result.stderr,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("city") / "small.gpkg"
+    code, stats, _ = run(
+        "topology", "generate", "--customers", "1500", "--seed", "4", "--out", str(target)
+    )
+    assert code == 0, stats
+    return target
+
+
+def test_generate_then_stats_report_the_contract_shape(small_city: Path) -> None:
+    code, stats, _ = run("topology", "stats", str(small_city))
+    assert code == 0
+    assert isinstance(stats, dict)
+    assert set(stats) >= {"substations", "feeders", "protective_devices", "transformers",
+                          "premises", "customers", "radial", "bbox"}  # fmt: skip
+    assert stats["customers"] == 1500 and stats["radial"] is True
+    assert {"breaker", "recloser", "fuse", "switch"} <= set(stats["protective_devices"])
+    west, south, east, north = stats["bbox"]
+    assert west <= 113.30 <= east and south <= 23.12 <= north
+    assert (small_city.parent / "small.customers.csv").exists()
+
+
+def test_trace_contract(small_city: Path) -> None:
+    code, trace, _ = run("topology", "trace", str(small_city), "--premise", "premise.0000700")
+    assert code == 0
+    assert isinstance(trace, dict)
+    assert list(trace) == ["premise", "transformer", "devices", "feeder", "substation"]
+    assert trace["devices"][0].startswith("fuse.") and trace["devices"][-1].startswith("breaker.")
+
+
+def test_trace_unknown_premise_exits_1_with_message(small_city: Path) -> None:
+    code, _, stderr = run("topology", "trace", str(small_city), "--premise", "premise.nope")
+    assert code == 1
+    assert "no premise with id 'premise.nope'" in stderr
+
+
+def test_import_gpkg_rewrites_and_validates(small_city: Path, tmp_path: Path) -> None:
+    code, stats, _ = run(
+        "topology",
+        "import",
+        str(small_city),
+        "--format",
+        "gpkg",
+        "--out",
+        str(tmp_path / "copy.gpkg"),
+    )
+    assert code == 0 and isinstance(stats, dict) and stats["premises"] == 1500
+
+
+def test_import_rejects_unknown_format_and_bad_anchor(small_city: Path, tmp_path: Path) -> None:
+    code, _, stderr = run(
+        "topology", "import", str(small_city), "--format", "shp", "--out", str(tmp_path / "x.gpkg")
+    )
+    assert code == 2 and "--format must be one of" in stderr
+    code, _, stderr = run("topology", "import", str(small_city), "--format", "gpkg", "--out",
+                          str(tmp_path / "x.gpkg"), "--anchor", "east")  # fmt: skip
+    assert code == 2 and "--anchor expects LON,LAT" in stderr
+
+
+def test_stats_of_missing_file_names_it(tmp_path: Path) -> None:
+    code, _, stderr = run("topology", "stats", str(tmp_path / "absent.gpkg"))
+    assert code == 1 and "absent.gpkg: no such file" in stderr
+
+
+def test_console_script_runs_as_a_real_process(small_city: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "outage", "topology", "stats", str(small_city)],
+        capture_output=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    assert orjson.loads(result.stdout)["feeders"] == 1
