@@ -40,7 +40,8 @@ def import_(
     fmt: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")],
     out: Annotated[Path, typer.Option("--out", help="GeoPackage to write.")],
     anchor: Annotated[
-        str | None, typer.Option(help="LON,LAT where local XY (0,0) lies (OpenDSS).")
+        str | None,
+        typer.Option(help="LON,LAT for the centre of the model's local XY extent (OpenDSS)."),
     ] = None,
     unit: Annotated[str, typer.Option(help="Unit of local XY coordinates: ft or m.")] = "ft",
 ) -> None:
