@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outage.cli import demo, topology
+from outage.cli import demo, replay, simulate, topology
 
 app = typer.Typer(
     name="outage",
@@ -14,6 +14,8 @@ app = typer.Typer(
 )
 app.add_typer(topology.app, name="topology")
 app.command()(demo.demo)
+app.command()(replay.replay)
+app.command()(simulate.simulate)
 
 
 def main() -> None:

@@ -49,8 +49,10 @@ def demo(
     err.print(table)
     sample = topo.premise_ids[len(topo.premise_ids) // 2]
     trace = topo.trace(sample)
-    err.print(f"[bold]trace[/] {sample} -> {trace.transformer} -> {' -> '.join(trace.devices)}"
-              f" -> {trace.feeder} -> {trace.substation}")  # fmt: skip
+    err.print(
+        f"[bold]trace[/] {sample} -> {trace.transformer} -> {' -> '.join(trace.devices)}"
+        f" -> {trace.feeder} -> {trace.substation}"
+    )
     with err.status("drawing the map"):
         picture = draw_topology(tables, out / "demo-topology.png", title="Demo city")
     err.print(f"[bold green]map:[/] {picture}")

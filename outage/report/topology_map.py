@@ -43,22 +43,51 @@ def draw_topology(tables: GridTables, target: Path, *, title: str = "Network") -
     colours = [colour.get(f, (0.5, 0.5, 0.5, 1.0)) for f in sections["feeder"]]
     ax.add_collection(LineCollection(segments, colors=colours, linewidths=0.8))
     premises = tables.premises.geometry
-    _scatter(ax, premises, s=0.3, c="#888888", alpha=0.4, linewidths=0,
-             label=f"premises ({len(premises):,})")  # fmt: skip
+    _scatter(
+        ax,
+        premises,
+        s=0.3,
+        c="#888888",
+        alpha=0.4,
+        linewidths=0,
+        label=f"premises ({len(premises):,})",
+    )
     devices = tables.devices
     closed = devices["normal_state"] == "closed"
     for kind, (marker, size, tone) in MARKERS.items():
         chosen = devices[closed & (devices["kind"] == kind)]
         if len(chosen):
-            _scatter(ax, chosen.geometry, marker=marker, s=size, c=tone,
-                     label=f"{kind} ({len(chosen)})", zorder=3)  # fmt: skip
+            _scatter(
+                ax,
+                chosen.geometry,
+                marker=marker,
+                s=size,
+                c=tone,
+                label=f"{kind} ({len(chosen)})",
+                zorder=3,
+            )
     ties = devices[~closed]
     if len(ties):
-        _scatter(ax, ties.geometry, marker="x", s=30, c="#17becf",
-                 label=f"open tie ({len(ties)})", zorder=3)  # fmt: skip
+        _scatter(
+            ax,
+            ties.geometry,
+            marker="x",
+            s=30,
+            c="#17becf",
+            label=f"open tie ({len(ties)})",
+            zorder=3,
+        )
     subs = tables.substations
-    _scatter(ax, subs.geometry, marker="s", s=160, c="#ffd700", edgecolors="#111111",
-             label=f"substation ({len(subs)})", zorder=4)  # fmt: skip
+    _scatter(
+        ax,
+        subs.geometry,
+        marker="s",
+        s=160,
+        c="#ffd700",
+        edgecolors="#111111",
+        label=f"substation ({len(subs)})",
+        zorder=4,
+    )
     for sid, point in zip(subs["name"], subs.geometry, strict=True):
         ax.annotate(sid, (point.x, point.y), xytext=(6, 6), textcoords="offset points", fontsize=8)
     ax.set_title(f"{title}: {len(feeders)} feeders, {len(tables.transformers):,} transformers")

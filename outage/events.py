@@ -1,0 +1,254 @@
+"""Domain events: everything the engine decides, in the past tense.
+
+Notifications, playbooks and the dashboard subscribe to these; they never reach into the
+engine's state. Each event is a frozen dataclass with an ``at`` timestamp taken from the signal
+that caused it (never the wall clock), so replaying the same signals gives the same events.
+`to_json` gives the wire shape ``{"type": "<ClassName>", ...fields}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of all domain events."""
+
+    at: datetime
+
+    @property
+    def type(self) -> str:
+        """The event's name, e.g. ``OutagePredicted``."""
+        return type(self).__name__
+
+
+# -- incidents ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutagePredicted(Event):
+    """A new outage incident (ticket) predicted at ``device`` from calls or last gasps."""
+
+    incident: str
+    device: str
+    level: str  # "transformer" | "device"
+    customers: int
+    substation: str
+    feeder: str
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionMoved(Event):
+    """An incident's predicted device changed (rolled up, or moved down by new evidence)."""
+
+    incident: str
+    from_device: str
+    to_device: str
+    customers: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentMerged(Event):
+    """``incident`` was folded into ``into`` (its calls keep their history there)."""
+
+    incident: str
+    into: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutageConfirmed(Event):
+    """The outage is known, not just predicted (SCADA, crew or officer)."""
+
+    incident: str
+    device: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CrewDispatched(Event):
+    """A crew was sent to the incident."""
+
+    incident: str
+    crew: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class EtrChanged(Event):
+    """The estimated time of restoration was set or changed."""
+
+    incident: str
+    etr: datetime | None
+    previous: datetime | None
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutagePartiallyRestored(Event):
+    """The incident's device closed but nested outages below it keep some customers out."""
+
+    incident: str
+    device: str
+    customers_restored: int
+    customers_still_out: int
+    still_out_incidents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutageRestored(Event):
+    """Every customer of the incident has power again."""
+
+    incident: str
+    device: str
+    customers: int
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentStatusChanged(Event):
+    """Every lifecycle step, for timelines: predicted -> confirmed -> ... -> closed."""
+
+    incident: str
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentCancelled(Event):
+    """A wrong prediction was cancelled."""
+
+    incident: str
+    reason: str
+    by: str
+
+
+# -- calls and tickets ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallAttached(Event):
+    """A call joined an incident; ``suppressed`` when it created no new ticket."""
+
+    incident: str
+    call: str
+    premise: str
+    suppressed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HazardReported(Event):
+    """A wire-down or fire call: its own priority ticket, linked to the outage if any."""
+
+    ticket: str
+    call: str
+    kind: str
+    premise: str
+    incident: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceTicketOpened(Event):
+    """A call that is not outage evidence (flicker, other, or a premise shown energised)."""
+
+    ticket: str
+    call: str
+    premise: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallUnresolved(Event):
+    """A call that could not be tied to a premise: kept as a ticket with the reason."""
+
+    ticket: str
+    call: str
+    reason: str
+
+
+# -- planned work, devices, storm, weather ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOutageScheduled(Event):
+    """Planned work registered ahead of time."""
+
+    incident: str
+    device: str
+    start: datetime
+    end: datetime
+    reason: str
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOutageStarted(Event):
+    """Planned work began: its customers are now out."""
+
+    incident: str
+    device: str
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceOperated(Event):
+    """A device opened or closed (SCADA or crew)."""
+
+    device: str
+    state: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StormDeclared(Event):
+    """Storm / mass-outage conditions in ``scope`` ("system" or a substation id)."""
+
+    scope: str
+    reasons: tuple[str, ...]
+    customers_out: int
+    open_incidents: int
+    calls_per_hour: float
+    baseline_per_hour: float
+
+
+@dataclass(frozen=True, slots=True)
+class StormStoodDown(Event):
+    """Storm conditions in ``scope`` have been clear for the hold time."""
+
+    scope: str
+    declared_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetChanged(Event):
+    """Prediction switched between the ``normal`` and ``storm`` rule sets."""
+
+    rule_set: str
+
+
+@dataclass(frozen=True, slots=True)
+class WarningIssued(Event):
+    """A weather or heat warning arrived (playbooks act on it)."""
+
+    signal: str
+    kind: str
+    level: str
+    area: str
+    until: datetime | None
+
+
+def to_json(event: Event) -> bytes:
+    """``{"type": ..., **fields}`` as JSON bytes (orjson serialises dataclasses natively)."""
+    body = orjson.dumps(event)
+    return b'{"type":"' + event.type.encode() + b'",' + body[1:]
+
+
+def to_dict(event: Event) -> dict[str, object]:
+    """The event as a JSON-ready dict."""
+    value: dict[str, object] = orjson.loads(to_json(event))
+    return value

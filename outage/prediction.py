@@ -1,0 +1,114 @@
+"""Prediction logic: does a device explain the reports below it? which devices explain a set?
+
+Pure functions over the topology, the rules and the evidence the engine hands in; no state of
+their own, so they are easy to test and to reason about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from grid.topology import Topology
+from outage.incidents import Incident
+from outage.rules import PredictionRules
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the predicted incidents below one device report, within the rules' window."""
+
+    transformers: int
+    customers: int
+    #: Customers of the assets the reporting incidents predict out.
+    covered_customers: int
+    device_predictions: int
+    earliest: datetime | None
+
+
+def gather(
+    topology: Topology, device: int, pending: Iterable[Incident], cutoff: datetime
+) -> Evidence:
+    """Count reports from ``pending`` (predicted incidents below ``device``) newer than cutoff.
+
+    *Coverage* is the customers of the assets those incidents already predict out (disjoint:
+    predicted incidents never nest). A device outage makes every lateral below it report and
+    roll up, so coverage nears 100%; a few unrelated faults below it cover only their own
+    laterals.
+    """
+    transformers: set[int] = set()
+    customers = 0
+    covered = 0
+    device_predictions = 0
+    earliest: datetime | None = None
+    premise_transformer = topology.premise_transformer
+    premise_customers = topology.premise_customers
+    for incident in pending:
+        recent = [(p, ts) for p, ts in incident.reports.items() if ts >= cutoff]
+        if not recent:
+            continue
+        covered += incident.customers
+        if incident.level == "device":
+            device_predictions += 1
+        for premise, ts in recent:
+            transformers.add(premise_transformer[premise])
+            customers += int(premise_customers[premise])
+            if earliest is None or ts < earliest:
+                earliest = ts
+    return Evidence(len(transformers), customers, covered, device_predictions, earliest)
+
+
+def qualifies(
+    topology: Topology,
+    rules: PredictionRules,
+    device: int,
+    evidence: Evidence,
+    energised_since: datetime | None,
+) -> bool:
+    """Should the prediction move up to ``device``? (rules documented in `outage.rules`)."""
+    if evidence.earliest is None:
+        return False
+    if energised_since is not None and energised_since >= evidence.earliest:
+        return False  # a premise below has power: this device cannot be open
+    total = int(topology.device_customers[device])
+    if total <= 0:
+        return False
+    if rules.all_reported and evidence.customers >= total:
+        return True
+    kind = topology.device_kind[device]
+    if evidence.transformers < rules.min_transformers.get(kind, 2):  # type: ignore[call-overload]
+        return False
+    return (
+        evidence.covered_customers / total >= rules.min_coverage.get(kind, 1.0)  # type: ignore[call-overload]
+        or evidence.customers / total >= rules.min_share.get(kind, 1.0)  # type: ignore[call-overload]
+        or evidence.device_predictions >= rules.escalate_children.get(kind, 99)  # type: ignore[call-overload]
+    )
+
+
+def window_cutoff(now: datetime, rules: PredictionRules) -> datetime:
+    """Reports older than this do not group with new ones."""
+    return now - timedelta(minutes=rules.window_minutes)
+
+
+def lowest_common(topology: Topology, premises: list[int]) -> tuple[str, int]:
+    """The lowest asset above every premise: ``("transformer", t)`` or ``("device", d)``."""
+    transformers = {topology.premise_transformer[p] for p in premises}
+    if len(transformers) == 1:
+        return "transformer", next(iter(transformers))
+    chains = [topology.device_chain[topology.transformer_device[t]] for t in transformers]
+    common = set(chains[0]).intersection(*chains[1:])
+    for device in chains[0]:
+        if device in common:
+            return "device", device
+    raise ValueError("premises share no device: they are on different feeders")
+
+
+def branch_of(topology: Topology, device: int, premise: int) -> tuple[str, int]:
+    """The direct child of ``device`` (transformer or device) that feeds ``premise``."""
+    t = topology.premise_transformer[premise]
+    below = topology.transformer_device[t]
+    if below == device:
+        return "transformer", t
+    chain = topology.device_chain[below]
+    return "device", chain[chain.index(device) - 1]

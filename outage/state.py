@@ -1,0 +1,108 @@
+"""The engine's state as a JSON document: what ``outage replay --out STATE.json`` writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from outage.engine import Engine
+from outage.incidents import Incident
+from outage.indices import compute_indices
+from outage.storm import SYSTEM
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None
+
+
+def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
+    """One incident as JSON (the STATE.json and API shape)."""
+    topo = engine.topology
+    return {
+        "id": incident.id,
+        "device": incident.asset,
+        "level": incident.level,
+        "status": incident.status,
+        "planned": incident.planned,
+        "cause": incident.cause,
+        "customers_affected": incident.customers,
+        "calls": incident.calls,
+        "hazards": incident.hazards,
+        "meter_events": incident.meter_events,
+        "started": _iso(incident.started),
+        "restored": _iso(incident.restored_at),
+        "closed": _iso(incident.closed_at),
+        "etr": _iso(incident.etr),
+        "crew": incident.crew,
+        "parent": incident.parent,
+        "feeder": topo.feeder_ids[incident.feeder],
+        "substation": topo.substation_ids[incident.substation],
+        "timeline": [{"status": s, "at": _iso(t)} for s, t in incident.timeline],
+    }
+
+
+def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
+    """Everything a replay decided (see README: STATE.json)."""
+    topo = engine.topology
+    listed = [i for i in engine.incidents.values() if i.status != "merged"]
+    start = engine.first_ts
+    end = engine.now
+    indices: dict[str, Any] = {"cmi": 0.0, "saidi": 0.0, "saifi": 0.0, "caidi": 0.0}
+    repeats: list[dict[str, Any]] = []
+    if start is not None and end is not None and end > start:
+        computed = compute_indices(
+            topo,
+            engine.incidents.values(),
+            start,
+            end,
+            momentary_minutes=engine.rules.normal.momentary_minutes,
+        )
+        indices = computed.to_dict() | {"period": {"start": _iso(start), "end": _iso(end)}}
+        counts = computed.interruptions_per_premise
+        for premise in np.flatnonzero(counts >= repeat_threshold)[:1000].tolist():
+            repeats.append(
+                {"premise": topo.premise_ids[premise], "interruptions": int(counts[premise])}
+            )
+    storm = engine.storm
+    system = storm.scopes[SYSTEM]
+    last_system = [h for h in storm.history if h[0] == SYSTEM]
+    declared_at = system.declared_at or (last_system[-1][1] if last_system else None)
+    return {
+        "incidents": [incident_view(engine, i) for i in listed],
+        "merged": [
+            {"id": i.id, "into": i.merged_into}
+            for i in engine.incidents.values()
+            if i.status == "merged"
+        ],
+        "tickets": [
+            {k: _iso(v) if isinstance(v, datetime) else v for k, v in t.items()}
+            for t in engine.tickets
+        ],
+        "unresolved": [
+            {"call": u["call"], "reason": u["reason"], "ticket": u["ticket"]}
+            for u in engine.unresolved
+        ],
+        "rejected": engine.rejected,
+        "calls_received": engine.calls_received,
+        "suppressed_calls": engine.suppressed_total,
+        "suppressed_by_premise": {
+            topo.premise_ids[p]: n for p, n in engine.suppressed_by_premise.most_common(100)
+        },
+        "storm": {
+            "declared": system.declared_at is not None,
+            "at": _iso(declared_at),
+            "rule_set": engine.rule_set,
+            "history": [
+                {"scope": scope, "declared": _iso(a), "stood_down": _iso(b)}
+                for scope, a, b in storm.history
+            ],
+            "scopes_declared": sorted(
+                name for name, s in storm.scopes.items() if s.declared_at is not None
+            ),
+        },
+        "indices": indices,
+        "repeat_outages": repeats,
+        "signals_applied": engine.signals_applied,
+    }

@@ -1,0 +1,159 @@
+"""Storm / mass-outage detection, system-wide and per substation.
+
+A scope is declared when any of its metrics crosses its threshold: customers out (a share of
+customers served, and at least a minimum), open incidents, or the call rate over a sliding
+window against the normal rate for that local hour of day. It stands down only after every
+metric has stayed below ``stand_down_fraction`` of its threshold for ``stand_down_minutes``,
+so a flapping metric neither re-declares nor stands down twice.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from outage.events import Event, StormDeclared, StormStoodDown
+from outage.rules import StormDetection, StormThresholds
+
+SYSTEM = "system"
+
+
+@dataclass(slots=True)
+class _Scope:
+    name: str
+    thresholds: StormThresholds
+    customers_served: int
+    calls: deque[datetime] = field(default_factory=deque)
+    declared_at: datetime | None = None
+    clear_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeStatus:
+    """A scope's storm state and the metrics behind it (for the dashboard and STATE.json)."""
+
+    scope: str
+    declared: bool
+    declared_at: datetime | None
+    customers_out: int
+    open_incidents: int
+    calls_per_hour: float
+    baseline_per_hour: float
+
+
+class StormDetector:
+    """Tracks call rates and decides storm declarations (see the module docstring)."""
+
+    def __init__(self, config: StormDetection, customers_by_substation: dict[str, int]) -> None:
+        self.config = config
+        self.zone = ZoneInfo(config.timezone)
+        total = sum(customers_by_substation.values())
+        self.scopes: dict[str, _Scope] = {SYSTEM: _Scope(SYSTEM, config.system, total)}
+        for name, served in customers_by_substation.items():
+            self.scopes[name] = _Scope(name, config.substation, served)
+        self.history: list[
+            tuple[str, datetime, datetime | None]
+        ] = []  # (scope, declared, stood down)
+        self._last: dict[str, ScopeStatus] = {}
+
+    @property
+    def system_declared(self) -> bool:
+        """True while a system-wide storm is declared."""
+        return self.scopes[SYSTEM].declared_at is not None
+
+    def observe_call(self, ts: datetime, substation: str | None) -> None:
+        """Count a call towards the system's (and its substation's) call rate."""
+        self.scopes[SYSTEM].calls.append(ts)
+        if substation is not None and substation in self.scopes:
+            self.scopes[substation].calls.append(ts)
+
+    def baseline_per_hour(self, scope: str, now: datetime) -> float:
+        """Normal calls per hour for ``scope`` at this local hour."""
+        hour = now.astimezone(self.zone).hour
+        per_10k = self.config.baseline_calls_per_hour_per_10k[hour]
+        return per_10k * self.scopes[scope].customers_served / 10_000
+
+    def evaluate(
+        self, now: datetime, customers_out: dict[str, int], open_incidents: dict[str, int]
+    ) -> list[Event]:
+        """Re-evaluate every scope at ``now``; returns declarations and stand-downs."""
+        events: list[Event] = []
+        for name, scope in self.scopes.items():
+            status, reasons, clear = self._measure(scope, now, customers_out, open_incidents)
+            if scope.declared_at is None and reasons:
+                scope.declared_at, scope.clear_since = now, None
+                events.append(
+                    StormDeclared(
+                        at=now,
+                        scope=name,
+                        reasons=tuple(reasons),
+                        customers_out=status.customers_out,
+                        open_incidents=status.open_incidents,
+                        calls_per_hour=round(status.calls_per_hour, 1),
+                        baseline_per_hour=round(status.baseline_per_hour, 1),
+                    )
+                )
+            elif scope.declared_at is not None:
+                if not clear:
+                    scope.clear_since = None
+                elif scope.clear_since is None:
+                    scope.clear_since = now
+                elif now - scope.clear_since >= timedelta(
+                    minutes=scope.thresholds.stand_down_minutes
+                ):
+                    events.append(StormStoodDown(at=now, scope=name, declared_at=scope.declared_at))
+                    self.history.append((name, scope.declared_at, now))
+                    scope.declared_at, scope.clear_since = None, None
+            self._last[name] = ScopeStatus(
+                name,
+                scope.declared_at is not None,
+                scope.declared_at,
+                status.customers_out,
+                status.open_incidents,
+                status.calls_per_hour,
+                status.baseline_per_hour,
+            )
+        return events
+
+    def status(self) -> dict[str, ScopeStatus]:
+        """The last evaluated status of every scope."""
+        return dict(self._last)
+
+    def _measure(
+        self,
+        scope: _Scope,
+        now: datetime,
+        customers_out: dict[str, int],
+        open_incidents: dict[str, int],
+    ) -> tuple[ScopeStatus, list[str], bool]:
+        limits = scope.thresholds
+        window = timedelta(minutes=limits.rate_window_minutes)
+        while scope.calls and scope.calls[0] < now - window:
+            scope.calls.popleft()
+        calls = len(scope.calls)
+        per_hour = calls * 60 / limits.rate_window_minutes
+        baseline = self.baseline_per_hour(scope.name, now)
+        out = customers_out.get(scope.name, 0)
+        incidents = open_incidents.get(scope.name, 0)
+        out_limit = max(
+            limits.customers_out_min, limits.customers_out_share * scope.customers_served
+        )
+        rate_limit = max(baseline * limits.call_rate_multiple, 0.0)
+        reasons = []
+        if out >= out_limit and out > 0:
+            reasons.append(f"customers out {out} >= {out_limit:.0f}")
+        if incidents >= limits.open_incidents:
+            reasons.append(f"open incidents {incidents} >= {limits.open_incidents}")
+        if calls >= limits.call_rate_min_calls and per_hour >= rate_limit:
+            multiple = limits.call_rate_multiple
+            reasons.append(f"call rate {per_hour:.0f}/h >= {multiple:g} x normal {baseline:.1f}/h")
+        f = limits.stand_down_fraction
+        clear = (
+            out < f * out_limit
+            and incidents < f * limits.open_incidents
+            and (calls < limits.call_rate_min_calls or per_hour < f * rate_limit)
+        )
+        status = ScopeStatus(scope.name, False, None, out, incidents, per_hour, baseline)
+        return status, reasons, clear
