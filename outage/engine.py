@@ -72,6 +72,7 @@ class Engine:
         self._timers: list[tuple[datetime, int, str, str]] = []
         self._timer_seq = 0
         self._next_storm_tick: datetime | None = None
+        self._changed_at: datetime | None = None  # when open incidents last changed
         self._seq = {"INC": 0, "TKT": 0}
         self._out: list[ev.Event] = []
         served: Counter[str] = Counter()
@@ -348,17 +349,18 @@ class Engine:
                     break
             if target is None:
                 return
-            incident = self._absorb_below(target, incident, "roll-up")
+            incident = self._absorb_below(target, "roll-up")
 
-    def _absorb_below(self, device: int, survivor: Incident | None, reason: str) -> Incident:
-        """Fold every predicted incident below ``device`` into one incident at ``device``."""
-        members = sorted(
-            self.pending_under.get(device, {}).values(), key=lambda i: (i.started, i.id)
-        )
-        keeper = survivor if survivor is not None and survivor in members else members[0]
-        for member in members:
-            if member is not keeper:
-                self._merge(member, keeper)
+    def _absorb_below(self, device: int, reason: str) -> Incident:
+        """Fold every predicted incident below ``device`` into one incident at ``device``.
+
+        The earliest ticket survives: customers and agents already quote its number.
+        """
+        pending = self.pending_under.get(device, {}).values()
+        members = sorted(pending, key=lambda i: (i.started, i.id))
+        keeper = members[0]
+        for member in members[1:]:
+            self._merge(member, keeper)
         self._move(keeper, "device", device, reason)
         return keeper
 
@@ -474,7 +476,7 @@ class Engine:
         incident = self.active_device.get(device)
         if incident is None:
             if self.pending_under.get(device):
-                incident = self._absorb_below(device, None, "SCADA: device opened")
+                incident = self._absorb_below(device, "SCADA: device opened")
             else:
                 incident = self._new_incident("device", device, "predicted", scada.ts, "SCADA trip")
                 self._register(incident)
@@ -517,36 +519,39 @@ class Engine:
         if source == "crew":
             self._emit(ev.DeviceOperated(at=ts, device=device_id, state="closed", source=source))
         incident = self.active_device.get(device)
+        leftovers: dict[int, datetime] = {}
         if incident is None:
-            incident = self._move_down_to(device)
+            incident, leftovers = self._move_down_to(device)
         for below in list(self.pending_under.get(device, {}).values()):
             self._restore(below, ts, f"{device_id} closed by {source}")
         if incident is not None:
             self._restore(incident, ts, f"{device_id} closed by {source}")
+        for premise in sorted(leftovers, key=leftovers.__getitem__):
+            # Reports the smaller outage does not explain start over from their transformer,
+            # as reports made now: those customers are still out.
+            again = self.covering_incident(premise)
+            if again is None:
+                again = self._predict_transformer(premise, ts, "left over after a move down")
+            self._add_report(again, premise, ts)
 
-    def _move_down_to(self, device: int) -> Incident | None:
-        """A crew closed a device below a predicted incident: the outage was smaller."""
+    def _move_down_to(self, device: int) -> tuple[Incident | None, dict[int, datetime]]:
+        """A crew closed a device below a predicted incident: the outage was smaller.
+
+        Returns the moved incident and the reports it no longer explains.
+        """
         topo = self.topology
         for above in topo.device_chain[device][1:]:
             incident = self.active_device.get(above)
             if incident is None:
                 continue
             if not incident.is_predicted:
-                return None
+                return None, {}
             inside = {p for p in incident.reports if device in topo.premise_chain(p)}
             outside = {p: ts for p, ts in incident.reports.items() if p not in inside}
             incident.reports = {p: ts for p, ts in incident.reports.items() if p in inside}
             self._move(incident, "device", device, "crew found the device below open")
-            now = self._now()
-            for premise in sorted(outside, key=outside.__getitem__):
-                # Reports the smaller outage does not explain start over from their transformer,
-                # as reports made now: those customers are still out.
-                again = self.covering_incident(premise)
-                if again is None:
-                    again = self._predict_transformer(premise, now, "left over after a move down")
-                self._add_report(again, premise, now)
-            return incident
-        return None
+            return incident, outside
+        return None, {}
 
     def _restore(self, incident: Incident, ts: datetime, cause: str) -> None:
         if incident.status in ("restored", "closed", "merged", "cancelled", "partially_restored"):
@@ -736,6 +741,7 @@ class Engine:
         return topo.device_chain[device] if device != NO_DEVICE else ()
 
     def _register(self, incident: Incident) -> None:
+        self._changed_at = self.now
         if not incident.is_open:
             return
         if incident.level == "device":
@@ -747,6 +753,7 @@ class Engine:
                 self.pending_under.setdefault(device, {})[incident.id] = incident
 
     def _unregister(self, incident: Incident) -> None:
+        self._changed_at = self.now
         table = self.active_device if incident.level == "device" else self.active_transformer
         if table.get(incident.node) is incident:
             del table[incident.node]
@@ -816,7 +823,7 @@ class Engine:
             count[substation] += 1
             count[SYSTEM] += 1
         was_storm = self.storm.system_declared
-        for event in self.storm.evaluate(now, out, count):
+        for event in self.storm.evaluate(now, out, count, self._changed_at or now):
             self._emit(event)
         if self.storm.system_declared != was_storm:
             self.rule_set = "storm" if self.storm.system_declared else "normal"

@@ -17,13 +17,18 @@ from outage.rules import PredictionRules
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """What the predicted incidents below one device report, within the rules' window."""
+    """What the predicted incidents below one device report, within the rules' window.
+
+    ``outside_*`` figures leave out the branch with the most coverage: a child outage that
+    alone covers most of its parent's customers must not implicate the parent; the parent's
+    *other* branches have to report too.
+    """
 
     transformers: int
     customers: int
-    #: Customers of the assets the reporting incidents predict out.
-    covered_customers: int
-    device_predictions: int
+    outside_coverage: float
+    outside_share: float
+    predicted_branches: int
     earliest: datetime | None
 
 
@@ -32,15 +37,16 @@ def gather(
 ) -> Evidence:
     """Count reports from ``pending`` (predicted incidents below ``device``) newer than cutoff.
 
-    *Coverage* is the customers of the assets those incidents already predict out (disjoint:
-    predicted incidents never nest). A device outage makes every lateral below it report and
-    roll up, so coverage nears 100%; a few unrelated faults below it cover only their own
-    laterals.
+    A *branch* of a device is one of its direct children: a child device or a transformer it
+    feeds with no device in between. *Coverage* is the customers the pending incidents
+    already predict out (disjoint: predicted incidents never nest). A device outage makes all
+    its branches report and roll up; unrelated faults below it cover only their own laterals.
     """
     transformers: set[int] = set()
+    covered: dict[int, int] = {}
+    reporting: dict[int, int] = {}
+    predicted_branches: set[int] = set()
     customers = 0
-    covered = 0
-    device_predictions = 0
     earliest: datetime | None = None
     premise_transformer = topology.premise_transformer
     premise_customers = topology.premise_customers
@@ -48,15 +54,50 @@ def gather(
         recent = [(p, ts) for p, ts in incident.reports.items() if ts >= cutoff]
         if not recent:
             continue
-        covered += incident.customers
+        branch = _branch_of_incident(topology, device, incident)
+        covered[branch] = covered.get(branch, 0) + incident.customers
         if incident.level == "device":
-            device_predictions += 1
+            predicted_branches.add(branch)
+        reported = 0
         for premise, ts in recent:
             transformers.add(premise_transformer[premise])
-            customers += int(premise_customers[premise])
+            reported += int(premise_customers[premise])
             if earliest is None or ts < earliest:
                 earliest = ts
-    return Evidence(len(transformers), customers, covered, device_predictions, earliest)
+        reporting[branch] = reporting.get(branch, 0) + reported
+        customers += reported
+    if not covered:
+        return Evidence(0, 0, 0.0, 0.0, 0, None)
+    biggest = max(covered, key=covered.__getitem__)
+    outside = int(topology.device_customers[device]) - _branch_customers(topology, biggest)
+    outside_coverage = (sum(covered.values()) - covered[biggest]) / outside if outside > 0 else 0.0
+    outside_share = (customers - reporting[biggest]) / outside if outside > 0 else 0.0
+    return Evidence(
+        len(transformers),
+        customers,
+        outside_coverage,
+        outside_share,
+        len(predicted_branches),
+        earliest,
+    )
+
+
+def _branch_of_incident(topology: Topology, device: int, incident: Incident) -> int:
+    """The branch of ``device`` holding ``incident``: a device number, or -1 - transformer."""
+    if incident.level == "transformer":
+        below = topology.transformer_device[incident.node]
+        if below == device:
+            return -1 - incident.node
+        chain = topology.device_chain[below]
+    else:
+        chain = topology.device_chain[incident.node]
+    return chain[chain.index(device) - 1]
+
+
+def _branch_customers(topology: Topology, branch: int) -> int:
+    if branch < 0:
+        return int(topology.transformer_customers[-1 - branch])
+    return int(topology.device_customers[branch])
 
 
 def qualifies(
@@ -80,9 +121,9 @@ def qualifies(
     if evidence.transformers < rules.min_transformers.get(kind, 2):  # type: ignore[call-overload]
         return False
     return (
-        evidence.covered_customers / total >= rules.min_coverage.get(kind, 1.0)  # type: ignore[call-overload]
-        or evidence.customers / total >= rules.min_share.get(kind, 1.0)  # type: ignore[call-overload]
-        or evidence.device_predictions >= rules.escalate_children.get(kind, 99)  # type: ignore[call-overload]
+        evidence.outside_coverage >= rules.min_coverage.get(kind, 1.0)  # type: ignore[call-overload]
+        or evidence.outside_share >= rules.min_share.get(kind, 1.0)  # type: ignore[call-overload]
+        or evidence.predicted_branches >= rules.escalate_children.get(kind, 99)  # type: ignore[call-overload]
     )
 
 

@@ -7,7 +7,7 @@ A rules file has two prediction rule sets, ``normal`` and ``storm`` (the engine 
       window_minutes: 60              # reports older than this do not group with a new one
       min_transformers: {fuse: 2, switch: 3, recloser: 3, breaker: 4, ...}
       min_coverage: {fuse: 0.0, switch: 0.5, recloser: 0.5, breaker: 0.5, ...}
-      min_share: {fuse: 0.3, switch: 0.15, recloser: 0.15, breaker: 0.1, ...}
+      min_share: {fuse: 0.3, switch: 0.15, recloser: 0.15, breaker: 0.15, ...}
       escalate_children: {fuse: 2, switch: 3, recloser: 3, breaker: 3, ...}
       all_reported: true              # every customer below a device reported -> that device
     storm: {...same keys...}
@@ -18,12 +18,17 @@ A rules file has two prediction rule sets, ``normal`` and ``storm`` (the engine 
 A device qualifies for a prediction when, counting only reports within the window from
 *predicted* (not yet confirmed) incidents below it, every customer below it reported
 (``all_reported``), or distinct reporting transformers >= ``min_transformers[kind]`` and at
-least one of: *coverage* — the share of its customers already predicted out by the incidents
-below it — >= ``min_coverage[kind]``; reporting customers / customers below >=
-``min_share[kind]``; device-level predictions below it >= ``escalate_children[kind]``.
-Coverage is what tells a recloser outage (every lateral reports, coverage nears 100%) from two
-unrelated blown fuses below it (a few percent). A device with a premise shown energised since
-the first of those reports never qualifies. A single report predicts its service transformer.
+least one of these, each measured *outside the branch with the most coverage* (a branch is a
+direct child device, or a transformer fed with no device in between):
+
+* coverage — customers already predicted out / customers — >= ``min_coverage[kind]``;
+* reporting customers / customers >= ``min_share[kind]``;
+* branches holding a device-level prediction >= ``escalate_children[kind]``.
+
+Leaving the biggest branch out is what keeps a recloser outage, which alone may cover two
+thirds of its feeder, from implicating the feeder breaker: the breaker's *other* branches must
+report too. A device with a premise shown energised since the first of those reports never
+qualifies. A single report predicts its service transformer.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ class PredictionRules(_Strict):
         default_factory=lambda: _per_kind(0.0, 0.5, 0.5, 0.5)
     )
     min_share: dict[DeviceKind, Share] = Field(
-        default_factory=lambda: _per_kind(0.3, 0.15, 0.15, 0.1)
+        default_factory=lambda: _per_kind(0.3, 0.15, 0.15, 0.15)
     )
     escalate_children: dict[DeviceKind, Count] = Field(
         default_factory=lambda: {k: int(v) for k, v in _per_kind(2, 3, 3, 3).items()}

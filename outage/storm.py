@@ -76,9 +76,18 @@ class StormDetector:
         return per_10k * self.scopes[scope].customers_served / 10_000
 
     def evaluate(
-        self, now: datetime, customers_out: dict[str, int], open_incidents: dict[str, int]
+        self,
+        now: datetime,
+        customers_out: dict[str, int],
+        open_incidents: dict[str, int],
+        changed_at: datetime,
     ) -> list[Event]:
-        """Re-evaluate every scope at ``now``; returns declarations and stand-downs."""
+        """Re-evaluate every scope at ``now``; returns declarations and stand-downs.
+
+        ``changed_at`` is when the open incidents last changed: evaluations happen only when
+        signals arrive, so a quiet night after the last restoration counts as clear from that
+        change, not from the next signal. (The call rate must be clear at evaluation time.)
+        """
         events: list[Event] = []
         for name, scope in self.scopes.items():
             status, reasons, clear = self._measure(scope, now, customers_out, open_incidents)
@@ -99,8 +108,8 @@ class StormDetector:
                 if not clear:
                     scope.clear_since = None
                 elif scope.clear_since is None:
-                    scope.clear_since = now
-                elif now - scope.clear_since >= timedelta(
+                    scope.clear_since = min(changed_at, now)
+                if scope.clear_since is not None and now - scope.clear_since >= timedelta(
                     minutes=scope.thresholds.stand_down_minutes
                 ):
                     events.append(StormStoodDown(at=now, scope=name, declared_at=scope.declared_at))

@@ -121,8 +121,13 @@ def test_calls_identify_the_caller_one_way_with_a_realistic_mix(storm: Simulatio
         assert ("lon" in call) == ("lat" in call)
         ways[given[0]] += 1
         assert call.get("kind", "no_power") in {
-            "no_power", "partial_power", "flicker", "wire_down", "fire", "other"
-        }  # fmt: skip
+            "no_power",
+            "partial_power",
+            "flicker",
+            "wire_down",
+            "fire",
+            "other",
+        }
     assert ways.most_common(1)[0][0] == "phone"
     assert set(ways) == {"phone", "account", "premise", "address", "lon"}
 
@@ -187,8 +192,15 @@ def test_repeat_callers(city: GridTables, topo: Topology) -> None:
 
 def test_call_rate_scales_the_call_count(city: GridTables, topo: Topology) -> None:
     def count(rate: float) -> int:
-        sim = run(city, topo, faults=20, call_rate=rate, repeat_callers=0.0, noise_rate=0.0,
-                  unresolvable=0)  # fmt: skip
+        sim = run(
+            city,
+            topo,
+            faults=20,
+            call_rate=rate,
+            repeat_callers=0.0,
+            noise_rate=0.0,
+            unresolvable=0,
+        )
         return int(sim.truth["calls"])
 
     low, high = count(0.1), count(0.3)
@@ -263,8 +275,10 @@ def test_scada_only_for_breaker_and_recloser_faults(city: GridTables, topo: Topo
     for s in scada:
         fault = faults[s["device"]]
         assert s["ts"] == (fault["start"] if s["state"] == "open" else fault["restored"])
-    assert Counter(s["state"] for s in scada) == {"open": len(scada_faults),
-                                                  "closed": len(scada_faults)}  # fmt: skip
+    assert Counter(s["state"] for s in scada) == {
+        "open": len(scada_faults),
+        "closed": len(scada_faults),
+    }
     restores = {r["device"]: r["ts"] for r in of_type(sim, "restore")}
     assert set(restores) == set(faults) - scada_faults
     assert all(faults[d]["restored"] == ts for d, ts in restores.items())
@@ -325,8 +339,11 @@ def test_nested_faults_stay_out_and_customers_call_again(city: GridTables, topo:
             assert when(parent["restored"]) <= when(calls[cid]["ts"]) < when(child["restored"])
             assert resolver.premise(calls[cid]) in inside
             late += 1
-        back = [m for m in of_type(sim, "meter")
-                if m["premise"] in inside and m["event"] == "power_restored"]  # fmt: skip
+        back = [
+            m
+            for m in of_type(sim, "meter")
+            if m["premise"] in inside and m["event"] == "power_restored"
+        ]
         assert back and all(when(m["ts"]) > when(child["restored"]) for m in back)
     assert late > 10
 
@@ -363,8 +380,17 @@ def test_truth_counts_match_the_signals(topo: Topology, storm: Simulation) -> No
     for fault in truth["faults"]:
         assert fault["premises"] == len(fault_premises(topo, fault["device"]))
         assert fault["customers"] == fault["premises"]  # the synthetic city: one account each
-        assert set(fault) == {"id", "device", "kind", "start", "restored", "customers",
-                              "premises", "calls", "parent_fault"}  # fmt: skip
+        assert set(fault) == {
+            "id",
+            "device",
+            "kind",
+            "start",
+            "restored",
+            "customers",
+            "premises",
+            "calls",
+            "parent_fault",
+        }
 
 
 def test_write_events_round_trips(storm: Simulation, tmp_path: Path) -> None:
@@ -400,10 +426,26 @@ def city_gpkg(city: GridTables, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def test_cli_writes_events_and_truth(cli: typer.Typer, city_gpkg: Path, tmp_path: Path) -> None:
     out, truth = tmp_path / "events.jsonl", tmp_path / "truth.json"
-    result = CliRunner().invoke(cli, [
-        "--topology", str(city_gpkg), "--faults", "8", "--seed", "3", "--call-rate", "0.2",
-        "--nested", "0.25", "--warning", "--out", str(out), "--truth", str(truth),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--topology",
+            str(city_gpkg),
+            "--faults",
+            "8",
+            "--seed",
+            "3",
+            "--call-rate",
+            "0.2",
+            "--nested",
+            "0.25",
+            "--warning",
+            "--out",
+            str(out),
+            "--truth",
+            str(truth),
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     summary = orjson.loads(result.stdout)
     assert set(summary) == {"faults", "signals", "calls", "out", "truth"}
@@ -426,8 +468,13 @@ def test_cli_writes_events_and_truth(cli: typer.Typer, city_gpkg: Path, tmp_path
 def test_cli_rejects_bad_options_with_exit_2(
     cli: typer.Typer, city_gpkg: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
-    base = {"--topology": str(city_gpkg), "--faults": "3", "--seed": "1",
-            "--out": str(tmp_path / "e.jsonl"), "--truth": str(tmp_path / "t.json")}  # fmt: skip
+    base = {
+        "--topology": str(city_gpkg),
+        "--faults": "3",
+        "--seed": "1",
+        "--out": str(tmp_path / "e.jsonl"),
+        "--truth": str(tmp_path / "t.json"),
+    }
     base.update(dict(zip(args[::2], args[1::2], strict=True)))
     result = CliRunner().invoke(cli, [part for pair in base.items() for part in pair])
     assert result.exit_code == 2
