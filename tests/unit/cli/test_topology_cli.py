@@ -97,3 +97,23 @@ def test_console_script_runs_as_a_real_process(small_city: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr.decode()
     assert orjson.loads(result.stdout)["feeders"] == 1
+
+
+def test_locate_finds_the_nearest_assets_and_says_when_none(small_city: Path) -> None:
+    from grid.io import read_gpkg
+
+    point = read_gpkg(small_city).premises.geometry.iloc[10]
+    code, found, _ = run(
+        "topology", "locate", str(small_city), "--lon", str(point.x), "--lat", str(point.y)
+    )
+    assert code == 0 and isinstance(found, dict)
+    assert found["premise"]["id"] == "premise.0000011"
+    assert found["premise"]["distance_m"] < 1.0
+    assert found["transformer"] is not None
+    code, far, _ = run(
+        "topology", "locate", str(small_city), "--lon", "0.5", "--lat", "0.5", "--max-m", "50"
+    )
+    assert code == 0 and isinstance(far, dict)
+    assert far["premise"] is None and far["transformer"] is None and far["section"] is None
+    code, _, stderr = run("topology", "locate", str(small_city), "--lon", "200", "--lat", "0")
+    assert code == 2 and "lon" in stderr
