@@ -1,0 +1,94 @@
+"""A picture of a storm's outcome: the network in grey, customers out coloured by incident."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import shapely
+from matplotlib.collections import LineCollection
+
+from grid.model import GridTables
+from grid.topology import Topology
+
+STATUS_COLOUR = {
+    "predicted": "#ff7f0e",
+    "confirmed": "#d62728",
+    "dispatched": "#9467bd",
+    "partially_restored": "#bcbd22",
+    "restored": "#2ca02c",
+    "closed": "#7f7f7f",
+}
+
+
+def draw_outages(
+    tables: GridTables, topology: Topology, state: dict[str, Any], target: Path, *, title: str
+) -> Path:
+    """Render the incidents of a STATE.json-shaped ``state`` over the network as a PNG."""
+    fig, ax = plt.subplots(figsize=(11, 10), dpi=110)
+    segments = [np.asarray(line.coords) for line in tables.sections.geometry]
+    ax.add_collection(LineCollection(segments, colors="#c8c8c8", linewidths=0.6))
+    xs = shapely.get_x(tables.premises.geometry.to_numpy())
+    ys = shapely.get_y(tables.premises.geometry.to_numpy())
+    ax.scatter(xs, ys, s=0.2, c="#dddddd", linewidths=0)
+    device_xy = {
+        d: (p.x, p.y) for d, p in zip(tables.devices["id"], tables.devices.geometry, strict=True)
+    }
+    counts: dict[str, int] = {}
+    for incident in sorted(state["incidents"], key=lambda i: -i["customers_affected"]):
+        status = incident["status"]
+        if status == "cancelled":
+            continue
+        premises = _premises(topology, incident)
+        colour = STATUS_COLOUR.get(status, "#1f77b4")
+        ax.scatter(xs[premises], ys[premises], s=1.5, c=colour, linewidths=0)
+        counts[status] = counts.get(status, 0) + 1
+        if incident["device"] in device_xy and incident["customers_affected"] >= 30:
+            x, y = device_xy[incident["device"]]
+            ax.scatter([x], [y], marker="v", s=60, c=colour, edgecolors="black", zorder=4)
+            ax.annotate(
+                f"{incident['id']} ({incident['customers_affected']})",
+                (x, y),
+                xytext=(5, 5),
+                textcoords="offset points",
+                fontsize=7,
+            )
+    hazards = [t for t in state.get("tickets", []) if t.get("priority") == "high"]
+    index = topology.premise_index
+    hazard_points = [index[t["premise"]] for t in hazards if t.get("premise") in index]
+    if hazard_points:
+        ax.scatter(
+            xs[hazard_points],
+            ys[hazard_points],
+            marker="*",
+            s=120,
+            c="#000000",
+            zorder=5,
+            label=f"hazard ({len(hazard_points)})",
+        )
+    for status, colour in STATUS_COLOUR.items():
+        if status in counts:
+            ax.scatter([], [], c=colour, s=30, label=f"{status} ({counts[status]})")
+    ax.set_title(title)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.autoscale()
+    ax.set_aspect(1 / np.cos(np.radians(float(np.mean(ax.get_ylim())))))
+    ax.legend(loc="upper right", fontsize=8)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(target)
+    plt.close(fig)
+    return target
+
+
+def _premises(topology: Topology, incident: dict[str, Any]) -> Any:
+    if incident["level"] == "device":
+        return topology.premises_below(topology.device_index[incident["device"]])
+    return topology.premises_of_transformer(topology.transformer_index[incident["device"]])
