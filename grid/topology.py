@@ -72,6 +72,7 @@ class Topology:
     device_transformers: list[list[int]]
     device_premises: IntArray
     device_customers: IntArray
+    device_transformer_count: IntArray
     transformer_ids: list[str]
     transformer_device: list[int]
     transformer_feeder: list[int]
@@ -115,6 +116,10 @@ class Topology:
         )
 
     # -- per-device questions ---------------------------------------------------------------
+
+    def branch_count(self, device: int) -> int:
+        """Direct children of ``device``: child devices and transformers it feeds directly."""
+        return len(self.device_children[device]) + len(self.device_transformers[device])
 
     def devices_below(self, device: int) -> list[int]:
         """``device`` and every device under it, parents before children."""
@@ -262,11 +267,15 @@ class _Builder:
         device_premises = np.bincount(
             td[energised], weights=transformer_premises[energised], minlength=n_dev
         ).astype(np.int64)
+        device_transformer_count = np.asarray(
+            [len(ts) for ts in device_transformers], dtype=np.int64
+        )
         for device in reversed(discovery):  # children are discovered after their parents
             up = parent[device]
             if up != NO_DEVICE:
                 device_customers[up] += device_customers[device]
                 device_premises[up] += device_premises[device]
+                device_transformer_count[up] += device_transformer_count[device]
 
         feeder_substation = [
             substation_index.get(s, NO_DEVICE) for s in tables.feeders["substation"]
@@ -288,6 +297,7 @@ class _Builder:
             device_transformers=device_transformers,
             device_premises=device_premises,
             device_customers=device_customers,
+            device_transformer_count=device_transformer_count,
             transformer_ids=transformer_ids,
             transformer_device=transformer_device,
             transformer_feeder=transformer_feeder,

@@ -73,6 +73,7 @@ class Engine:
         self._timer_seq = 0
         self._next_storm_tick: datetime | None = None
         self._changed_at: datetime | None = None  # when open incidents last changed
+        self._leftover_calls: list[tuple[str, int]] = []
         self._seq = {"INC": 0, "TKT": 0}
         self._out: list[ev.Event] = []
         served: Counter[str] = Counter()
@@ -533,6 +534,14 @@ class Engine:
             if again is None:
                 again = self._predict_transformer(premise, ts, "left over after a move down")
             self._add_report(again, premise, ts)
+        # Their calls follow them: a caller still out belongs to the incident still open.
+        calls, self._leftover_calls = self._leftover_calls, []
+        for call, premise in calls:
+            holder = self.covering_incident(premise)
+            if holder is None:
+                holder = self._predict_transformer(premise, ts, "left over after a move down")
+            holder.calls.append(call)
+            holder.call_premises.append(premise)
 
     def _move_down_to(self, device: int) -> tuple[Incident | None, dict[int, datetime]]:
         """A crew closed a device below a predicted incident: the outage was smaller.
@@ -546,9 +555,16 @@ class Engine:
                 continue
             if not incident.is_predicted:
                 return None, {}
-            inside = {p for p in incident.reports if device in topo.premise_chain(p)}
-            outside = {p: ts for p, ts in incident.reports.items() if p not in inside}
-            incident.reports = {p: ts for p, ts in incident.reports.items() if p in inside}
+
+            def below(premise: int) -> bool:
+                return device in topo.premise_chain(premise)
+
+            outside = {p: ts for p, ts in incident.reports.items() if not below(p)}
+            incident.reports = {p: ts for p, ts in incident.reports.items() if below(p)}
+            calls = list(zip(incident.calls, incident.call_premises, strict=True))
+            incident.calls = [c for c, p in calls if below(p)]
+            incident.call_premises = [p for _, p in calls if below(p)]
+            self._leftover_calls = [(c, p) for c, p in calls if not below(p)]
             self._move(incident, "device", device, "crew found the device below open")
             return incident, outside
         return None, {}

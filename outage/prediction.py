@@ -28,6 +28,8 @@ class Evidence:
     customers: int
     outside_coverage: float
     outside_share: float
+    #: Branches other than the biggest one with at least one report.
+    outside_branches: int
     predicted_branches: int
     earliest: datetime | None
 
@@ -67,7 +69,7 @@ def gather(
         reporting[branch] = reporting.get(branch, 0) + reported
         customers += reported
     if not covered:
-        return Evidence(0, 0, 0.0, 0.0, 0, None)
+        return Evidence(0, 0, 0.0, 0.0, 0, 0, None)
     biggest = max(covered, key=covered.__getitem__)
     outside = int(topology.device_customers[device]) - _branch_customers(topology, biggest)
     outside_coverage = (sum(covered.values()) - covered[biggest]) / outside if outside > 0 else 0.0
@@ -77,6 +79,7 @@ def gather(
         customers,
         outside_coverage,
         outside_share,
+        len(covered) - 1,
         len(predicted_branches),
         earliest,
     )
@@ -118,12 +121,24 @@ def qualifies(
     if rules.all_reported and evidence.customers >= total:
         return True
     kind = topology.device_kind[device]
-    if evidence.transformers < rules.min_transformers.get(kind, 2):  # type: ignore[call-overload]
+    # A small device cannot show more spread than it has: cap the asks at what lies below it.
+    transformers_below = int(topology.device_transformer_count[device])
+    needed = min(rules.min_transformers.get(kind, 2), transformers_below)  # type: ignore[call-overload]
+    if evidence.transformers < max(needed, 2):
         return False
+    spread = min(rules.min_outside_branches.get(kind, 1), topology.branch_count(device) - 1)  # type: ignore[call-overload]
+    if evidence.outside_branches < spread:
+        return False  # one lateral reporting outside a big child outage is not spread
+    if evidence.transformers >= rules.strong_transformers.get(kind, 10**9):  # type: ignore[call-overload]
+        return True  # many transformers in several branches: feeders without fuses or meters
+    coverage_needed = rules.min_coverage.get(kind, 1.0)  # type: ignore[call-overload]
     return (
-        evidence.outside_coverage >= rules.min_coverage.get(kind, 1.0)  # type: ignore[call-overload]
+        evidence.outside_coverage >= coverage_needed
         or evidence.outside_share >= rules.min_share.get(kind, 1.0)  # type: ignore[call-overload]
-        or evidence.predicted_branches >= rules.escalate_children.get(kind, 99)  # type: ignore[call-overload]
+        or (
+            evidence.predicted_branches >= rules.escalate_children.get(kind, 99)  # type: ignore[call-overload]
+            and evidence.outside_coverage >= coverage_needed / 2
+        )
     )
 
 

@@ -23,7 +23,12 @@ direct child device, or a transformer fed with no device in between):
 
 * coverage — customers already predicted out / customers — >= ``min_coverage[kind]``;
 * reporting customers / customers >= ``min_share[kind]``;
-* branches holding a device-level prediction >= ``escalate_children[kind]``.
+* branches holding a device-level prediction >= ``escalate_children[kind]`` (with at least
+  half the coverage asked for above).
+
+Reports must also come from ``min_outside_branches[kind]`` branches besides the biggest, and
+``strong_transformers[kind]`` distinct reporting transformers (with that spread) suffice on
+their own — what feeders without fuses or meters give.
 
 Leaving the biggest branch out is what keeps a recloser outage, which alone may cover two
 thirds of its feeder, from implicating the feeder breaker: the breaker's *other* branches must
@@ -78,6 +83,15 @@ class PredictionRules(_Strict):
     escalate_children: dict[DeviceKind, Count] = Field(
         default_factory=lambda: {k: int(v) for k, v in _per_kind(2, 3, 3, 3).items()}
     )
+    #: Reporting branches needed besides the biggest one (spread, not one busy lateral).
+    min_outside_branches: dict[DeviceKind, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {k: int(v) for k, v in _per_kind(1, 2, 2, 2).items()}
+    )
+    #: This many distinct reporting transformers (with the spread above) suffice on their own:
+    #: feeders without fuses, whose transformers hang straight off switched sections.
+    strong_transformers: dict[DeviceKind, Count] = Field(
+        default_factory=lambda: {k: int(v) for k, v in _per_kind(2, 6, 8, 10).items()}
+    )
     all_reported: bool = True
     #: A restored incident auto-closes this long after restoration (event time).
     close_after_minutes: Annotated[float, Field(gt=0)] = 120
@@ -95,6 +109,7 @@ def _storm_prediction() -> PredictionRules:
         min_coverage=_per_kind(0.0, 0.6, 0.6, 0.6),  # type: ignore[arg-type]
         min_share=_per_kind(0.3, 0.2, 0.2, 0.15),  # type: ignore[arg-type]
         escalate_children={k: int(v) for k, v in _per_kind(2, 4, 4, 4).items()},  # type: ignore[misc]
+        strong_transformers={k: int(v) for k, v in _per_kind(2, 8, 10, 14).items()},  # type: ignore[misc]
     )
 
 

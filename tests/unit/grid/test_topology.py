@@ -31,6 +31,9 @@ def test_downstream_counts_sum_over_children(tiny: GridTables) -> None:
     topo = build_topology(tiny)
     count = dict(zip(topo.device_ids, topo.device_customers.tolist(), strict=True))
     assert count == {"brk.1": 4, "rec.1": 2, "fuse.1": 2, "fuse.2": 2, "tie.1": 0}
+    transformers = dict(zip(topo.device_ids, topo.device_transformer_count.tolist(), strict=True))
+    assert transformers == {"brk.1": 3, "rec.1": 2, "fuse.1": 1, "fuse.2": 2, "tie.1": 0}
+    assert topo.branch_count(topo.device_index["brk.1"]) == 2  # rec.1 and fuse.1
     premises = topo.premises_below(topo.device_index["rec.1"])
     assert sorted(topo.premise_ids[p] for p in premises) == ["p3", "p4"]
 

@@ -151,9 +151,13 @@ def test_crew_restoring_a_fuse_moves_an_over_rolled_prediction_down(
     assert predicted.asset == topo.device_ids[feeder.fuse]
     assert predicted.status == "restored"
     assert all(c in predicted.calls for c in ["call-1", "call-2"])  # the fuse's own callers
-    # Customers elsewhere are still reported out: a new prediction holds them.
+    # Only callers below the fuse stay with the restored incident ...
+    assert all(feeder.fuse in topo.premise_chain(p) for p in predicted.call_premises)
+    # ... customers elsewhere are still out: a new prediction holds them and their calls.
     (rest,) = driver.open_incidents()
     assert rest.asset == topo.device_ids[feeder.recloser] and rest.id != predicted.id
+    assert len(rest.calls) + len(predicted.calls) == driver.engine.calls_received
+    assert not any(feeder.fuse in topo.premise_chain(p) for p in rest.call_premises)
 
 
 def test_nested_outage_partial_restoration_and_cmi_counted_once(
