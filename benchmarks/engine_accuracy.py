@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provenance import code_state  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".bench"
 SHARED = ROOT.parent / "shared" / "data" / "opendss"
@@ -59,23 +61,6 @@ class NetworkCase:
     source: Path
     load: Callable[[], Any]
     shared: bool
-
-
-def code_state() -> dict[str, Any]:
-    """The commit measured, and whether outage/ or grid/ had uncommitted changes then."""
-    import hashlib
-    import subprocess
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout if done.returncode == 0 else ""
-
-    diff = git("diff", "HEAD", "--", "outage", "grid")
-    return {
-        "commit": git("rev-parse", "--short", "HEAD").strip() or None,
-        "uncommitted": sorted(git("diff", "HEAD", "--name-only", "--", "outage", "grid").split()),
-        "diff_sha1": hashlib.sha1(diff.encode()).hexdigest()[:12] if diff else None,
-    }
 
 
 def cases() -> list[NetworkCase]:

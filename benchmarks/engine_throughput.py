@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from provenance import code_state  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".bench"
@@ -53,23 +54,6 @@ def label(customers: int) -> str:
     if customers % 1_000 == 0:
         return f"{customers // 1_000}k"
     return str(customers)
-
-
-def code_state() -> dict[str, Any]:
-    """The commit measured, and whether outage/ or grid/ had uncommitted changes then."""
-    import hashlib
-    import subprocess
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout if done.returncode == 0 else ""
-
-    diff = git("diff", "HEAD", "--", "outage", "grid")
-    return {
-        "commit": git("rev-parse", "--short", "HEAD").strip() or None,
-        "uncommitted": sorted(git("diff", "HEAD", "--name-only", "--", "outage", "grid").split()),
-        "diff_sha1": hashlib.sha1(diff.encode()).hexdigest()[:12] if diff else None,
-    }
 
 
 def ensure_city(customers: int) -> Path:

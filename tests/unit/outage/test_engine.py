@@ -68,14 +68,20 @@ def test_a_recloser_outage_rolls_up_when_its_laterals_report(
     driver: Driver, feeder: Feeder
 ) -> None:
     topo = driver.engine.topology
+    call_every_lateral(driver, feeder, every=0.5)
+    (incident,) = driver.open_incidents()
+    assert incident.asset == topo.device_ids[feeder.recloser]
+    assert incident.customers == int(topo.device_customers[feeder.recloser])
+
+
+def call_every_lateral(driver: Driver, feeder: Feeder, *, every: float) -> None:
+    """Two calls from every lateral below the recloser, ``every`` minutes apart."""
+    topo = driver.engine.topology
     minute = 0.0
     for device in topo.devices_below(feeder.recloser):
         for transformer in topo.device_transformers[device][:2]:
             driver.call(minute, driver.premise_of(transformer))
-            minute += 0.5
-    (incident,) = driver.open_incidents()
-    assert incident.asset == topo.device_ids[feeder.recloser]
-    assert incident.customers == int(topo.device_customers[feeder.recloser])
+            minute += every
 
 
 def test_duplicate_signal_ids_change_nothing(driver: Driver, feeder: Feeder) -> None:
@@ -140,11 +146,7 @@ def test_crew_restoring_a_fuse_moves_an_over_rolled_prediction_down(
     driver: Driver, feeder: Feeder
 ) -> None:
     topo = driver.engine.topology
-    minute = 0.0
-    for device in topo.devices_below(feeder.recloser):
-        for transformer in topo.device_transformers[device][:2]:
-            driver.call(minute, driver.premise_of(transformer))
-            minute += 0.1
+    call_every_lateral(driver, feeder, every=0.1)
     (predicted,) = driver.open_incidents()
     assert predicted.asset == topo.device_ids[feeder.recloser]
     driver.send(30, type="restore", device=topo.device_ids[feeder.fuse])
