@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,7 +73,6 @@ class Engine:
         self._timer_seq = 0
         self._next_storm_tick: datetime | None = None
         self._changed_at: datetime | None = None  # when open incidents last changed
-        self._leftover_calls: list[tuple[str, int]] = []
         self._seq = {"INC": 0, "TKT": 0}
         self._out: list[ev.Event] = []
         served: Counter[str] = Counter()
@@ -173,6 +172,13 @@ class Engine:
     def open_incidents(self) -> Iterable[Incident]:
         """Incidents whose customers are out now."""
         return [i for i in self.incidents.values() if i.is_open]
+
+    def outermost_open(self) -> Iterator[Incident]:
+        """Open incidents not nested inside an open parent: each customer out counted once."""
+        for incident in self.open_incidents():
+            parent = self.incidents.get(incident.parent) if incident.parent else None
+            if parent is None or not parent.is_open:
+                yield incident
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -383,17 +389,9 @@ class Engine:
     def _move(self, incident: Incident, level: Level, node: int, reason: str) -> None:
         before = incident.asset
         self._unregister(incident)
-        topo = self.topology
         incident.level, incident.node = level, node
-        if level == "device":
-            incident.asset = topo.device_ids[node]
-            incident.customers = int(topo.device_customers[node])
-            incident.feeder = topo.device_feeder[node]
-        else:
-            incident.asset = topo.transformer_ids[node]
-            incident.customers = int(topo.transformer_customers[node])
-            incident.feeder = topo.transformer_feeder[node]
-        incident.substation = topo.feeder_substation[incident.feeder]
+        incident.asset, incident.customers, incident.feeder = self._asset(level, node)
+        incident.substation = self.topology.feeder_substation[incident.feeder]
         self._register(incident)
         if before != incident.asset:
             self._emit(
@@ -407,17 +405,22 @@ class Engine:
                 )
             )
 
+    @staticmethod
+    def _take_calls(incident: Incident, keep: Callable[[int], bool]) -> list[tuple[str, int]]:
+        """Keep the calls whose premise passes ``keep``; return the others as (call, premise)."""
+        calls = list(zip(incident.calls, incident.call_premises, strict=True))
+        incident.calls = [c for c, p in calls if keep(p)]
+        incident.call_premises = [p for c, p in calls if keep(p)]
+        return [(c, p) for c, p in calls if not keep(p)]
+
     def _revise(self, incident: Incident, ts: datetime) -> None:
         """A premise below a device prediction has power: split it into what still fits."""
-        groups = self._explain(list(incident.reports))
+        groups = self._explain(incident.reports, list(incident.reports))
         groups.sort(key=lambda g: -len(g[2]))
         (level, node, premises), rest = groups[0], groups[1:]
-        moved_out = {p for _, _, group in rest for p in group}
-        keep_calls = [
-            (c, p)
-            for c, p in zip(incident.calls, incident.call_premises, strict=True)
-            if p not in moved_out
-        ]
+        kept = set(premises)
+        moved_out = {p for *_, group in rest for p in group}
+        moved = self._take_calls(incident, lambda p: p not in moved_out)
         for other_level, other_node, group in rest:
             split = self._new_incident(
                 other_level,
@@ -428,41 +431,33 @@ class Engine:
             )
             split.reports = {p: incident.reports[p] for p in group}
             split.report_transformers = {self.topology.premise_transformer[p] for p in group}
-            for call, premise in zip(incident.calls, incident.call_premises, strict=True):
-                if premise in group:
+            members = set(group)
+            for call, premise in moved:
+                if premise in members:
                     split.calls.append(call)
                     split.call_premises.append(premise)
             self._register(split)
             self._emit_predicted(split, ts)
-        incident.reports = {p: incident.reports[p] for p in premises}
-        incident.calls = [c for c, _ in keep_calls]
-        incident.call_premises = [p for _, p in keep_calls]
+        incident.reports = {p: ts for p, ts in incident.reports.items() if p in kept}
         self._move(incident, level, node, "a premise below has power")  # type: ignore[arg-type]
 
-    def _explain(self, premises: list[int]) -> list[tuple[str, int, list[int]]]:
+    def _explain(
+        self, reports: dict[int, datetime], premises: list[int]
+    ) -> list[tuple[str, int, list[int]]]:
         """Smallest set of assets covering ``premises`` with no energised premise below them."""
         level, node = lowest_common(self.topology, premises)
         if level == "transformer":
             return [(level, node, premises)]
         energised = self.energised_below.get(node)
-        earliest = min(self._report_times(premises))
-        if energised is None or energised < earliest:
+        if energised is None or energised < min(reports[p] for p in premises):
             return [(level, node, premises)]
         by_branch: dict[tuple[str, int], list[int]] = {}
         for premise in premises:
             by_branch.setdefault(branch_of(self.topology, node, premise), []).append(premise)
         out: list[tuple[str, int, list[int]]] = []
         for group in by_branch.values():
-            out.extend(self._explain(group))
+            out.extend(self._explain(reports, group))
         return out
-
-    def _report_times(self, premises: list[int]) -> list[datetime]:
-        times = []
-        for premise in premises:
-            incident = self.covering_incident(premise)
-            if incident is not None and premise in incident.reports:
-                times.append(incident.reports[premise])
-        return times or [self._now()]
 
     # -- SCADA, restoration, planned work ------------------------------------------------------
 
@@ -521,8 +516,9 @@ class Engine:
             self._emit(ev.DeviceOperated(at=ts, device=device_id, state="closed", source=source))
         incident = self.active_device.get(device)
         leftovers: dict[int, datetime] = {}
+        leftover_calls: list[tuple[str, int]] = []
         if incident is None:
-            incident, leftovers = self._move_down_to(device)
+            incident, leftovers, leftover_calls = self._move_down_to(device)
         for below in list(self.pending_under.get(device, {}).values()):
             self._restore(below, ts, f"{device_id} closed by {source}")
         if incident is not None:
@@ -535,18 +531,19 @@ class Engine:
                 again = self._predict_transformer(premise, ts, "left over after a move down")
             self._add_report(again, premise, ts)
         # Their calls follow them: a caller still out belongs to the incident still open.
-        calls, self._leftover_calls = self._leftover_calls, []
-        for call, premise in calls:
+        for call, premise in leftover_calls:
             holder = self.covering_incident(premise)
             if holder is None:
                 holder = self._predict_transformer(premise, ts, "left over after a move down")
             holder.calls.append(call)
             holder.call_premises.append(premise)
 
-    def _move_down_to(self, device: int) -> tuple[Incident | None, dict[int, datetime]]:
+    def _move_down_to(
+        self, device: int
+    ) -> tuple[Incident | None, dict[int, datetime], list[tuple[str, int]]]:
         """A crew closed a device below a predicted incident: the outage was smaller.
 
-        Returns the moved incident and the reports it no longer explains.
+        Returns the moved incident, and the reports and calls it no longer explains.
         """
         topo = self.topology
         for above in topo.device_chain[device][1:]:
@@ -554,20 +551,17 @@ class Engine:
             if incident is None:
                 continue
             if not incident.is_predicted:
-                return None, {}
+                return None, {}, []
 
             def below(premise: int) -> bool:
                 return device in topo.premise_chain(premise)
 
             outside = {p: ts for p, ts in incident.reports.items() if not below(p)}
             incident.reports = {p: ts for p, ts in incident.reports.items() if below(p)}
-            calls = list(zip(incident.calls, incident.call_premises, strict=True))
-            incident.calls = [c for c, p in calls if below(p)]
-            incident.call_premises = [p for _, p in calls if below(p)]
-            self._leftover_calls = [(c, p) for c, p in calls if not below(p)]
+            calls = self._take_calls(incident, below)
             self._move(incident, "device", device, "crew found the device below open")
-            return incident, outside
-        return None, {}
+            return incident, outside, calls
+        return None, {}, []
 
     def _restore(self, incident: Incident, ts: datetime, cause: str) -> None:
         if incident.status in ("restored", "closed", "merged", "cancelled", "partially_restored"):
@@ -589,6 +583,13 @@ class Engine:
                 )
             )
             return
+        self._fully_restored(incident, ts, cause)
+        if incident.parent is not None:
+            parent = self.incidents[incident.parent]
+            if parent.status == "partially_restored" and not self._open_children(parent):
+                self._fully_restored(parent, ts, "last nested outage restored")
+
+    def _fully_restored(self, incident: Incident, ts: datetime, cause: str) -> None:
         self._status(incident, "restored", ts)
         self._emit(
             ev.OutageRestored(
@@ -599,27 +600,8 @@ class Engine:
                 cause=cause,
             )
         )
-        self._timer(
-            ts + timedelta(minutes=self.prediction_rules.close_after_minutes), "close", incident.id
-        )
-        if incident.parent is not None:
-            parent = self.incidents[incident.parent]
-            if parent.status == "partially_restored" and not self._open_children(parent):
-                self._status(parent, "restored", ts)
-                self._emit(
-                    ev.OutageRestored(
-                        at=ts,
-                        incident=parent.id,
-                        device=parent.asset,
-                        customers=parent.customers,
-                        cause="last nested outage restored",
-                    )
-                )
-                self._timer(
-                    ts + timedelta(minutes=self.prediction_rules.close_after_minutes),
-                    "close",
-                    parent.id,
-                )
+        close_at = ts + timedelta(minutes=self.prediction_rules.close_after_minutes)
+        self._timer(close_at, "close", incident.id)
 
     def _open_children(self, incident: Incident) -> list[Incident]:
         return [i for i in self.incidents.values() if i.parent == incident.id and i.is_open]
@@ -694,19 +676,19 @@ class Engine:
 
     # -- bookkeeping -------------------------------------------------------------------------
 
+    def _asset(self, level: Level, node: int) -> tuple[str, int, int]:
+        """Id, customers and feeder of a transformer or device number."""
+        topo = self.topology
+        if level == "device":
+            return topo.device_ids[node], int(topo.device_customers[node]), topo.device_feeder[node]
+        transformer = topo.transformer_ids[node]
+        return transformer, int(topo.transformer_customers[node]), topo.transformer_feeder[node]
+
     def _new_incident(
         self, level: Level, node: int, status: str, ts: datetime, cause: str
     ) -> Incident:
         topo = self.topology
-        if level == "device":
-            asset, customers, feeder = (
-                topo.device_ids[node],
-                int(topo.device_customers[node]),
-                topo.device_feeder[node],
-            )
-        else:
-            asset = topo.transformer_ids[node]
-            customers, feeder = int(topo.transformer_customers[node]), topo.transformer_feeder[node]
+        asset, customers, feeder = self._asset(level, node)
         incident = Incident(
             id=self._next("INC"),
             level=level,
@@ -830,9 +812,7 @@ class Engine:
         out: Counter[str] = Counter()
         count: Counter[str] = Counter()
         topo = self.topology
-        for incident in self.open_incidents():
-            if incident.parent is not None and self.incidents[incident.parent].is_open:
-                continue  # nested inside an open parent: its customers are counted there
+        for incident in self.outermost_open():
             substation = topo.substation_ids[incident.substation]
             out[substation] += incident.customers
             out[SYSTEM] += incident.customers
@@ -844,14 +824,3 @@ class Engine:
         if self.storm.system_declared != was_storm:
             self.rule_set = "storm" if self.storm.system_declared else "normal"
             self._emit(ev.RuleSetChanged(at=now, rule_set=self.rule_set))
-
-
-def replay(
-    engine: Engine, messages: Iterable[Signal | Command], sink: Callable[[ev.Event], None]
-) -> None:
-    """Feed ``messages`` through ``engine`` in order, passing every event to ``sink``."""
-    for message in messages:
-        for event in engine.handle(message):
-            sink(event)
-    for event in engine.finish():
-        sink(event)

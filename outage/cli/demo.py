@@ -19,7 +19,6 @@ from rich.table import Table
 from grid.errors import GridError
 from outage.bootstrap import Network, build_engine
 from outage.cli.output import err, fail, progress_bar
-from outage.engine import Engine
 from outage.evaluate import accuracy
 from outage.host import EngineHost
 from outage.journal import SqliteJournal
@@ -77,7 +76,7 @@ def demo(
         for first in range(0, len(signals), BATCH):
             host.submit(signals[first : first + BATCH])
             update(min(first + BATCH, len(signals)))
-            out_now = customers_out(host.engine)
+            out_now = sum(i.customers for i in host.engine.outermost_open())
             if out_now > peak[0]:  # keep the storm at its worst for the map
                 peak = (out_now, snapshot(host.engine))
         host.finish()
@@ -99,16 +98,6 @@ def demo(
     err.print(
         f"[bold green]state:[/] {out / 'demo-state.json'}  [bold green]journal:[/] {journal_path}"
     )
-
-
-def customers_out(engine: Engine) -> int:
-    """Customers out now, each counted once (nested incidents inside an open parent skipped)."""
-    total = 0
-    for incident in engine.open_incidents():
-        parent = engine.incidents.get(incident.parent) if incident.parent else None
-        if parent is None or not parent.is_open:
-            total += incident.customers
-    return total
 
 
 def _summary(state: dict[str, Any], truth: dict[str, Any], signals: int, seconds: float) -> None:
