@@ -11,7 +11,12 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-Action = Literal["confirm", "dispatch", "set_etr", "restore", "cancel", "close"]
+Asset = Annotated[str, Field(min_length=1, max_length=128)]
+Action = Literal[
+    "confirm", "dispatch", "set_etr", "restore", "cancel", "close", "merge", "split", "rule_set"
+]
+#: Actions that change the engine as a whole rather than one incident.
+GLOBAL_ACTIONS = frozenset({"rule_set"})
 
 
 class Command(BaseModel):
@@ -24,17 +29,31 @@ class Command(BaseModel):
     ts: AwareDatetime
     by: Annotated[str, Field(min_length=1, max_length=128)]
     action: Action
-    incident: Annotated[str, Field(min_length=1, max_length=64)]
+    incident: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     crew: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     etr: AwareDatetime | None = None
     reason: Annotated[str, Field(max_length=512)] | None = None
+    #: merge: the incident that absorbs ``incident``.
+    into: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    #: split: devices or transformers below the incident where the outage really is.
+    assets: Annotated[tuple[Asset, ...], Field(min_length=1, max_length=50)] | None = None
+    #: rule_set: the prediction rule set to switch to.
+    rule_set: Literal["normal", "storm"] | None = None
 
     @model_validator(mode="after")
     def _needs(self) -> Command:
+        if self.action not in GLOBAL_ACTIONS and self.incident is None:
+            raise ValueError(f"incident is required to {self.action}")
         if self.action == "dispatch" and not self.crew:
             raise ValueError("crew is required to dispatch")
         if self.action == "set_etr" and self.etr is None:
             raise ValueError("etr is required to set an ETR")
+        if self.action == "merge" and (self.into is None or self.into == self.incident):
+            raise ValueError("into is required to merge, and must name another incident")
+        if self.action == "split" and not self.assets:
+            raise ValueError("assets is required to split")
+        if self.action == "rule_set" and self.rule_set is None:
+            raise ValueError("rule_set is required to switch rule sets")
         return self
 
     @property

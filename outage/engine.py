@@ -144,8 +144,19 @@ class Engine:
             message.device in topo.device_index or message.device in topo.transformer_index
         ):
             return f"device: unknown device or transformer {message.device!r}"
-        if isinstance(message, Command) and message.incident not in self.incidents:
-            return f"incident: no incident {message.incident!r}"
+        if isinstance(message, Command):
+            return self._check_command(message)
+        return None
+
+    def _check_command(self, command: Command) -> str | None:
+        if command.incident is not None and command.incident not in self.incidents:
+            return f"incident: no incident {command.incident!r}"
+        if command.into is not None and command.into not in self.incidents:
+            return f"into: no incident {command.into!r}"
+        topo = self.topology
+        for asset in command.assets or ():
+            if asset not in topo.device_index and asset not in topo.transformer_index:
+                return f"assets: unknown device or transformer {asset!r}"
         return None
 
     def finish(self, until: datetime | None = None) -> list[ev.Event]:
@@ -342,7 +353,7 @@ class Engine:
         topo = self.topology
         assert self.now is not None
         cutoff = window_cutoff(self.now, rules)
-        while incident.is_predicted:
+        while incident.is_predicted and not incident.pinned:
             target = None
             for device in self._devices_above(incident):
                 if device in self.active_device:
@@ -523,20 +534,7 @@ class Engine:
             self._restore(below, ts, f"{device_id} closed by {source}")
         if incident is not None:
             self._restore(incident, ts, f"{device_id} closed by {source}")
-        for premise in sorted(leftovers, key=leftovers.__getitem__):
-            # Reports the smaller outage does not explain start over from their transformer,
-            # as reports made now: those customers are still out.
-            again = self.covering_incident(premise)
-            if again is None:
-                again = self._predict_transformer(premise, ts, "left over after a move down")
-            self._add_report(again, premise, ts)
-        # Their calls follow them: a caller still out belongs to the incident still open.
-        for call, premise in leftover_calls:
-            holder = self.covering_incident(premise)
-            if holder is None:
-                holder = self._predict_transformer(premise, ts, "left over after a move down")
-            holder.calls.append(call)
-            holder.call_premises.append(premise)
+        self._rehome(leftovers, leftover_calls, ts, "left over after a move down")
 
     def _move_down_to(
         self, device: int
@@ -630,9 +628,15 @@ class Engine:
     # -- officer commands --------------------------------------------------------------------
 
     def _on_command(self, command: Command) -> None:
-        incident = self.incidents[command.incident]
         ts, by = command.ts, command.by
         action = command.action
+        if action == "rule_set":
+            if command.rule_set is not None and command.rule_set != self.rule_set:
+                self.rule_set = command.rule_set
+                self._emit(ev.RuleSetChanged(at=ts, rule_set=self.rule_set))
+            return
+        assert command.incident is not None  # the Command validator requires it
+        incident = self.incidents[command.incident]
         if action in ("confirm", "dispatch", "cancel") and not (
             incident.is_open or incident.status == "scheduled"
         ):
@@ -666,6 +670,11 @@ class Engine:
                     at=ts, incident=incident.id, reason=command.reason or "", by=by
                 )
             )
+        elif action == "merge":
+            assert command.into is not None
+            self._officer_merge(incident, self.incidents[command.into], by)
+        elif action == "split":
+            self._officer_split(incident, command.assets or (), ts, by)
         elif action == "close":
             if incident.status not in ("restored", "partially_restored"):
                 raise CommandRejected(
@@ -673,6 +682,159 @@ class Engine:
                 )
             incident.closed_at = ts
             self._status(incident, "closed", ts)
+
+    def _officer_merge(self, child: Incident, into: Incident, by: str) -> None:
+        """Fold ``child`` into ``into``; when neither covers the other, ``into`` moves up to
+        the lowest device above both (the officer knows they are one outage)."""
+        if not child.is_predicted:
+            raise CommandRejected(
+                f"incident: {child.id} is {child.status}; only a prediction can be merged"
+            )
+        if not into.is_open:
+            raise CommandRejected(f"into: {into.id} is {into.status}; it has no open outage")
+        if not self._covers(into, child):
+            if not into.is_predicted:
+                raise CommandRejected(
+                    f"into: {into.id} is {into.status} at {into.asset}, which does not feed "
+                    f"{child.asset}; merge the other way or cancel one of them"
+                )
+            common = self._common_device(into, child)
+            if common is None:
+                raise CommandRejected(
+                    f"into: {into.id} and {child.id} are on different feeders; no device "
+                    "above both could be out"
+                )
+            self._move(into, "device", common, f"merged by officer {by}")
+            for other in list(self.pending_under.get(common, {}).values()):
+                if other is not child and other is not into:
+                    self._merge(other, into)
+        self._merge(child, into)
+        into.pinned = True
+        self._pin(into)
+
+    def _officer_split(
+        self, incident: Incident, assets: tuple[str, ...], ts: datetime, by: str
+    ) -> None:
+        """The officer says the outage is really at ``assets`` below the prediction.
+
+        The ticket moves to the first asset (customers already quote its number), each other
+        asset gets a new ticket, and reports below none of them start over at their transformer.
+        """
+        if not incident.is_predicted:
+            raise CommandRejected(
+                f"incident: {incident.id} is {incident.status}; only a prediction can be split"
+            )
+        topo = self.topology
+        places: list[tuple[Level, int]] = []
+        for asset in assets:
+            level: Level = "device" if asset in topo.device_index else "transformer"
+            node = topo.device_index[asset] if level == "device" else topo.transformer_index[asset]
+            if not self._below(incident, level, node):
+                raise CommandRejected(f"assets: {asset} is not below {incident.asset}")
+            places.append((level, node))
+        for a, (level_a, node_a) in enumerate(places):
+            for level_b, node_b in places[a + 1 :]:
+                if self._nested(level_a, node_a, level_b, node_b):
+                    raise CommandRejected("assets: one asset lies below another; pick one of them")
+        reports, calls = dict(incident.reports), self._take_calls(incident, lambda _p: False)
+        incident.reports = {}
+        cause = f"split from {incident.id} by officer {by}"
+        targets: list[Incident] = []
+        for number, (level, node) in enumerate(places):
+            if number == 0:
+                self._move(incident, level, node, cause)
+                target = incident
+            else:
+                target = self._new_incident(level, node, "predicted", ts, cause)
+                self._register(target)
+                self._emit_predicted(target, ts)
+            target.pinned = True
+            self._pin(target)
+            targets.append(target)
+        for target in targets:
+
+            def fed(premise: int, target: Incident = target) -> bool:
+                return self._feeds(target, premise)
+
+            target.reports = {p: t for p, t in reports.items() if fed(p)}
+            target.report_transformers = {topo.premise_transformer[p] for p in target.reports}
+            for call, premise in calls:
+                if fed(premise):
+                    target.calls.append(call)
+                    target.call_premises.append(premise)
+        covered = {p for target in targets for p in target.reports}
+        left = {p: t for p, t in reports.items() if p not in covered}
+        left_calls = [(c, p) for c, p in calls if p not in covered]
+        self._rehome(left, left_calls, ts, cause)
+
+    def _pin(self, incident: Incident) -> None:
+        """Take an officer-placed incident out of the roll-up's candidates."""
+        for device in self._devices_above(incident):
+            pending = self.pending_under.get(device)
+            if pending is not None:
+                pending.pop(incident.id, None)
+
+    def _feeds(self, incident: Incident, premise: int) -> bool:
+        topo = self.topology
+        transformer = topo.premise_transformer[premise]
+        if incident.level == "transformer":
+            return transformer == incident.node
+        return incident.node in topo.premise_chain(premise)
+
+    def _below(self, incident: Incident, level: Level, node: int) -> bool:
+        """Whether asset (level, node) lies strictly below the incident's asset."""
+        if incident.level != "device" or (level == "device" and node == incident.node):
+            return False
+        return self._nested(incident.level, incident.node, level, node)
+
+    def _nested(self, level_a: Level, node_a: int, level_b: Level, node_b: int) -> bool:
+        """Whether one of two assets lies below (or is) the other."""
+        topo = self.topology
+
+        def chain(level: Level, node: int) -> tuple[int, ...]:
+            return topo.device_chain[node if level == "device" else topo.transformer_device[node]]
+
+        if (level_a, node_a) == (level_b, node_b):
+            return True
+        if level_a == "device" and node_a in chain(level_b, node_b):
+            return True
+        return level_b == "device" and node_b in chain(level_a, node_a)
+
+    def _covers(self, outer: Incident, inner: Incident) -> bool:
+        return outer.level == "device" and self._below(outer, inner.level, inner.node)
+
+    def _common_device(self, a: Incident, b: Incident) -> int | None:
+        topo = self.topology
+
+        def chain(incident: Incident) -> tuple[int, ...]:
+            if incident.level == "device":
+                return topo.device_chain[incident.node]
+            return topo.device_chain[topo.transformer_device[incident.node]]
+
+        other = set(chain(b))
+        return next((device for device in chain(a) if device in other), None)
+
+    def _rehome(
+        self,
+        reports: dict[int, datetime],
+        calls: list[tuple[str, int]],
+        ts: datetime,
+        cause: str,
+    ) -> None:
+        """Reports and calls no incident explains any more start over from their transformer."""
+        for premise in sorted(reports, key=reports.__getitem__):
+            # As reports made now: those customers are still out.
+            again = self.covering_incident(premise)
+            if again is None:
+                again = self._predict_transformer(premise, ts, cause)
+            self._add_report(again, premise, ts)
+        # Their calls follow them: a caller still out belongs to the incident still open.
+        for call, premise in calls:
+            holder = self.covering_incident(premise)
+            if holder is None:
+                holder = self._predict_transformer(premise, ts, cause)
+            holder.calls.append(call)
+            holder.call_premises.append(premise)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -746,7 +908,7 @@ class Engine:
             self.active_device[incident.node] = incident
         else:
             self.active_transformer[incident.node] = incident
-        if incident.is_predicted:
+        if incident.is_predicted and not incident.pinned:
             for device in self._devices_above(incident):
                 self.pending_under.setdefault(device, {})[incident.id] = incident
 

@@ -59,6 +59,8 @@ class Incident:
     crew: str | None = None
     parent: str | None = None
     merged_into: str | None = None
+    #: Placed by a duty officer (merge/split): automatic roll-up no longer moves or absorbs it.
+    pinned: bool = False
     calls: list[str] = field(default_factory=list)
     call_premises: list[int] = field(default_factory=list)  # parallel to ``calls``
     hazards: list[str] = field(default_factory=list)
