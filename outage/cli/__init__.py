@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outage.cli import demo, replay, simulate, topology
+from outage.cli import demo, replay, simulate, staffing, topology
 
 app = typer.Typer(
     name="outage",
@@ -16,6 +16,7 @@ app.add_typer(topology.app, name="topology")
 app.command()(demo.demo)
 app.command()(replay.replay)
 app.command()(simulate.simulate)
+app.command()(staffing.staffing)
 
 
 def main() -> None:
