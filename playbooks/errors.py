@@ -1,11 +1,11 @@
 """Exceptions raised by `playbooks`.
 
-    PlaybookError             base of everything raised here
-    ├── PlaybookFileError     a playbook or roster file is invalid (names file, line and field)
-    ├── StaffingError         Erlang C inputs out of range (names the argument)
-    ├── ProposalError         confirm/decline of an unknown, expired or settled proposal
-    │   └── NotAllowed        the confirming role may not activate this playbook
-    └── ActionFailed          an outbound port failed (the runner audits it and carries on)
+PlaybookError             base of everything raised here
+├── PlaybookFileError     a playbook or roster file is invalid (names file, line and field)
+├── StaffingError         Erlang C inputs out of range (names the argument)
+├── ProposalError         confirm/decline of an unknown, expired or settled proposal
+│   └── NotAllowed        the confirming role may not activate this playbook
+└── ActionFailed          an outbound port failed (the runner audits it and carries on)
 """
 
 from __future__ import annotations

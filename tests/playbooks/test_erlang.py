@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shlex
 
 import orjson
 import pytest
@@ -37,7 +38,7 @@ def test_call_centre_helper_worked_example() -> None:
 
 
 def test_westbay_lokad_worked_example() -> None:
-    """"The Erlang-C formula" step-by-step example (Westbay Engineers; reproduced by Lokad):
+    """ "The Erlang-C formula" step-by-step example (Westbay Engineers; reproduced by Lokad):
     360 calls per half hour, 4 minute calls, 55 agents, 15 s target: traffic 48 Erlangs,
     occupancy 87.3%, P(wait) 24%, ASA about 8.2 s, service level about 84.6%."""
     wait = erlang_c(55, 48.0)
@@ -99,8 +100,8 @@ cli = CliRunner()
 def test_staffing_cli_contract() -> None:
     result = cli.invoke(
         app,
-        "staffing --calls 100 --interval-s 1800 --aht-s 180 --target-sl 0.8 "
-        "--target-answer-s 20 --max-occupancy 0.85 --shrinkage 0.3".split(),
+        shlex.split("staffing --calls 100 --interval-s 1800 --aht-s 180 --target-sl 0.8")
+        + shlex.split("--target-answer-s 20 --max-occupancy 0.85 --shrinkage 0.3"),
     )
     assert result.exit_code == 0, result.stderr
     body = orjson.loads(result.stdout)
@@ -113,8 +114,8 @@ def test_staffing_cli_contract() -> None:
 def test_staffing_cli_without_shrinkage_rosters_the_agents() -> None:
     result = cli.invoke(
         app,
-        "staffing --calls 360 --interval-s 1800 --aht-s 240 --target-sl 0.84 "
-        "--target-answer-s 15 --max-occupancy 1 --shrinkage 0".split(),
+        shlex.split("staffing --calls 360 --interval-s 1800 --aht-s 240 --target-sl 0.84")
+        + shlex.split("--target-answer-s 15 --max-occupancy 1 --shrinkage 0"),
     )
     assert result.exit_code == 0, result.stderr
     body = orjson.loads(result.stdout)
@@ -132,7 +133,7 @@ def test_staffing_cli_without_shrinkage_rosters_the_agents() -> None:
     ],
 )
 def test_staffing_cli_rejects_bad_options_naming_them(args: str, named: str) -> None:
-    result = cli.invoke(app, ["staffing", *args.split()])
+    result = cli.invoke(app, ["staffing", *shlex.split(args)])
     assert result.exit_code == 2
     assert named in result.stderr
     assert result.stdout == ""
