@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outage.cli import demo, replay, simulate, staffing, topology
+from outage.cli import demo, playbooks, replay, simulate, staffing, topology
 
 app = typer.Typer(
     name="outage",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(topology.app, name="topology")
+app.add_typer(playbooks.app, name="playbooks")
 app.command()(demo.demo)
 app.command()(replay.replay)
 app.command()(simulate.simulate)
