@@ -6,10 +6,10 @@ restart replays it exactly as it happened.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Asset = Annotated[str, Field(min_length=1, max_length=128)]
 Action = Literal[
@@ -39,6 +39,12 @@ class Command(BaseModel):
     assets: Annotated[tuple[Asset, ...], Field(min_length=1, max_length=50)] | None = None
     #: rule_set: the prediction rule set to switch to.
     rule_set: Literal["normal", "storm"] | None = None
+
+    @field_validator("ts", "etr")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        # One time zone inside the engine: what officers type in local time is stored in UTC.
+        return value.astimezone(UTC) if value is not None else None
 
     @model_validator(mode="after")
     def _needs(self) -> Command:

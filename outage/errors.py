@@ -35,3 +35,7 @@ class CommandRejected(OutageError):
 
 class JournalError(OutageError):
     """The durable journal failed."""
+
+
+class ConfigError(OutageError):
+    """A configuration file (keys, service settings) is unreadable or invalid; names the file."""

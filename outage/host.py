@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
@@ -32,13 +33,20 @@ class SubmitResult:
     accepted: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
+    #: commands journaled (audited) but refused by the engine: ``{"id", "error"}``.
+    refused: list[dict[str, str]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+
+
+def encode_command(command: Command) -> dict[str, Any]:
+    """A command as plain JSON data (journal body and audit record)."""
+    return command.model_dump(mode="json", exclude_none=True)
 
 
 def encode(message: Message) -> bytes:
     """A message's journal body."""
     if isinstance(message, Command):
-        return orjson.dumps(message.model_dump(mode="json", exclude_none=True))
+        return orjson.dumps(encode_command(message))
     return dump_signal(message)
 
 
@@ -56,12 +64,17 @@ class EngineHost:
         journal: SqliteJournal | None,
         *,
         on_progress: Callable[[int, int], None] | None = None,
+        listeners: Iterable[Callable[[int, Event], None]] = (),
     ) -> None:
         self.engine = engine
         self.journal = journal
         self.event_seq = 0
         self.recovered_messages = 0
-        self.listeners: list[Callable[[int, Event], None]] = []
+        #: Called with ``(event_seq, event)`` for every event, recovered ones included, so
+        #: read views built from events come back after a restart.
+        self.listeners: list[Callable[[int, Event], None]] = list(listeners)
+        #: Every officer command in journal order, with its outcome (the audit trail).
+        self.audit: list[dict[str, Any]] = []
         if journal is not None:
             self._recover(journal, on_progress)
 
@@ -72,10 +85,13 @@ class EngineHost:
         written = journal.last_event_seq()
         missing: list[tuple[int, int, str, bytes]] = []
         for number, (seq, body) in enumerate(journal.messages(), start=1):
-            for event in self._apply(decode(body)):
+            events, _ = self._apply(decode(body))
+            for event in events:
                 self.event_seq += 1
                 if self.event_seq > written:  # the crash came between messages and events
                     missing.append((self.event_seq, seq, event.type, to_json(event)))
+                for listener in self.listeners:
+                    listener(self.event_seq, event)
             if on_progress is not None and number % 5000 == 0:
                 on_progress(number, total)
         if missing:
@@ -108,7 +124,10 @@ class EngineHost:
                 result.duplicates.append(message.id)
                 continue
             result.accepted.append(message.id)
-            for event in self._apply(message):
+            events, refusal = self._apply(message)
+            if refusal is not None:
+                result.refused.append({"id": message.id, "error": refusal})
+            for event in events:
                 self.event_seq += 1
                 result.events.append(event)
                 journaled.append((self.event_seq, seq, event.type, to_json(event)))
@@ -118,11 +137,22 @@ class EngineHost:
             self.journal.append_events(journaled)
         return result
 
-    def _apply(self, message: Message) -> list[Event]:
+    def _apply(self, message: Message) -> tuple[list[Event], str | None]:
+        """The message's events, and why a command was refused (None when it applied)."""
         try:
-            return self.engine.handle(message)
-        except CommandRejected:
-            return []  # journaled commands that no longer apply change nothing on replay
+            events = self.engine.handle(message)
+        except CommandRejected as exc:
+            # Journaled and audited, but it changes nothing (and nothing on replay either).
+            events, refusal = [], str(exc)
+        else:
+            refusal = None
+        if isinstance(message, Command):
+            self.audit.append(
+                encode_command(message)
+                | {"outcome": "refused" if refusal else "applied"}
+                | ({"error": refusal} if refusal else {})
+            )
+        return events, refusal
 
     def finish(self) -> list[Event]:
         """Run the engine's timers to its current time (end of a replay)."""

@@ -55,8 +55,8 @@ class _Signal(BaseModel):
 
     @field_validator("ts", "start", "end", check_fields=False)
     @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return _utc(value)
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value) if value is not None else None  # a planned notice's ts is optional
 
 
 class CallSignal(_Signal):

@@ -63,6 +63,10 @@ class StormDetector:
         """True while a system-wide storm is declared."""
         return self.scopes[SYSTEM].declared_at is not None
 
+    def last_status(self, scope: str) -> ScopeStatus | None:
+        """The metrics of the latest evaluation of ``scope`` (None before the first)."""
+        return self._last.get(scope)
+
     def observe_call(self, ts: datetime, substation: str | None) -> None:
         """Count a call towards the system's (and its substation's) call rate."""
         self.scopes[SYSTEM].calls.append(ts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outage.cli import demo, playbooks, replay, simulate, staffing, topology
+from outage.cli import demo, playbooks, replay, serve, simulate, staffing, topology
 
 app = typer.Typer(
     name="outage",
@@ -18,6 +18,8 @@ app.command()(demo.demo)
 app.command()(replay.replay)
 app.command()(simulate.simulate)
 app.command()(staffing.staffing)
+app.command()(serve.serve)
+app.add_typer(serve.keys_app, name="keys")
 
 
 def main() -> None:

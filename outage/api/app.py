@@ -1,0 +1,85 @@
+"""The FastAPI application: routers, error shapes, limits, OpenAPI with the signal schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+from pydantic import TypeAdapter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from outage.signals import Signal
+
+from . import intake, ivr_routes, officer, ops
+from .auth import KeyRing
+from .responses import Json
+from .runtime import Runtime
+from .settings import ServiceSettings
+
+DESCRIPTION = """
+Outage-aware emergency response engine: intake of calls, meter events and SCADA; the duty
+officer's incidents and commands; IVR answers in milliseconds; a live event stream.
+
+Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`). Roles: `intake`,
+`ivr`, `officer`, `metrics`, `admin`. Errors are JSON: `{"detail": "field: message"}`.
+"""
+
+
+def create_app(
+    runtime: Runtime, settings: ServiceSettings | None = None, keys: KeyRing | None = None
+) -> FastAPI:
+    """The HTTP service over ``runtime``."""
+    settings = settings or ServiceSettings()
+    app = FastAPI(
+        title="Outage response engine",
+        version="1.0",
+        description=DESCRIPTION,
+        default_response_class=Json,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    app.state.keys = keys or KeyRing([])
+    app.state.ready = True
+    app.include_router(intake.router)
+    app.include_router(officer.router)
+    app.include_router(ivr_routes.router)
+    app.include_router(ops.router)
+    if settings.dashboard_dir is not None:
+        app.mount("/", StaticFiles(directory=settings.dashboard_dir, html=True), name="dashboard")
+    _error_shapes(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _error_shapes(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> Json:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            problems.append({"field": where or "body", "message": message})
+        detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return Json({"detail": detail, "errors": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Json:
+        return Json({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema plus the signal shapes the intake body refers to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        signal = TypeAdapter(Signal).json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(signal.pop("$defs", {}))
+        components["SignalIn"] = signal
+        app.openapi_schema = schema
+    return app.openapi_schema

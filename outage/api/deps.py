@@ -1,0 +1,75 @@
+"""Request dependencies: who is calling (API key -> roles) and the per-key rate limit."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPBearer
+
+from .auth import KeyEntry, KeyRing, Role
+
+#: Cookie the dashboard's login sets (HttpOnly): EventSource cannot send headers.
+SESSION_COOKIE = "outage_session"
+
+# Declared for the OpenAPI schema (the "Authorize" button); checked by `caller` below.
+_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+def presented_key(request: Request) -> str | None:
+    """The key a request carries: bearer token, X-API-Key, basic-auth password or cookie."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        # Twilio and VoiceXML platforms can only do basic auth: the password is the key.
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    header = request.headers.get("x-api-key")
+    if header:
+        return header.strip()
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def require(role: Role) -> Callable[..., KeyEntry]:
+    """A dependency admitting keys that may act in ``role`` (admin may do everything)."""
+
+    def check(
+        request: Request,
+        _b: Annotated[object, Depends(_bearer)] = None,
+        _h: Annotated[object, Depends(_header)] = None,
+    ) -> KeyEntry:
+        ring: KeyRing = request.app.state.keys
+        key = presented_key(request)
+        if key is None:
+            raise HTTPException(
+                401,
+                "authorization: an API key is required (Authorization: Bearer <key>)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        entry = ring.find(key)
+        if entry is None:
+            raise HTTPException(
+                401, "authorization: unknown API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not entry.may(role):
+            raise HTTPException(403, f"authorization: key {entry.name!r} lacks the {role} role")
+        wait = ring.take(entry)
+        if wait > 0:
+            raise HTTPException(
+                429,
+                f"rate limit: key {entry.name!r} is limited to {entry.rate_per_s:g} requests/s",
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
+        request.state.caller = entry
+        return entry
+
+    return check

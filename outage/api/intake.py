@@ -1,0 +1,142 @@
+"""``POST /v1/signals``: one signal or a batch, journaled before it is acknowledged."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+
+from outage.errors import JournalError, SignalError
+from outage.signals import Signal, parse_signal
+
+from .auth import KeyEntry
+from .deps import require
+from .responses import Json
+from .runtime import Runtime
+from .schemas import SIGNAL_EXAMPLES, SubmitResponse
+
+router = APIRouter(tags=["intake"])
+
+_SIGNAL_SCHEMA = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/SignalIn"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/SignalIn"}},
+    ]
+}
+
+
+def _split_body(body: bytes, content_type: str) -> list[Any]:
+    """The raw signals of a request: a JSON object, a JSON array, or NDJSON lines."""
+    if not body.strip():
+        raise HTTPException(422, "body: empty; send a signal object or an array of signals")
+    if "ndjson" in content_type or "jsonl" in content_type:
+        out = []
+        for number, line in enumerate(body.splitlines(), start=1):
+            if line.strip():
+                try:
+                    out.append(orjson.loads(line))
+                except orjson.JSONDecodeError as exc:
+                    raise HTTPException(422, f"body: line {number}: not JSON ({exc})") from None
+        return out
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(422, f"body: not JSON ({exc})") from None
+    if isinstance(parsed, dict):
+        return [parsed]
+    if isinstance(parsed, list):
+        return parsed
+    raise HTTPException(422, "body: expected a signal object or an array of signals")
+
+
+def _parse(raw: list[Any], max_batch: int) -> tuple[list[Signal], list[dict[str, Any]]]:
+    """Validate every signal; rejections name the signal's index and the field."""
+    if len(raw) > max_batch:
+        raise HTTPException(
+            413, f"body: a batch of {len(raw)} signals exceeds the limit of {max_batch}"
+        )
+    signals: list[Signal] = []
+    rejected: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        try:
+            if not isinstance(item, dict):
+                raise SignalError(f"signals[{index}]", "body: expected a JSON object")
+            signals.append(parse_signal(item, where=f"signals[{index}]"))
+        except SignalError as exc:
+            ident = item.get("id") if isinstance(item, dict) else None
+            rejected.append(
+                {"index": index, "id": ident if isinstance(ident, str) else None, "error": str(exc)}
+            )
+    return signals, rejected
+
+
+def _process(runtime: Runtime, body: bytes, content_type: str, max_batch: int) -> Json:
+    signals, rejected = _parse(_split_body(body, content_type), max_batch)
+    runtime.metrics.signals.labels("invalid").inc(len(rejected))
+    position = {id(s): i for i, s in enumerate(signals)}
+    try:
+        result = runtime.submit(signals)
+    except JournalError as exc:
+        raise HTTPException(503, f"journal: cannot write ({exc}); nothing was accepted") from None
+    by_id = {s.id: s for s in signals}
+    for refused in result.rejected:  # names something this network lacks
+        signal = by_id.get(refused["id"])
+        rejected.append(
+            {
+                "index": position.get(id(signal), -1),
+                "id": refused["id"],
+                "error": refused["error"],
+            }
+        )
+    rejected.sort(key=lambda r: r["index"])
+    answer = {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": rejected,
+        "journaled": runtime.journal is not None,
+    }
+    status = 202 if result.accepted or result.duplicates else 422
+    return Json(answer, status_code=status)
+
+
+@router.post(
+    "/v1/signals",
+    status_code=202,
+    response_model=SubmitResponse,
+    response_class=Json,
+    summary="Submit signals (calls, meter events, SCADA, restorations, planned work, warnings)",
+    description=(
+        "One signal object, a JSON array of up to `max_batch` (10,000) signals, or NDJSON "
+        "(`application/x-ndjson`): the same shapes as the JSONL `outage replay` reads. "
+        "Answers **202** once the accepted signals are durably journaled, listing which were "
+        "accepted, which were duplicates (an id seen before) and which were rejected and why; "
+        "**422** when nothing in the request could be accepted."
+    ),
+    responses={
+        413: {"description": "body or batch too large"},
+        422: {"model": SubmitResponse, "description": "no signal could be accepted"},
+        503: {"description": "the journal cannot be written; nothing was accepted"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _SIGNAL_SCHEMA, "examples": SIGNAL_EXAMPLES},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def submit_signals(
+    request: Request, caller: Annotated[KeyEntry, Depends(require("intake"))]
+) -> Json:
+    """See the route's description."""
+    body = await request.body()
+    runtime: Runtime = request.app.state.runtime
+    max_batch: int = request.app.state.settings.max_batch
+    content_type = request.headers.get("content-type", "application/json")
+    # Validation of a large batch and the engine's work run off the event loop, so IVR
+    # lookups keep answering while a storm's signals pour in.
+    return await run_in_threadpool(_process, runtime, body, content_type, max_batch)

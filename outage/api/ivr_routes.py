@@ -1,0 +1,293 @@
+"""IVR endpoints: the JSON lookup, and the same answer as TwiML and VoiceXML 2.1.
+
+The lookup runs on the event loop: it reads only the read view and the immutable customer
+index (microseconds), so it never waits for the engine's lock. Keypad choices: 1 reports an
+outage (it becomes a call signal through the same journal as every other signal), 2 asks for
+an SMS update.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from xml.etree import ElementTree as ET
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from outage.errors import JournalError
+from outage.ivr import CallerNotValid, CallerQuery
+from outage.signals import CallSignal
+
+from .deps import presented_key, require
+from .responses import Json
+from .runtime import Runtime
+from .schemas import IvrAnswer
+
+router = APIRouter(tags=["IVR"])
+
+MENU = {
+    "zh-CN": "报修停电请按1，恢复供电时接收短信通知请按2。",
+    "en": "To report an outage, press 1. For a text message when power is back, press 2.",
+}
+REPORTED = {
+    "zh-CN": "您的报修已记录，谢谢。",
+    "en": "Thank you, your report has been recorded.",
+}
+SMS_ON = {
+    "zh-CN": "恢复供电时我们会短信通知您。",
+    "en": "We will text you when power is back.",
+}
+NO_INPUT = {"zh-CN": "再见。", "en": "Goodbye."}
+VOICE_LANG = {"zh-CN": "zh-CN", "en": "en-US"}
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _answer(request: Request, query: CallerQuery) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        return _runtime(request).ivr.answer(query)
+    except CallerNotValid as exc:
+        raise HTTPException(422, str(exc)) from None
+    finally:
+        _runtime(request).metrics.lookup_seconds.observe(time.perf_counter() - started)
+
+
+@router.get(
+    "/v1/ivr/lookup",
+    response_model=IvrAnswer,
+    summary="Is there a known outage at the caller's premise, and when will it be back?",
+    responses={422: {"description": "no identity, two identities, or a malformed value"}},
+)
+async def lookup(
+    request: Request,
+    _caller: Annotated[object, Depends(require("ivr"))],
+    phone: Annotated[str | None, Query(max_length=32, examples=["+8613812345678"])] = None,
+    account: Annotated[str | None, Query(max_length=64)] = None,
+    premise: Annotated[str | None, Query(max_length=128)] = None,
+    address: Annotated[str | None, Query(max_length=512)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+) -> Json:
+    """Identify the caller by exactly one of phone (caller id), account, premise, address or
+    lon+lat. A caller with several premises gets each listed in ``premises``; the top-level
+    fields describe the affected one (or the first)."""
+    query = CallerQuery(phone, account, premise, address, lon, lat)
+    return Json(_answer(request, query))
+
+
+# -- keypad choices shared by TwiML and VoiceXML ------------------------------------------------
+
+
+def _keypad(runtime: Runtime, phone: str, call_id: str, choice: str) -> dict[str, str] | None:
+    """Act on a keypad choice; the words to say, or None to repeat the menu."""
+    if choice == "1":
+        signal = CallSignal(
+            type="call",
+            id=f"ivr-{call_id}",
+            ts=datetime.now(UTC),
+            phone=phone,
+            kind="no_power",
+            note="reported on the IVR keypad",
+        )
+        try:
+            runtime.submit([signal])
+        except JournalError as exc:
+            raise HTTPException(503, f"journal: cannot write ({exc})") from None
+        return REPORTED
+    if choice == "2":
+        runtime.sms_requests.append({"phone": phone, "call": call_id, "at": datetime.now(UTC)})
+        return SMS_ON
+    return None
+
+
+def _caller_phone(raw: str | None, field: str) -> str:
+    if raw is None or not raw.strip():
+        raise HTTPException(422, f"{field}: required (the caller's number)")
+    if len(raw) > 32:
+        raise HTTPException(422, f"{field}: at most 32 characters")
+    return raw.strip()
+
+
+def _spoken(answer: dict[str, Any]) -> list[dict[str, str]]:
+    """What the caller hears before the menu: announcements, then the outage answer."""
+    return [a["message"] for a in answer.get("announcements", [])] + [answer["message"]]
+
+
+# -- TwiML ------------------------------------------------------------------------------------
+
+
+async def _twilio_form(request: Request) -> dict[str, str]:
+    """The webhook's form fields; with an auth token configured, only if the signature holds."""
+    form = await request.form()
+    fields = {k: str(v) for k, v in form.items()}
+    token = request.app.state.settings.twilio_auth_token
+    if token:
+        base = request.app.state.settings.public_url
+        url = (base.rstrip("/") + request.url.path) if base else str(request.url)
+        if request.url.query and base:
+            url += "?" + request.url.query
+        signature = request.headers.get("x-twilio-signature", "")
+        if not RequestValidator(token).validate(url, fields, signature):
+            raise HTTPException(403, "X-Twilio-Signature: does not verify for this request")
+    elif presented_key(request) is None:
+        raise HTTPException(
+            401,
+            "authorization: configure a Twilio auth token, or call with an ivr API key",
+            headers={"WWW-Authenticate": "Basic"},
+        )
+    else:
+        require("ivr")(request)
+    return fields
+
+
+def _twiml(response: VoiceResponse) -> Response:
+    return Response(str(response), media_type="application/xml")
+
+
+def _say_both(parent: VoiceResponse | Gather, words: dict[str, str]) -> None:
+    for language in ("zh-CN", "en"):
+        parent.say(words[language], language=VOICE_LANG[language])
+
+
+@router.post(
+    "/v1/ivr/twiml",
+    summary="Twilio voice webhook: the lookup as TwiML, with a keypad menu",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/xml": {}}, "description": "TwiML"},
+        403: {"description": "X-Twilio-Signature does not verify"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["From", "CallSid"],
+                        "properties": {
+                            "From": {"type": "string", "maxLength": 32},
+                            "CallSid": {"type": "string", "maxLength": 64},
+                            "Digits": {"type": "string", "maxLength": 8},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def twiml(request: Request) -> Response:
+    """Twilio posts ``From``, ``CallSid`` and, after the menu, ``Digits``."""
+    fields = await _twilio_form(request)
+    phone = _caller_phone(fields.get("From"), "From")
+    call_sid = fields.get("CallSid", "").strip()
+    if not call_sid or len(call_sid) > 64:
+        raise HTTPException(422, "CallSid: required, at most 64 characters")
+    response = VoiceResponse()
+    digits = fields.get("Digits")
+    if digits:
+        words = await run_in_threadpool(_keypad, _runtime(request), phone, call_sid, digits[:8])
+        if words is not None:
+            _say_both(response, words)
+            response.hangup()
+            return _twiml(response)
+    answer = _answer(request, CallerQuery(phone=phone))
+    gather = Gather(num_digits=1, action=request.url.path, method="POST", timeout=6)
+    for words in _spoken(answer):
+        _say_both(gather, words)
+    _say_both(gather, MENU)
+    response.append(gather)
+    _say_both(response, NO_INPUT)
+    return _twiml(response)
+
+
+# -- VoiceXML 2.1 -----------------------------------------------------------------------------
+
+VXML_NS = "http://www.w3.org/2001/vxml"
+
+
+def _vxml(blocks: list[dict[str, str]], menu: bool, phone: str, call_id: str, path: str) -> bytes:
+    ET.register_namespace("", VXML_NS)
+    root = ET.Element(f"{{{VXML_NS}}}vxml", {"version": "2.1"})
+    root.set("{http://www.w3.org/XML/1998/namespace}lang", "zh-CN")
+    form = ET.SubElement(root, f"{{{VXML_NS}}}form", {"id": "outage"})
+    for name, value in (("phone", phone), ("callid", call_id)):
+        ET.SubElement(form, f"{{{VXML_NS}}}var", {"name": name, "expr": _js_string(value)})
+    block = ET.SubElement(form, f"{{{VXML_NS}}}block")
+    for words in blocks:
+        for language in ("zh-CN", "en"):
+            prompt = ET.SubElement(block, f"{{{VXML_NS}}}prompt")
+            prompt.set("{http://www.w3.org/XML/1998/namespace}lang", VOICE_LANG[language])
+            prompt.text = words[language]
+    if menu:
+        attributes = {"name": "choice", "type": "digits?length=1"}
+        field = ET.SubElement(form, f"{{{VXML_NS}}}field", attributes)
+        for language in ("zh-CN", "en"):
+            prompt = ET.SubElement(field, f"{{{VXML_NS}}}prompt")
+            prompt.set("{http://www.w3.org/XML/1998/namespace}lang", VOICE_LANG[language])
+            prompt.text = MENU[language]
+        filled = ET.SubElement(field, f"{{{VXML_NS}}}filled")
+        ET.SubElement(
+            filled,
+            f"{{{VXML_NS}}}submit",
+            {"next": path, "method": "post", "namelist": "choice phone callid"},
+        )
+    else:
+        ET.SubElement(block, f"{{{VXML_NS}}}disconnect")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _js_string(value: str) -> str:
+    """A JavaScript string literal for a VoiceXML ``expr`` (the XML layer escapes the rest)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_VXML_DOC = {
+    "response_class": Response,
+    "responses": {200: {"content": {"application/voicexml+xml": {}}, "description": "VoiceXML"}},
+}
+
+
+@router.post(
+    "/v1/ivr/voicexml",
+    summary="VoiceXML keypad choice (form fields phone, callid, choice)",
+    operation_id="voicexml_post",
+    **_VXML_DOC,  # type: ignore[arg-type]
+)
+@router.get(
+    "/v1/ivr/voicexml",
+    summary="The lookup as a VoiceXML 2.1 document, with a keypad menu",
+    operation_id="voicexml_get",
+    **_VXML_DOC,  # type: ignore[arg-type]
+)
+async def voicexml(
+    request: Request,
+    _caller: Annotated[object, Depends(require("ivr"))],
+    phone: Annotated[str | None, Query(max_length=32, description="caller id")] = None,
+    callid: Annotated[str | None, Query(max_length=64)] = None,
+    choice: Annotated[str | None, Query(max_length=8)] = None,
+) -> Response:
+    """The platform fetches this with the caller id; the menu posts ``choice`` back."""
+    if request.method == "POST":
+        form = await request.form()
+        phone = str(form.get("phone", phone or "")) or None
+        callid = str(form.get("callid", callid or "")) or None
+        choice = str(form.get("choice", choice or "")) or None
+    caller = _caller_phone(phone, "phone")
+    call_id = (callid or f"vxml-{time.time_ns()}")[:64]
+    if choice:
+        words = await run_in_threadpool(_keypad, _runtime(request), caller, call_id, choice[:8])
+        if words is not None:
+            body = _vxml([words], False, caller, call_id, request.url.path)
+            return Response(body, media_type="application/voicexml+xml")
+    answer = _answer(request, CallerQuery(phone=caller))
+    body = _vxml(_spoken(answer), True, caller, call_id, request.url.path)
+    return Response(body, media_type="application/voicexml+xml")

@@ -1,0 +1,344 @@
+"""Duty officer endpoints: incidents, audited commands, storm status, indices."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from outage.errors import JournalError
+from outage.events import to_json
+
+from .auth import KeyEntry
+from .deps import require
+from .responses import Json
+from .runtime import Runtime
+from .schemas import (
+    CommandResult,
+    DispatchBody,
+    EtrBody,
+    MergeBody,
+    ReasonBody,
+    RuleSetBody,
+    SplitBody,
+)
+
+router = APIRouter(tags=["duty officer"])
+Officer = Annotated[KeyEntry, Depends(require("officer"))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=128,
+        description="Makes a retried command a no-op: the same key is the same command.",
+    ),
+]
+Status = Literal[
+    "scheduled",
+    "predicted",
+    "confirmed",
+    "dispatched",
+    "partially_restored",
+    "restored",
+    "closed",
+    "cancelled",
+]
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+@router.get("/v1/incidents", summary="List incidents (newest first), with filters")
+async def list_incidents(
+    request: Request,
+    _caller: Officer,
+    status: Annotated[list[Status] | None, Query(description="one or more statuses")] = None,
+    feeder: Annotated[str | None, Query(max_length=128)] = None,
+    substation: Annotated[str | None, Query(max_length=128)] = None,
+    since: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
+    planned: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Json:
+    """Incidents with customers affected, calls, ETR and status; call lists are counts here."""
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(422, "since: give a time zone (e.g. 2026-07-15T18:00:00+08:00)")
+    body = await run_in_threadpool(
+        _runtime(request).incidents,
+        status=set(status) if status else None,
+        feeder=feeder,
+        substation=substation,
+        since=since,
+        planned=planned,
+        limit=limit,
+        offset=offset,
+    )
+    return Json(body)
+
+
+@router.get("/v1/incidents/{incident_id}", summary="One incident: calls, hazards, timeline")
+async def get_incident(request: Request, incident_id: str, _caller: Officer) -> Json:
+    """The incident with its calls, hazard tickets, lifecycle timeline and audited commands."""
+    body = await run_in_threadpool(_runtime(request).incident, incident_id)
+    if body is None:
+        raise HTTPException(404, f"incident: no incident {incident_id!r}")
+    return Json(body)
+
+
+def _run_command(
+    runtime: Runtime, caller: KeyEntry, idempotency_key: str | None, fields: dict[str, Any]
+) -> Json:
+    command_id = f"cmd-{idempotency_key}" if idempotency_key else f"cmd-{uuid.uuid4()}"
+    try:
+        command, result = runtime.submit_command(id=command_id, by=caller.name, **fields)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise HTTPException(422, f"body: {first['msg'].removeprefix('Value error, ')}") from None
+    except JournalError as exc:
+        raise HTTPException(503, f"journal: cannot write ({exc}); command not taken") from None
+    if result.rejected:
+        error = result.rejected[0]["error"]
+        raise HTTPException(404 if "no incident" in error else 422, error)
+    if result.refused:
+        raise HTTPException(409, result.refused[0]["error"])
+    shown = command.into or command.incident  # a merge shows the incident that survives
+    incident = runtime.incident(shown) if shown else None
+    body = CommandResult(
+        command=command.model_dump(mode="json", exclude_none=True),
+        duplicate=bool(result.duplicates),
+        events=[_event_dict(e) for e in result.events],
+        incident=incident,
+    )
+    return Json(body.model_dump(mode="json"))
+
+
+def _event_dict(event: Any) -> dict[str, Any]:
+    return orjson.loads(to_json(event))  # type: ignore[no-any-return]
+
+
+async def _command(request: Request, caller: KeyEntry, key: str | None, **fields: Any) -> Any:
+    return await run_in_threadpool(_run_command, _runtime(request), caller, key, fields)
+
+
+_COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such incident"},
+    409: {"description": "the incident's state does not allow this command (audited)"},
+    422: {"description": "a field is missing or invalid"},
+}
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/confirm",
+    response_model=CommandResult,
+    responses=_COMMAND_RESPONSES,
+    summary="Confirm a predicted outage",
+)
+async def confirm(
+    request: Request, incident_id: str, caller: Officer, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """The officer knows the outage is real (a crew or a customer confirmed it)."""
+    return await _command(request, caller, idempotency_key, action="confirm", incident=incident_id)
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/dispatch",
+    response_model=CommandResult,
+    responses=_COMMAND_RESPONSES,
+    summary="Dispatch a crew",
+)
+async def dispatch(
+    request: Request,
+    incident_id: str,
+    body: DispatchBody,
+    caller: Officer,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Send ``crew`` to the incident (confirms it too)."""
+    return await _command(
+        request, caller, idempotency_key, action="dispatch", incident=incident_id, crew=body.crew
+    )
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/etr",
+    response_model=CommandResult,
+    responses=_COMMAND_RESPONSES,
+    summary="Set the estimated time of restoration",
+)
+async def set_etr(
+    request: Request,
+    incident_id: str,
+    body: EtrBody,
+    caller: Officer,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Customers hear and read this ETR (IVR, SMS)."""
+    if body.etr is None:
+        raise HTTPException(422, "etr: required (an ISO 8601 time with a time zone)")
+    return await _command(
+        request, caller, idempotency_key, action="set_etr", incident=incident_id, etr=body.etr
+    )
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/restore",
+    response_model=CommandResult,
+    responses=_COMMAND_RESPONSES,
+    summary="Mark restored",
+)
+async def restore(
+    request: Request,
+    incident_id: str,
+    caller: Officer,
+    body: ReasonBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Power is back at the incident's device (nested outages below stay open)."""
+    reason = body.reason if body else None
+    return await _command(
+        request, caller, idempotency_key, action="restore", incident=incident_id, reason=reason
+    )
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/cancel",
+    response_model=CommandResult,
+    responses=_COMMAND_RESPONSES,
+    summary="Cancel a wrong prediction",
+)
+async def cancel(
+    request: Request,
+    incident_id: str,
+    caller: Officer,
+    body: ReasonBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """The prediction was wrong; its customers are not out."""
+    reason = body.reason if body else None
+    return await _command(
+        request, caller, idempotency_key, action="cancel", incident=incident_id, reason=reason
+    )
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/close",
+    response_model=CommandResult,
+    responses=_COMMAND_RESPONSES,
+    summary="Close a restored incident",
+)
+async def close(
+    request: Request, incident_id: str, caller: Officer, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """Paperwork done: the incident leaves the board."""
+    return await _command(request, caller, idempotency_key, action="close", incident=incident_id)
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/merge",
+    response_model=CommandResult,
+    responses=_COMMAND_RESPONSES,
+    summary="Merge this prediction into another incident",
+)
+async def merge(
+    request: Request,
+    incident_id: str,
+    body: MergeBody,
+    caller: Officer,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Two tickets are one outage: this one's calls move to ``into``; when neither covers
+    the other, ``into`` moves up to the lowest device above both."""
+    return await _command(
+        request,
+        caller,
+        idempotency_key,
+        action="merge",
+        incident=incident_id,
+        into=body.into,
+        reason=body.reason,
+    )
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/split",
+    response_model=CommandResult,
+    responses=_COMMAND_RESPONSES,
+    summary="Split a prediction into outages at the given assets",
+)
+async def split(
+    request: Request,
+    incident_id: str,
+    body: SplitBody,
+    caller: Officer,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """The ticket moves to the first asset, each other asset gets a new ticket."""
+    return await _command(
+        request,
+        caller,
+        idempotency_key,
+        action="split",
+        incident=incident_id,
+        assets=tuple(body.assets),
+        reason=body.reason,
+    )
+
+
+@router.post(
+    "/v1/rule-set",
+    response_model=CommandResult,
+    responses={422: {"description": "invalid rule set"}},
+    summary="Switch prediction rules (normal / storm)",
+)
+async def rule_set(
+    request: Request, body: RuleSetBody, caller: Officer, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """Storm rules group calls over a longer window; the engine also switches on its own when
+    a system storm is declared or stood down."""
+    return await _command(
+        request,
+        caller,
+        idempotency_key,
+        action="rule_set",
+        rule_set=body.rule_set,
+        reason=body.reason,
+    )
+
+
+@router.get("/v1/storm", summary="Storm status per scope and the rule set in force")
+async def storm(request: Request, _caller: Officer) -> Json:
+    """System and per-substation storm declarations with the metrics behind them."""
+    return Json(await run_in_threadpool(_runtime(request).storm))
+
+
+@router.get("/v1/indices", summary="IEEE 1366 reliability indices so far")
+async def indices(request: Request, _caller: Officer) -> Json:
+    """CMI, SAIDI, SAIFI, CAIDI over the engine's period (customers counted once)."""
+    state = await run_in_threadpool(_runtime(request).state)
+    return Json(state["indices"])
+
+
+@router.get("/v1/repeat-outages", summary="Premises interrupted more than once")
+async def repeat_outages(request: Request, _caller: Officer) -> Json:
+    """Premises with two or more interruptions in the period (the worst first 1,000)."""
+    state = await run_in_threadpool(_runtime(request).state)
+    return Json({"premises": state["repeat_outages"]})
+
+
+@router.get("/v1/audit", summary="Every officer command with who, when and its outcome")
+async def audit(
+    request: Request,
+    _caller: Officer,
+    incident: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> Json:
+    """The audit trail, newest last; refused commands are listed with their reason."""
+    rows = _runtime(request).host.audit
+    if incident is not None:
+        rows = [r for r in rows if incident in (r.get("incident"), r.get("into"))]
+    return Json({"commands": rows[-limit:]})

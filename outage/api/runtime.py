@@ -1,0 +1,244 @@
+"""What one ``outage serve`` process runs: the durable engine and its read views.
+
+The engine is a single writer: every batch of signals and every officer command goes through
+`Runtime.submit` under one lock (it runs in FastAPI's worker threads, never on the event loop).
+Each event the engine emits is folded into the IVR read view and published to the SSE stream
+from that same thread, so readers see a consistent order without ever touching engine state.
+Officer reads (incident lists, one incident, storm, indices) take the same lock briefly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from outage.bootstrap import Network, build_engine
+from outage.commands import Command
+from outage.engine import Engine
+from outage.events import Event, to_json
+from outage.host import EngineHost, Message, SubmitResult
+from outage.ivr import Announcements, IvrAnswerer
+from outage.journal import SqliteJournal
+from outage.readview import OutageReadView
+from outage.rules import Rules
+from outage.state import incident_view, snapshot
+from outage.storm import SYSTEM
+
+from .metrics import Metrics
+from .stream import EventStream, Item
+
+Listener = Callable[[int, Event], None]
+
+
+class Runtime:
+    """The engine host, its read views and its event stream (see the module docstring)."""
+
+    def __init__(
+        self,
+        network: Network,
+        journal: SqliteJournal | None,
+        *,
+        rules: Rules | None = None,
+        tz: str = "Asia/Shanghai",
+        announcements: Announcements | None = None,
+        listeners: Iterable[Listener] = (),
+    ) -> None:
+        self.network = network
+        self.journal = journal
+        self.lock = threading.RLock()
+        self.view = OutageReadView(network.topology)
+        self.stream = EventStream(backlog=self._backlog if journal is not None else None)
+        self.extra_listeners: list[Listener] = list(listeners)
+        self.host = EngineHost(build_engine(network, rules), journal, listeners=[self._on_event])
+        self.ivr = IvrAnswerer(
+            network.topology,
+            self.view,
+            network.customers,
+            network.locator,
+            tz=tz,
+            announcements=announcements,
+        )
+        #: Callers who pressed "text me when power is back" (notify subscribes to these).
+        self.sms_requests: list[dict[str, Any]] = []
+        self.metrics = Metrics(self.counters)
+        self.started_at = datetime.now(UTC)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (read it only under ``lock``)."""
+        return self.host.engine
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def submit(self, messages: Iterable[Message]) -> SubmitResult:
+        """Journal and apply a batch (see `EngineHost.submit`)."""
+        with self.lock:
+            result = self.host.submit(messages)
+        signals = self.metrics.signals
+        signals.labels("accepted").inc(len(result.accepted))
+        signals.labels("duplicate").inc(len(result.duplicates))
+        signals.labels("rejected").inc(len(result.rejected))
+        return result
+
+    def command_time(self) -> datetime:
+        """When a command received now takes effect: the wall clock, but never before the
+        engine's own clock (signals may carry times ahead of it in an accelerated replay)."""
+        now = datetime.now(UTC)
+        engine_now = self.host.engine.now
+        return max(now, engine_now) if engine_now is not None else now
+
+    def submit_command(self, **fields: Any) -> tuple[Command, SubmitResult]:
+        """Stamp, journal and apply one officer command."""
+        with self.lock:
+            command = Command(ts=self.command_time(), **fields)
+            return command, self.submit([command])
+
+    def _on_event(self, seq: int, event: Event) -> None:
+        self.view.apply(seq, event)
+        self.stream.publish(seq, event.type, to_json(event))
+        for listener in self.extra_listeners:
+            listener(seq, event)
+
+    def _backlog(self, after: int, limit: int) -> list[Item]:
+        assert self.journal is not None
+        with self.lock:
+            rows = self.journal.events(after, limit)
+        return [(seq, kind, bytes(body)) for seq, kind, body in rows]
+
+    # -- officer reads ------------------------------------------------------------------------
+
+    def incidents(
+        self,
+        *,
+        status: set[str] | None = None,
+        feeder: str | None = None,
+        substation: str | None = None,
+        since: datetime | None = None,
+        planned: bool | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """Incidents matching the filters, newest first, without their call lists."""
+        with self.lock:
+            engine = self.host.engine
+            topo = engine.topology
+            chosen = [
+                i
+                for i in engine.incidents.values()
+                if i.status != "merged"
+                and (status is None or i.status in status)
+                and (feeder is None or topo.feeder_ids[i.feeder] == feeder)
+                and (substation is None or topo.substation_ids[i.substation] == substation)
+                and (since is None or i.started >= since)
+                and (planned is None or i.planned == planned)
+            ]
+            chosen.sort(key=lambda i: (i.started, i.id), reverse=True)
+            page = [_brief(incident_view(engine, i)) for i in chosen[offset : offset + limit]]
+        return {"total": len(chosen), "offset": offset, "incidents": page}
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident with its calls, hazards, timeline and the commands given about it."""
+        with self.lock:
+            engine = self.host.engine
+            incident = engine.incidents.get(incident_id)
+            if incident is None:
+                return None
+            body = incident_view(engine, incident)
+            topo = engine.topology
+            body["calls"] = [
+                {"call": c, "premise": topo.premise_ids[p]}
+                for c, p in zip(incident.calls, incident.call_premises, strict=True)
+            ]
+            body["hazards"] = [t for t in engine.tickets if t.get("incident") == incident_id]
+            body["children"] = [i.id for i in engine.incidents.values() if i.parent == incident_id]
+            body["merged_from"] = [
+                i.id for i in engine.incidents.values() if i.merged_into == incident_id
+            ]
+            body["commands"] = [
+                a
+                for a in self.host.audit
+                if a.get("incident") == incident_id or a.get("into") == incident_id
+            ]
+        body["hazards"] = [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in t.items()}
+            for t in body["hazards"]
+        ]
+        return body
+
+    def state(self) -> dict[str, Any]:
+        """The whole snapshot (storm, indices, repeat outages)."""
+        with self.lock:
+            return snapshot(self.host.engine)
+
+    def storm(self) -> dict[str, Any]:
+        """Storm status per scope, with the rule set in force."""
+        with self.lock:
+            engine = self.host.engine
+            detector = engine.storm
+            scopes = {}
+            for name, scope in detector.scopes.items():
+                last = detector.last_status(name)
+                scopes[name] = {
+                    "declared": scope.declared_at is not None,
+                    "declared_at": _iso(scope.declared_at),
+                    "customers_served": scope.customers_served,
+                    "customers_out": last.customers_out if last else 0,
+                    "open_incidents": last.open_incidents if last else 0,
+                    "calls_per_hour": last.calls_per_hour if last else 0.0,
+                    "baseline_per_hour": last.baseline_per_hour if last else 0.0,
+                }
+            return {
+                "declared": detector.scopes[SYSTEM].declared_at is not None,
+                "rule_set": engine.rule_set,
+                "scopes": scopes,
+                "history": [
+                    {"scope": s, "declared": _iso(a), "stood_down": _iso(b)}
+                    for s, a, b in detector.history
+                ],
+                "engine_time": _iso(engine.now),
+            }
+
+    def public_summary(self) -> dict[str, Any]:
+        """Customers out per substation and totals: safe for anonymous callers."""
+        out: dict[str, int] = {}
+        incidents = 0
+        for summary in self.view.open_incidents():
+            incidents += 1
+            out[summary.substation] = out.get(summary.substation, 0) + summary.customers
+        with self.lock:
+            scopes = self.host.engine.storm.scopes
+            served = {n: s.customers_served for n, s in scopes.items() if n != SYSTEM}
+            storm = scopes[SYSTEM].declared_at is not None
+        return {
+            "customers_out": sum(out.values()),
+            "customers_served": sum(served.values()),
+            "open_outages": incidents,
+            "storm_declared": storm,
+            "substations": [
+                {"substation": s, "customers_out": n, "customers_served": served.get(s, 0)}
+                for s, n in sorted(out.items())
+            ],
+            "as_of": _iso(datetime.now(UTC)),
+        }
+
+    def counters(self) -> dict[str, float]:
+        """Figures for /metrics (cheap reads; no lock needed for plain integers)."""
+        engine = self.host.engine
+        return {
+            "incidents_open": float(len(self.view.open_incidents())),
+            "calls_received": float(engine.calls_received),
+            "calls_suppressed": float(engine.suppressed_total),
+            "events_published": float(self.stream.published),
+            "sse_subscribers": float(self.stream.subscribers),
+        }
+
+
+def _brief(view: dict[str, Any]) -> dict[str, Any]:
+    """An incident for lists: counts instead of call and hazard lists."""
+    return view | {"calls": len(view["calls"]), "hazards": len(view["hazards"])}
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None

@@ -1,0 +1,98 @@
+"""Start-up of one service process: load the network, recover the journal, warm, listen."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from outage.bootstrap import Network, open_journal
+from outage.rules import load_rules
+
+from .app import create_app
+from .auth import KeyEntry, KeyRing, hash_key, load_keys, new_key
+from .runtime import Runtime
+from .settings import ServiceSettings
+
+
+def load_runtime(
+    topology: Path,
+    *,
+    customers: Path | None = None,
+    rules: Path | None = None,
+    journal: Path | None = None,
+    tz: str = "Asia/Shanghai",
+    network: Network | None = None,
+) -> Runtime:
+    """The network, the engine recovered from ``journal``, and warm lookup indexes."""
+    network = network or Network.load(topology, customers)
+    if journal is not None:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+    runtime = Runtime(network, open_journal(journal), rules=load_rules(rules), tz=tz)
+    warm(network)
+    return runtime
+
+
+def warm(network: Network) -> None:
+    """Build the GIS premise index now, not on the first location call (1 s at 1M premises)."""
+    if len(network.topology.premise_ids):
+        lon, lat = network.tables.premises.geometry.iloc[0].coords[0]
+        network.locator.nearest(lon, lat, kind="premise", max_m=1.0)
+
+
+def key_ring(keys: Path | None, fallback_dir: Path) -> tuple[KeyRing, Path | None]:
+    """Keys from ``keys``; without a file, one fresh admin key written (0600) to
+    ``fallback_dir/admin.key`` so the operator can read it (it is never printed or logged)."""
+    if keys is not None:
+        return KeyRing(load_keys(keys)), None
+    key = new_key()
+    fallback_dir.mkdir(parents=True, exist_ok=True)
+    path = fallback_dir / "admin.key"
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    entry = KeyEntry(name="admin", sha256=hash_key(key), roles=("admin",), rate_per_s=10_000)
+    return KeyRing([entry]), path
+
+
+class Server:
+    """uvicorn in a background thread (the demo plays a storm while the service answers)."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start listening; returns once the socket accepts connections."""
+        self.thread.start()
+        waited = 0.0
+        while not self.server.started and waited < timeout and self.thread.is_alive():
+            threading.Event().wait(0.05)
+            waited += 0.05
+        if not self.server.started:
+            raise RuntimeError("the HTTP server did not start (is the port in use?)")
+
+    def stop(self) -> None:
+        """Stop and wait for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve_forever(app: FastAPI, host: str, port: int, ready: Callable[[], None]) -> None:
+    """Run uvicorn in this thread until interrupted."""
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    original = server.startup
+
+    async def startup(sockets=None):  # type: ignore[no-untyped-def]
+        await original(sockets)
+        ready()
+
+    server.startup = startup  # type: ignore[method-assign]
+    server.run()
+
+
+__all__ = ["Server", "ServiceSettings", "create_app", "key_ring", "load_runtime", "serve_forever"]
