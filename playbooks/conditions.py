@@ -163,8 +163,8 @@ def _planned(cond: PlannedOutageCond, situation: Situation, now: datetime) -> Ma
     area = frozenset(p.substation for _, p in due if p.substation is not None) or None
     return Match(
         True,
-        f"planned work {incident} at {plan.device} starts {plan.start.isoformat()} "
-        f"({plan.customers} customers)",
+        f"planned work {incident} at {plan.device} ({plan.reason or 'no reason given'}) "
+        f"starts {plan.start.isoformat()}, {plan.customers} customers",
         area,
         tuple(i for i, _ in due),
     )

@@ -49,6 +49,7 @@ class Planned:
     end: datetime
     customers: int
     substation: str | None
+    reason: str = ""
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Situation:
                 event.end,
                 event.customers,
                 self.device_substation.get(event.device),
+                event.reason,
             )
         elif isinstance(event, ev.PlannedOutageStarted):
             plan = self.planned.pop(event.incident, None)
@@ -228,7 +230,14 @@ class Situation:
             for k, v in data["outages"].items()
         }
         self.planned = {
-            k: Planned(v["device"], _t(v["start"]), _t(v["end"]), v["customers"], v["substation"])
+            k: Planned(
+                v["device"],
+                _t(v["start"]),
+                _t(v["end"]),
+                v["customers"],
+                v["substation"],
+                v.get("reason", ""),
+            )
             for k, v in data["planned"].items()
         }
         self.warnings = [
@@ -268,7 +277,7 @@ def _outage_dict(o: Outage) -> dict[str, Any]:
 
 def _planned_dict(p: Planned) -> dict[str, Any]:
     return {"device": p.device, "start": p.start.isoformat(), "end": p.end.isoformat(),
-            "customers": p.customers, "substation": p.substation}  # fmt: skip
+            "customers": p.customers, "substation": p.substation, "reason": p.reason}  # fmt: skip
 
 
 def _warning_dict(w: WarningInForce) -> dict[str, Any]:
