@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outage.signals import Signal
 
-from . import intake, ivr_routes, officer, ops
+from . import intake, ivr_routes, map_routes, officer, ops
 from .auth import KeyRing
 from .responses import Json
 from .runtime import Runtime
@@ -48,6 +48,7 @@ def create_app(
     app.include_router(officer.router)
     app.include_router(ivr_routes.router)
     app.include_router(ops.router)
+    app.include_router(map_routes.router)
     if settings.dashboard_dir is not None:
         app.mount("/", StaticFiles(directory=settings.dashboard_dir, html=True), name="dashboard")
     _error_shapes(app)

@@ -10,10 +10,12 @@ Officer reads (incident lists, one incident, storm, indices) take the same lock 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from outage import events as ev
 from outage.bootstrap import Network, build_engine
 from outage.commands import Command
 from outage.engine import Engine
@@ -30,6 +32,8 @@ from .metrics import Metrics
 from .stream import EventStream, Item
 
 Listener = Callable[[int, Event], None]
+#: Every call ends in exactly one of these (a hazard call also attaches to its outage).
+CALL_EVENTS = (ev.CallAttached, ev.ServiceTicketOpened, ev.CallUnresolved)
 
 
 class Runtime:
@@ -51,6 +55,8 @@ class Runtime:
         self.view = OutageReadView(network.topology)
         self.stream = EventStream(backlog=self._backlog if journal is not None else None)
         self.extra_listeners: list[Listener] = list(listeners)
+        #: Calls per epoch minute (event time), for the call-rate chart.
+        self.call_minutes: Counter[int] = Counter()
         self.host = EngineHost(build_engine(network, rules), journal, listeners=[self._on_event])
         self.ivr = IvrAnswerer(
             network.topology,
@@ -97,6 +103,8 @@ class Runtime:
 
     def _on_event(self, seq: int, event: Event) -> None:
         self.view.apply(seq, event)
+        if isinstance(event, CALL_EVENTS):
+            self.call_minutes[int(event.at.timestamp()) // 60] += 1
         self.stream.publish(seq, event.type, to_json(event))
         for listener in self.extra_listeners:
             listener(seq, event)
@@ -222,6 +230,53 @@ class Runtime:
             ],
             "as_of": _iso(datetime.now(UTC)),
         }
+
+    def call_rate(self, hours: float, bucket_minutes: int) -> dict[str, Any]:
+        """Calls per bucket over the last ``hours`` of event time, against the baseline."""
+        with self.lock:
+            engine = self.host.engine
+            end = engine.now or datetime.now(UTC)
+            detector = engine.storm
+            last_minute = int(end.timestamp()) // 60
+            count = max(1, int(hours * 60 // bucket_minutes))
+            first = last_minute - count * bucket_minutes + 1
+            buckets = []
+            for b in range(count):
+                start = first + b * bucket_minutes
+                calls = sum(
+                    self.call_minutes.get(m, 0) for m in range(start, start + bucket_minutes)
+                )
+                at = datetime.fromtimestamp(start * 60, UTC)
+                baseline = detector.baseline_per_hour(SYSTEM, at) * bucket_minutes / 60
+                buckets.append({"start": _iso(at), "calls": calls, "baseline": round(baseline, 2)})
+        return {"bucket_minutes": bucket_minutes, "buckets": buckets}
+
+    def map_incidents(
+        self, areas: Callable[[str, str, str], dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Open, partially restored and scheduled incidents with their drawn areas."""
+        shown = {"predicted", "confirmed", "dispatched", "partially_restored", "scheduled"}
+        with self.lock:
+            engine = self.host.engine
+            rows = [
+                _brief(incident_view(engine, i))
+                for i in engine.incidents.values()
+                if i.status in shown
+            ]
+            hazards: dict[str, list[dict[str, Any]]] = {}
+            for ticket in engine.tickets:
+                if ticket.get("priority") == "high" and ticket.get("incident"):
+                    hazards.setdefault(ticket["incident"], []).append(
+                        {
+                            "ticket": ticket["ticket"],
+                            "kind": ticket["kind"],
+                            "premise": ticket["premise"],
+                        }
+                    )
+        for row in rows:
+            row["area"] = areas(row["id"], row["level"], row["device"])
+            row["hazard_tickets"] = hazards.get(row["id"], [])
+        return rows
 
     def counters(self) -> dict[str, float]:
         """Figures for /metrics (cheap reads; no lock needed for plain integers)."""
