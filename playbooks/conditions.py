@@ -9,8 +9,10 @@ and concerns the areas of the parts that hold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from playbooks.model import (
     LEVELS,
@@ -86,21 +88,22 @@ def _storm(cond: StormDeclaredCond, situation: Situation) -> Match:
 
 
 def _single_outage(cond: SingleOutageCond, situation: Situation) -> Match:
-    big = sorted(
-        ((i, o) for i, o in situation.outages.items() if o.customers >= cond.min_customers),
-        key=lambda item: -item[1].customers,
+    big = [(i, o) for i, o in situation.outages.items() if o.customers >= cond.min_customers]
+    return _first_of(
+        sorted(big, key=lambda item: -item[1].customers),
+        lambda incident, o: (
+            f"outage {incident} at {o.device}: {o.customers} customers out >= {cond.min_customers}"
+        ),
     )
-    if not big:
+
+
+def _first_of(found: list[tuple[str, Any]], describe: Callable[[str, Any], str]) -> Match:
+    """A match over incidents (most important first): the first one explains it, all of
+    them name the area and the incidents."""
+    if not found:
         return NO
-    incident, outage = big[0]
-    area = frozenset(o.substation for _, o in big if o.substation is not None) or None
-    return Match(
-        True,
-        f"outage {incident} at {outage.device}: {outage.customers} customers out "
-        f">= {cond.min_customers}",
-        area,
-        tuple(i for i, _ in big),
-    )
+    area = frozenset(x.substation for _, x in found if x.substation is not None) or None
+    return Match(True, describe(*found[0]), area, tuple(i for i, _ in found))
 
 
 def _customers_out(cond: CustomersOutCond, situation: Situation) -> Match:
@@ -149,22 +152,15 @@ def _warning(cond: WarningCond, situation: Situation, now: datetime) -> Match:
 
 def _planned(cond: PlannedOutageCond, situation: Situation, now: datetime) -> Match:
     horizon = now + timedelta(hours=cond.within_hours)
-    due = sorted(
-        (
-            (i, p)
-            for i, p in situation.planned.items()
-            if now <= p.start <= horizon and p.customers >= cond.min_customers
+    due = [
+        (i, p)
+        for i, p in situation.planned.items()
+        if now <= p.start <= horizon and p.customers >= cond.min_customers
+    ]
+    return _first_of(
+        sorted(due, key=lambda item: item[1].start),
+        lambda incident, p: (
+            f"planned work {incident} at {p.device} ({p.reason or 'no reason given'}) "
+            f"starts {p.start.isoformat()}, {p.customers} customers"
         ),
-        key=lambda item: item[1].start,
-    )
-    if not due:
-        return NO
-    incident, plan = due[0]
-    area = frozenset(p.substation for _, p in due if p.substation is not None) or None
-    return Match(
-        True,
-        f"planned work {incident} at {plan.device} ({plan.reason or 'no reason given'}) "
-        f"starts {plan.start.isoformat()}, {plan.customers} customers",
-        area,
-        tuple(i for i, _ in due),
     )

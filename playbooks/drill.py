@@ -20,6 +20,8 @@ from outage import events as ev
 from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost, Message
 from outage.rules import Rules
+from outage.signals import parse_signal
+from outage.simulate import premise_points, simulate_storm
 from playbooks.loader import LoadedPlaybook
 from playbooks.ports import Ports, Recorder
 from playbooks.runner import PlaybookRunner
@@ -28,6 +30,30 @@ from playbooks.store import AuditRow
 
 BATCH = 200
 MILESTONES = (ev.StormDeclared, ev.StormStoodDown, ev.WarningIssued, ev.RuleSetChanged)
+
+
+def simulated_storm(
+    network: Network,
+    *,
+    faults: int = 25,
+    seed: int = 7,
+    warning: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Message]:
+    """The demo's storm on ``network`` (15% of customers out call, one in ten faults nested),
+    as parsed signals ready for `run_drill`."""
+    storm = simulate_storm(
+        network.topology,
+        network.tables.customers,
+        faults=faults,
+        seed=seed,
+        call_rate=0.15,
+        nested=0.1,
+        warning=warning,
+        premise_xy=premise_points(network.tables),
+        on_progress=on_progress,
+    )
+    return [parse_signal(s) for s in storm.signals]
 
 
 def situation_for(network: Network, rules: Rules | None = None) -> Situation:

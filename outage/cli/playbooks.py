@@ -15,8 +15,7 @@ from outage.errors import OutageError, SignalError
 from outage.host import Message
 from outage.rules import load_rules
 from outage.signals import parse_signal
-from outage.simulate import premise_points, simulate_storm
-from playbooks.drill import run_drill
+from playbooks.drill import run_drill, simulated_storm
 from playbooks.errors import PlaybookError
 from playbooks.loader import LIBRARY, load_playbooks, playbook_files
 from playbooks.report import write_review
@@ -86,18 +85,9 @@ def drill(
         signals = _read_signals(events)
     else:
         with progress_bar("simulating the storm", faults) as update:
-            storm = simulate_storm(
-                network.topology,
-                network.tables.customers,
-                faults=faults,
-                seed=seed,
-                call_rate=0.15,
-                nested=0.1,
-                warning=warning,
-                premise_xy=premise_points(network.tables),
-                on_progress=update,
+            signals = simulated_storm(
+                network, faults=faults, seed=seed, warning=warning, on_progress=update
             )
-        signals = [parse_signal(s) for s in storm.signals]
     with progress_bar("drilling playbooks (signals)", len(signals)) as update:
         result = run_drill(
             loaded, network, signals, rules=rule_set, tail=timedelta(hours=tail_hours),

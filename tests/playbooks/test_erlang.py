@@ -97,29 +97,29 @@ def test_bad_inputs_name_the_argument(kwargs: dict[str, float], field: str) -> N
 cli = CliRunner()
 
 
-def test_staffing_cli_contract() -> None:
-    result = cli.invoke(
-        app,
-        shlex.split("staffing --calls 100 --interval-s 1800 --aht-s 180 --target-sl 0.8")
-        + shlex.split("--target-answer-s 20 --max-occupancy 0.85 --shrinkage 0.3"),
-    )
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (  # Call Centre Helper: 14 agents, 20 positions after 30% shrinkage
+            "--calls 100 --interval-s 1800 --aht-s 180 --target-sl 0.8 --target-answer-s 20 "
+            "--max-occupancy 0.85 --shrinkage 0.3",
+            {"agents": 14, "positions": 20, "p_wait": 0.1741, "asa_s": 7.84},
+        ),
+        (  # Westbay: 55 agents; without shrinkage positions equal agents
+            "--calls 360 --interval-s 1800 --aht-s 240 --target-sl 0.84 --target-answer-s 15 "
+            "--max-occupancy 1 --shrinkage 0",
+            {"agents": 55, "positions": 55, "p_wait": 0.2387, "asa_s": 8.18},
+        ),
+    ],
+)
+def test_staffing_cli_contract(args: str, expected: dict[str, float]) -> None:
+    result = cli.invoke(app, ["staffing", *shlex.split(args)])
     assert result.exit_code == 0, result.stderr
     body = orjson.loads(result.stdout)
     assert {"agents", "positions", "service_level", "asa_s", "occupancy", "p_wait"} <= set(body)
-    assert (body["agents"], body["positions"]) == (14, 20)
-    assert body["p_wait"] == pytest.approx(0.1741, abs=1e-4)
-    assert body["asa_s"] == pytest.approx(7.84, abs=0.01)
-
-
-def test_staffing_cli_without_shrinkage_rosters_the_agents() -> None:
-    result = cli.invoke(
-        app,
-        shlex.split("staffing --calls 360 --interval-s 1800 --aht-s 240 --target-sl 0.84")
-        + shlex.split("--target-answer-s 15 --max-occupancy 1 --shrinkage 0"),
-    )
-    assert result.exit_code == 0, result.stderr
-    body = orjson.loads(result.stdout)
-    assert body["agents"] == body["positions"] == 55
+    assert (body["agents"], body["positions"]) == (expected["agents"], expected["positions"])
+    assert body["p_wait"] == pytest.approx(expected["p_wait"], abs=1e-4)
+    assert body["asa_s"] == pytest.approx(expected["asa_s"], abs=0.01)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,8 +17,8 @@ from outage import events as ev
 from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost, Message
 from outage.signals import parse_signal
-from outage.simulate import premise_points, simulate_storm
-from playbooks.drill import DrillResult, run_drill, situation_for
+from outage.simulate import simulate_storm
+from playbooks.drill import DrillResult, run_drill, simulated_storm, situation_for
 from playbooks.loader import load_playbooks
 from playbooks.situation import CALL_EVENTS
 
@@ -31,22 +30,10 @@ def network(demo_gpkg: Path) -> Network:
     return Network.load(demo_gpkg)
 
 
-def _signals(network: Network, **kw: Any) -> list[Message]:
-    sim = simulate_storm(
-        network.topology,
-        network.tables.customers,
-        premise_xy=premise_points(network.tables),
-        call_rate=0.15,
-        nested=0.1,
-        **kw,
-    )
-    return [parse_signal(s) for s in sim.signals]
-
-
 @pytest.fixture(scope="module")
 def storm(network: Network) -> list[Message]:
     """The demo's typhoon: 25 faults after an orange typhoon warning."""
-    return _signals(network, faults=25, seed=7, warning=True)
+    return simulated_storm(network, faults=25, seed=7, warning=True)
 
 
 @pytest.fixture(scope="module")
