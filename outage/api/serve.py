@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -57,12 +58,30 @@ def key_ring(keys: Path | None, fallback_dir: Path) -> tuple[KeyRing, Path | Non
     return KeyRing([entry]), path
 
 
+#: Seconds a thread may hold the GIL before another runnable thread gets it. The engine works
+#: through large batches in a worker thread; CPython's default (5 ms) would let one batch keep
+#: the event loop — and every IVR lookup waiting on it — off the CPU for 5 ms at a time.
+SWITCH_INTERVAL_S = 0.0005
+
+
+def _config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="auto",  # uvloop when installed
+        http="auto",  # httptools when installed
+    )
+
+
 class Server:
     """uvicorn in a background thread (the demo plays a storm while the service answers)."""
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(_config(app, host, port))
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 
     def start(self, timeout: float = 30.0) -> None:
@@ -83,8 +102,7 @@ class Server:
 
 def serve_forever(app: FastAPI, host: str, port: int, ready: Callable[[], None]) -> None:
     """Run uvicorn in this thread until interrupted."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(_config(app, host, port))
     original = server.startup
 
     async def startup(sockets=None):  # type: ignore[no-untyped-def]
