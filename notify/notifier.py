@@ -34,8 +34,11 @@ from notify.config import NotifyConfig
 from notify.decide import Decider
 from notify.dispatch import Dispatcher, DispatchReport
 from notify.errors import NotifyError
+from notify.feeds import cap
+from notify.feeds.area import hull_area
+from notify.feeds.geojson import outage_feed
 from notify.inbound import InboundHandler, InboundResult
-from notify.projection import IncidentBook
+from notify.projection import IncidentBook, IncidentView
 from notify.store import NotifyStore, SqliteStore
 from notify.templates import Templates
 from outage.events import Event
@@ -99,7 +102,9 @@ class Notifier:
             return 0
         try:
             with self.store.transaction() as tx:
-                self.book.apply(event, is_transformer=self._is_transformer)
+                view = self.book.apply(event, is_transformer=self._is_transformer)
+                if view is not None:
+                    cap.track(view, event.at, self.config.feed)  # kept with the projection
                 count = self.decider.decide(tx, seq, event, self._consent)
                 tx.save_incidents(self.book.incidents[i].to_dict() for i in self.book.changed)
                 tx.set_high_water(seq)
@@ -189,3 +194,39 @@ class Notifier:
     ) -> InboundResult:
         """Answer an inbound SMS (see `notify.inbound`)."""
         return self.inbound.handle(from_phone, text, message_id, received_at)
+
+    # -- public feeds -------------------------------------------------------------------------
+
+    def _points(self) -> npt.NDArray[np.float64]:
+        if self.premise_xy is None:
+            raise NotifyError("feeds need premise coordinates: pass premise_xy= to Notifier")
+        return self.premise_xy
+
+    def outage_geojson(self, now: datetime | None = None) -> dict[str, Any]:
+        """The public GeoJSON outage feed (see `notify.feeds.geojson`)."""
+        return outage_feed(
+            self.book.incidents.values(), self.audience, self._points(), self.config.feed,
+            now or datetime.now(UTC),
+        )
+
+    def cap_messages(self, incident: str) -> list[str]:
+        """Every CAP 1.2 message issued for ``incident``, oldest first."""
+        view = self.book.incidents.get(incident)
+        if view is None:
+            raise ValueError(f"incident: unknown incident {incident!r}")
+        area = self._area(view)
+        return [cap.render(view, entry, area, self.config.feed) for entry in view.cap]
+
+    def cap_alerts(self) -> list[str]:
+        """The latest CAP message of every incident that has one (the CAP feed)."""
+        return [
+            cap.render(view, view.cap[-1], self._area(view), self.config.feed)
+            for view in sorted(self.book.incidents.values(), key=lambda v: v.id)
+            if view.cap
+        ]
+
+    def _area(self, view: IncidentView) -> Any:
+        premises = self.audience.premises_of_asset(view.asset)
+        if not len(premises):
+            return None
+        return hull_area(self._points()[premises], self.config.feed.buffer_m)
