@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -39,10 +39,12 @@ def presented_key(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
-def require(role: Role) -> Callable[..., KeyEntry]:
+def require(role: Role) -> Callable[..., Awaitable[KeyEntry]]:
     """A dependency admitting keys that may act in ``role`` (admin may do everything)."""
 
-    def check(
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, which would cost more
+    # than the IVR lookup itself; this check never blocks (a hash and a short lock).
+    async def check(
         request: Request,
         _b: Annotated[object, Depends(_bearer)] = None,
         _h: Annotated[object, Depends(_header)] = None,

@@ -144,7 +144,7 @@ async def _twilio_form(request: Request) -> dict[str, str]:
             headers={"WWW-Authenticate": "Basic"},
         )
     else:
-        require("ivr")(request)
+        await require("ivr")(request)
     return fields
 
 
