@@ -209,17 +209,21 @@ class _SqliteDecision:
         kinds = list(kinds)
         marks = ",".join("?" * len(kinds))
         found = self.db.execute(
-            f"SELECT key, phone FROM outbox WHERE incident = ? AND status = 'pending' "
+            f"SELECT key, phone, kind FROM outbox WHERE incident = ? AND status = 'pending' "
             f"AND kind IN ({marks})",
             (incident, *kinds),
         ).fetchall()
         if phones is not None:
-            found = [(key, phone) for key, phone in found if phone in phones]
+            found = [row for row in found if row[1] in phones]
         self.db.executemany(
-            "UPDATE outbox SET status = 'superseded' WHERE key = ?", ((k,) for k, _ in found)
+            "UPDATE outbox SET status = 'superseded' WHERE key = ?", ((k,) for k, _, _ in found)
         )
-        self.db.executemany("DELETE FROM log WHERE key = ?", ((k,) for k, _ in found))
-        return {phone for _, phone in found}
+        # By primary key (incident, kind, phone), and only the entry of that very message.
+        self.db.executemany(
+            "DELETE FROM log WHERE incident = ? AND kind = ? AND phone = ? AND key = ?",
+            ((incident, kind, phone, key) for key, phone, kind in found),
+        )
+        return {phone for _, phone, _ in found}
 
     def refresh(self, incident: str, kind: str, language: str, body: str, digest: str) -> None:
         self.db.execute(
