@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from notify.channels import read_outbox
 from outage import events as ev
 from tests.notify.conftest import T0, expected_phones
@@ -214,3 +216,25 @@ def test_a_hazard_warns_the_neighbours_even_at_night(make_notifier, city, assets
     rows = notifier.store.rows(kind="hazard")
     assert {r["phone"] for r in rows} == expected_phones(city, assets.transformer)
     assert {r["not_before"] for r in rows} == {night.timestamp()}
+
+
+def test_a_failed_decision_leaves_no_trace_and_is_decided_again(
+    make_notifier, city, assets, monkeypatch
+) -> None:
+    notifier, stream = make_notifier()
+    real = notifier.decider.decide
+
+    def broken(*args, **kwargs):
+        real(*args, **kwargs)  # writes its rows, then the process "fails"
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(notifier.decider, "decide", broken)
+    with pytest.raises(RuntimeError):
+        stream.predicted("INC-1", assets.fuse)
+    assert notifier.high_water == 0 and notifier.store.rows() == []
+    assert "INC-1" not in notifier.book.incidents  # the projection rolled back too
+    monkeypatch.undo()
+    event = ev.OutagePredicted(at=T0, incident="INC-1", device=assets.fuse, level="device",
+                               customers=0, substation="s", feeder="f", cause="calls")
+    assert notifier.catch_up([(1, event), (1, event)]) == len(expected_phones(city, assets.fuse))
+    assert notifier.high_water == 1
