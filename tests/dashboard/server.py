@@ -40,7 +40,9 @@ class Dashboard:
 
     def status(self, path: str) -> int:
         """The HTTP status an officer gets for ``path`` (404 while an endpoint is missing)."""
-        return httpx.get(f"{self.url}{path}", headers=self._bearer("officer"), timeout=30).status_code
+        return httpx.get(
+            f"{self.url}{path}", headers=self._bearer("officer"), timeout=30
+        ).status_code
 
     def post_signals(self, signals: list[dict[str, Any]], batch: int = 200) -> None:
         """Post signals in batches, as a call-centre gateway would."""

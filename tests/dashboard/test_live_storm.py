@@ -23,7 +23,9 @@ def test_the_network_is_the_map(watched: Watched, dashboard: Dashboard) -> None:
     substations = {p["id"] for p in layers if p["layer"] == "substation"}
     assert page.locator("#map path.section").count() == len(feeders)
     assert ids(page, "#map .substation") == substations
-    drawn_kinds = set(page.eval_on_selector_all("#map path.device", "e => e.map(x => x.dataset.kind)"))
+    drawn_kinds = set(
+        page.eval_on_selector_all("#map path.device", "e => e.map(x => x.dataset.kind)")
+    )
     assert drawn_kinds == {p["kind"] for p in layers if p["layer"] == "device"}
     # no tile server unless one is asked for: nothing is loaded from another origin
     assert page.locator("#map image.tile").count() == 0
@@ -67,7 +69,8 @@ def test_replayed_storm_appears_on_the_map_and_in_the_list(
 
     # statuses colour the map; hazards are marked where they were reported
     statuses = page.eval_on_selector_all(
-        "#layer-incidents .incident", "e => Object.fromEntries(e.map(x => [x.dataset.id, x.dataset.status]))"
+        "#layer-incidents .incident",
+        "e => Object.fromEntries(e.map(x => [x.dataset.id, x.dataset.status]))",
     )
     assert statuses == {i["id"]: i["status"] for i in incidents}
     hazards = {h["ticket"] for i in incidents for h in i["hazard_tickets"] if h["point"]}
@@ -80,7 +83,9 @@ def test_replayed_storm_appears_on_the_map_and_in_the_list(
     declared = {s for s, v in storm_now["scopes"].items() if v["declared"]}
     if declared:
         expect(page.locator("#storm-banner")).to_be_visible()
-        shown = set(page.eval_on_selector_all("#storm-banner .scope", "e => e.map(x => x.dataset.scope)"))
+        shown = set(
+            page.eval_on_selector_all("#storm-banner .scope", "e => e.map(x => x.dataset.scope)")
+        )
         assert shown == declared
     else:
         expect(page.locator("#storm-banner")).to_be_hidden()

@@ -1,6 +1,8 @@
 // Pan and zoom of an SVG by its viewBox (strokes use non-scaling-stroke, so lines and dots
 // keep their width on screen).
 
+const MIN_SIDE = 6000; // SVG units are zoom-20 pixels, about 0.15 m
+
 export class MapView {
   constructor(svg, extent, onChange = () => {}) {
     this.svg = svg;
@@ -11,8 +13,14 @@ export class MapView {
   }
 
   fit(box = this.extent, margin = 0.05) {
-    const pad = Math.max(box.w, box.h) * margin + 50;
-    this.set({ x: box.x - pad, y: box.y - pad, w: box.w + 2 * pad, h: box.h + 2 * pad });
+    // Never closer than about a kilometre across: a one-transformer outage needs its street.
+    const side = Math.max(box.w, box.h, MIN_SIDE);
+    const pad = side * margin;
+    const cx = box.x + box.w / 2;
+    const cy = box.y + box.h / 2;
+    const w = Math.max(box.w, side) + 2 * pad;
+    const h = Math.max(box.h, side) + 2 * pad;
+    this.set({ x: cx - w / 2, y: cy - h / 2, w, h });
   }
 
   set(view) {

@@ -1,0 +1,62 @@
+"""The officer's controls reach the engine: confirm, dispatch, ETR, restore; errors are shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.dashboard.conftest import Watched, sign_in, wait_until
+from tests.dashboard.server import Dashboard
+
+
+def test_confirm_dispatch_etr_and_restore_from_the_page(
+    watched: Watched, dashboard: Dashboard, storm: list[dict[str, Any]]
+) -> None:
+    dashboard.post_signals(storm)  # a no-op when the storm test already posted it
+    page = sign_in(watched, dashboard)
+    predicted = [i for i in dashboard.get("/v1/incidents?status=predicted&limit=5000")["incidents"]]
+    assert predicted, "the storm left no predicted incident to work on"
+    target = predicted[0]["id"]
+    row = page.locator(f'#incident-list tr[data-id="{target}"]')
+    row.click()
+    detail = page.locator("#detail")
+    expect(detail).to_have_attribute("data-id", target)
+    expect(row).to_have_class("selected")
+    expect(page.locator(f'#layer-incidents .incident.selected[data-id="{target}"]')).to_have_count(
+        1
+    )
+
+    def api(field: str) -> Any:
+        return dashboard.get(f"/v1/incidents/{target}")[field]
+
+    page.click("#do-confirm")
+    wait_until(page, lambda: api("status") == "confirmed" or api("status"))
+    expect(row).to_have_attribute("data-status", "confirmed")  # via the event stream
+    expect(page.locator(f'#layer-incidents .incident[data-id="{target}"]')).to_have_attribute(
+        "data-status", "confirmed"
+    )
+
+    # the service's validation message reaches the officer as it is
+    page.fill("#crew", "")
+    page.click("#do-dispatch")
+    expect(page.locator("#toasts .toast.error").last).to_contain_text("crew")
+    page.fill("#crew", "crew-7")
+    page.click("#do-dispatch")
+    wait_until(page, lambda: api("crew") == "crew-7" or api("crew"))
+    expect(row).to_have_attribute("data-status", "dispatched")
+
+    page.fill("#etr", "2026-07-01T23:30")
+    page.click("#do-etr")
+    wait_until(page, lambda: api("etr") is not None)
+    expect(row.locator(".etr")).not_to_have_text("–")
+    watched.screenshot("officer-controls")
+
+    page.fill("#reason", "crew closed the fuse")
+    page.click("#do-restore")
+    wait_until(page, lambda: api("status") == "restored" or api("status"))
+    expect(row).to_have_count(0)
+    expect(page.locator(f'#layer-incidents .incident[data-id="{target}"]')).to_have_count(0)
+    audit = [c.get("action") for c in api("commands")]
+    assert {"confirm", "dispatch", "set_etr", "restore"} <= set(audit), audit
+    assert watched.errors == []
