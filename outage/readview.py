@@ -85,6 +85,20 @@ class OutageReadView:
         """Every incident whose asset is out now."""
         return [self.incidents[i] for i in self._registered]
 
+    # -- for projections kept elsewhere (the Redis backend mirrors these tables) -------------
+
+    def asset_of(self, incident: str) -> tuple[str, int] | None:
+        """The ``(kind, number)`` asset an open incident is registered at (None when not)."""
+        return self._registered.get(incident)
+
+    def holder(self, asset: tuple[str, int]) -> str | None:
+        """The open incident registered at ``asset`` (None when the asset is not out)."""
+        return self._by_asset.get(asset)
+
+    def scheduled_at(self, device: int) -> list[str]:
+        """Planned incidents not yet started at device number ``device``, sorted."""
+        return sorted(self._scheduled.get(device, ()))
+
     # -- projection ---------------------------------------------------------------------------
 
     def apply(self, seq: int, event: ev.Event) -> None:

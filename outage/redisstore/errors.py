@@ -1,0 +1,30 @@
+"""Exceptions raised by `outage.redisstore`.
+
+    OutageError                 (outage.errors)
+    └── StoreError              the Redis store refused or failed an operation
+        ├── StoreUnavailable    Redis cannot be reached; nothing was accepted (API: 503)
+        └── LeaseLost           an engine worker no longer owns the partition it was writing
+
+Foreign exceptions (redis-py's ``ConnectionError``, ``TimeoutError``, cluster errors) are
+translated at this package's boundary, so callers never import redis to handle them.
+"""
+
+from __future__ import annotations
+
+from outage.errors import OutageError
+
+
+class StoreError(OutageError):
+    """The Redis store failed an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """Redis is unreachable (or not answering in time); the operation did not happen."""
+
+
+class LeaseLost(StoreError):
+    """Another worker owns the partition now (our lease expired); our writes were refused."""
+
+    def __init__(self, partition: str) -> None:
+        super().__init__(f"{partition}: partition lease lost; another worker owns it")
+        self.partition = partition

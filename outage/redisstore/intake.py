@@ -1,0 +1,80 @@
+"""Intake through Redis: route each message to its partition stream, deduplicated, atomically.
+
+``submit`` is what replaces ``Runtime.submit`` on an API worker: it checks references against
+the topology, routes every message (`partition.Router`), and appends each partition's share in
+one `keys.INTAKE` script call — SADD of the id and XADD of the body together — so a signal is
+either accepted exactly once or reported as a duplicate. Accepted means *stored in Redis*; an
+engine worker applies it moments later. When Redis cannot be reached `StoreUnavailable` is
+raised and the client should retry the whole request: what did get in is then reported as
+duplicates, so nothing is lost and nothing doubles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from outage.bootstrap import Network, build_engine
+from outage.commands import Command
+from outage.host import SubmitResult, encode
+
+from .connect import Client, unavailable
+from .keys import INTAKE, Keyspace
+from .partition import Message, Router
+
+
+class RedisIntake:
+    """Accepts signals and commands into partition streams (see the module docstring)."""
+
+    def __init__(self, client: Client, network: Network, keys: Keyspace | None = None) -> None:
+        self.client = client
+        self.keys = keys or Keyspace()
+        self.router = Router(network)
+        # Reference checks of signals need only the topology; an idle engine provides them.
+        self._checker = build_engine(network)
+        self._script = client.register_script(INTAKE)
+
+    def submit(self, messages: Iterable[Message]) -> SubmitResult:
+        """Store a batch; per-message outcomes (``events`` stays empty: applied later).
+
+        The result lists ids in the order the messages came; `StoreUnavailable` when Redis
+        cannot be reached (then retry: what got in is reported as duplicates)."""
+        result = SubmitResult()
+        shares: dict[str, list[Message]] = {}
+        order: list[tuple[Message, tuple[str, ...]]] = []
+        seen_here: set[str] = set()
+        for message in messages:
+            problem = None
+            if not isinstance(message, Command):
+                problem = self._checker.check_references(message)
+            if problem is not None:
+                result.rejected.append({"id": message.id, "error": problem})
+                continue
+            if message.id in seen_here:
+                order.append((message, ()))
+                continue
+            seen_here.add(message.id)
+            partitions = self.router.route(message)
+            order.append((message, partitions))
+            for partition in partitions:
+                shares.setdefault(partition, []).append(message)
+        stored: set[tuple[str, str]] = set()
+        for partition, share in shares.items():
+            for message, stream_id in zip(share, self.append(partition, share), strict=True):
+                if stream_id is not None:
+                    stored.add((partition, message.id))
+        for message, partitions in order:
+            if any((p, message.id) in stored for p in partitions):
+                result.accepted.append(message.id)
+            else:
+                result.duplicates.append(message.id)
+        return result
+
+    def append(self, partition: str, messages: list[Message]) -> list[str | None]:
+        """Append ``messages`` to one partition's stream; stream ids, None for duplicates."""
+        keys = self.keys.partition(partition)
+        args: list[bytes | str] = []
+        for message in messages:
+            args += [message.id, encode(message)]
+        with unavailable(f"intake to partition {partition}"):
+            ids = self._script(keys=[keys.seen, keys.signals], args=args)
+        return [i.decode() if isinstance(i, bytes) else i for i in ids]

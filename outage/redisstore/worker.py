@@ -1,0 +1,318 @@
+"""An engine worker: owns some partitions, applies their streams exactly once.
+
+Ownership is a lease per partition (``SET owner NX PX``), renewed while the worker lives; a
+worker takes its fair share — partitions / live workers — or exactly the partitions it was
+given. Taking a partition over (at start, or after its owner died):
+
+1. replay the partition stream up to ``applied`` — the last message whose effects Redis holds —
+   into a fresh `PartitionState`, silently: the stream is the journal;
+2. relay any events written but not yet copied to the global feed;
+3. ``XAUTOCLAIM`` the consumer group's pending entries (the dead worker's deliveries) and apply
+   those after ``applied`` in order, then read new entries (``XREADGROUP >``).
+
+A batch's events, projection changes and new ``applied`` id are written by one Lua step
+(`keys.APPLY`) fenced by the lease token and the expected ``applied`` id; only then are the
+entries acknowledged (``XACK``). A crash before the write loses nothing (the entries stay
+pending and are re-applied by the successor); a crash after it and before the ack makes the
+successor skip them (their ids are not after ``applied``). So every accepted message is
+applied exactly once, and every event is written and relayed exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+from redis.exceptions import ResponseError
+
+from outage.bootstrap import Network
+from outage.host import decode
+from outage.rules import Rules
+
+from .connect import Client, is_cluster, unavailable
+from .errors import LeaseLost, StoreError, StoreUnavailable
+from .keys import APPLY, GROUP, LEASE, RELAY, Keyspace, PartitionKeys
+from .partition import Router
+from .projection import PartitionState
+
+log = logging.getLogger(__name__)
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+def stream_id(raw: bytes | str) -> tuple[int, int]:
+    """A stream id as a comparable pair."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class EngineWorker:
+    """One engine worker process's loop (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: Client,
+        network: Network,
+        *,
+        rules: Rules | None = None,
+        keys: Keyspace | None = None,
+        name: str | None = None,
+        partitions: Sequence[str] | None = None,
+        lease_ms: int = 10_000,
+        batch: int = 500,
+        block_ms: int = 200,
+    ) -> None:
+        self.client = client
+        self.network = network
+        self.rules = rules or Rules()
+        self.keys = keys or Keyspace()
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.token = f"{self.name}:{uuid.uuid4().hex}"
+        all_partitions = Router(network).partitions
+        if partitions:
+            unknown = sorted(set(partitions) - set(all_partitions))
+            if unknown:
+                raise StoreError(
+                    f"--partitions: unknown {', '.join(unknown)}; "
+                    f"known: {', '.join(all_partitions)}"
+                )
+        self.candidates: tuple[str, ...] = tuple(partitions or all_partitions)
+        self.pinned = bool(partitions)
+        self.lease_ms = lease_ms
+        self.batch = batch
+        self.block_ms = min(block_ms, lease_ms // 4)
+        self.owned: dict[str, PartitionState] = {}
+        self.applied_messages = 0
+        self._next_lease_check = 0.0
+        self._apply = client.register_script(APPLY)
+        self._relay = client.register_script(RELAY)
+        self._lease = client.register_script(LEASE)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, on_idle: Callable[[], None] | None = None) -> None:
+        """Work until ``stop`` is set, then hand the partitions back."""
+        try:
+            while not stop.is_set():
+                try:
+                    handled = self.step()
+                except LeaseLost as exc:
+                    log.warning("%s: %s", self.name, exc)
+                    continue
+                except StoreUnavailable as exc:
+                    # Redis restarting: keep trying; pending entries wait in the stream.
+                    log.warning("%s: %s; retrying", self.name, exc)
+                    self.owned.clear()
+                    stop.wait(0.5)
+                    continue
+                if handled == 0 and on_idle is not None:
+                    on_idle()
+        finally:
+            self.release_all()
+
+    def step(self) -> int:
+        """Check leases when due, read and apply one round; returns entries handled."""
+        if time.monotonic() >= self._next_lease_check:
+            self.balance()
+            self._next_lease_check = time.monotonic() + self.lease_ms / 3000
+        if not self.owned:
+            time.sleep(self.block_ms / 1000)
+            return 0
+        handled = 0
+        for partition, entries in self._read():
+            if partition in self.owned:
+                handled += len(entries)
+                self._process(partition, entries)
+        return handled
+
+    def balance(self) -> None:
+        """Heartbeat, renew leases, give back extras, take free partitions up to our share."""
+        now_ms = int(time.time() * 1000)
+        with unavailable("engine worker heartbeat"):
+            self.client.hset(self.keys.workers, self.name, now_ms)
+            beats = self.client.hgetall(self.keys.workers)
+            for partition in list(self.owned):
+                renewed = self._lease(
+                    keys=[self.keys.partition(partition).owner], args=[self.token, self.lease_ms]
+                )
+                if not renewed:
+                    log.warning("%s: lease lost; dropping partition %s", self.name, partition)
+                    del self.owned[partition]
+        alive = sum(1 for t in beats.values() if now_ms - int(t) < 2 * self.lease_ms)
+        share = (
+            len(self.candidates) if self.pinned else math.ceil(len(self.candidates) / max(1, alive))
+        )
+        for partition in sorted(self.owned, reverse=True)[: max(0, len(self.owned) - share)]:
+            self.release(partition)
+        if len(self.owned) >= share:
+            return
+        start = sum(self.name.encode()) % len(self.candidates)  # spread first picks
+        ordered = self.candidates[start:] + self.candidates[:start]
+        for partition in ordered:
+            if len(self.owned) >= share:
+                break
+            if partition in self.owned:
+                continue
+            owner = self.keys.partition(partition).owner
+            with unavailable("engine worker lease"):
+                won = self.client.set(owner, self.token, nx=True, px=self.lease_ms)
+                # Still ours after a failed write dropped the state: rebuild it.
+                won = won or self.client.get(owner) == self.token.encode()
+            if won:
+                self.take_over(partition)
+
+    def release(self, partition: str) -> None:
+        """Give ``partition`` back (its batches are written and acknowledged)."""
+        self.owned.pop(partition, None)
+        with unavailable("engine worker lease release"):
+            self._lease(keys=[self.keys.partition(partition).owner], args=[self.token, 0])
+
+    def release_all(self) -> None:
+        """Give every partition back (graceful stop); ignores an unreachable Redis."""
+        for partition in list(self.owned):
+            try:
+                self.release(partition)
+            except StoreError:
+                self.owned.pop(partition, None)
+
+    # -- taking a partition over ----------------------------------------------------------------
+
+    def take_over(self, partition: str) -> PartitionState:
+        """Rebuild ``partition`` from its stream, relay, claim pending entries (see above)."""
+        keys = self.keys.partition(partition)
+        state = PartitionState(partition, self.network, self.rules)
+        with unavailable(f"taking over partition {partition}"):
+            try:
+                self.client.xgroup_create(keys.signals, GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+            raw = self.client.get(keys.applied)
+            applied = raw.decode() if raw else ""
+            if applied:
+                self._replay(state, keys, applied)
+            self.owned[partition] = state
+            self._relay_backlog(partition, keys)
+            pending = self._claim(keys)
+        log.info(
+            "%s: took %s (replayed up to %s, %d pending)",
+            self.name,
+            partition,
+            applied or "nothing",
+            len(pending),
+        )
+        if pending:
+            self._process(partition, pending)
+        return state
+
+    def _replay(self, state: PartitionState, keys: PartitionKeys, applied: str) -> None:
+        start = "-"
+        while True:
+            chunk = self.client.xrange(keys.signals, start, applied, count=2000)
+            for entry_id, fields in chunk:
+                state.replay(decode(fields[b"body"]), entry_id.decode())
+            if len(chunk) < 2000:
+                break
+            start = "(" + chunk[-1][0].decode()
+            self._lease(keys=[keys.owner], args=[self.token, self.lease_ms])
+        if state.applied != applied:
+            raise StoreError(
+                f"{state.partition}: stream ends at {state.applied or 'nothing'} but "
+                f"{applied} was applied; the stream lost entries (was Redis restored from an "
+                "older snapshot?)"
+            )
+
+    def _claim(self, keys: PartitionKeys) -> list[Entry]:
+        claimed: list[Entry] = []
+        start: bytes | str = "0-0"
+        while True:
+            reply = self.client.xautoclaim(
+                keys.signals, GROUP, self.name, 0, start_id=start, count=1000
+            )
+            claimed.extend(e for e in reply[1] if e[1])  # deleted entries come back empty
+            start = reply[0]
+            if stream_id(start) == (0, 0):
+                return sorted(claimed, key=lambda e: stream_id(e[0]))
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def _read(self) -> Iterable[tuple[str, list[Entry]]]:
+        streams = {self.keys.partition(p).signals: p for p in self.owned}
+        with unavailable("engine worker read"):
+            if is_cluster(self.client):  # one slot per stream: read them one by one
+                out = []
+                for name, partition in streams.items():
+                    reply = self.client.xreadgroup(GROUP, self.name, {name: ">"}, count=self.batch)
+                    out += [(partition, entries) for _, entries in reply or []]
+                if not out:
+                    time.sleep(self.block_ms / 4000)
+                return out
+            reply = self.client.xreadgroup(
+                GROUP,
+                self.name,
+                dict.fromkeys(streams, ">"),
+                count=self.batch,
+                block=self.block_ms,
+            )
+        return [(streams[name.decode()], entries) for name, entries in reply or []]
+
+    def _process(self, partition: str, entries: list[Entry]) -> None:
+        state = self.owned[partition]
+        keys = self.keys.partition(partition)
+        expected = state.applied
+        floor = stream_id(expected) if expected else (0, 0)
+        for entry_id, fields in entries:
+            if stream_id(entry_id) > floor:
+                state.apply(decode(fields[b"body"]), entry_id.decode())
+        if state.applied != expected:
+            payload = state.payload()
+            try:
+                with unavailable(f"writing partition {partition}"):
+                    ids = self._apply(
+                        keys=[keys.owner, keys.applied, keys.events, *keys.projection],
+                        args=[self.token, expected, state.applied, orjson.dumps(payload)],
+                    )
+            except ResponseError as exc:
+                # Fenced off: someone else owns the partition now. Our engine state ran
+                # ahead of Redis, so drop it; the owner has (or will) apply these entries.
+                self.owned.pop(partition, None)
+                raise LeaseLost(partition) from exc
+            except StoreError:
+                self.owned.pop(partition, None)  # unknown whether it was written: rebuild
+                raise
+            self.applied_messages += len(entries)
+            self._relay_events(partition, ids, payload["x"])
+        with unavailable(f"acknowledging partition {partition}"):
+            self.client.xack(keys.signals, GROUP, *[e[0] for e in entries])
+
+    def _relay_events(self, partition: str, ids: list[bytes], events: list[list[Any]]) -> None:
+        if not ids:
+            return
+        args: list[Any] = [partition]
+        for event_id, (kind, body, _) in zip(ids, events, strict=True):
+            args += [event_id, kind, body]
+        k = self.keys
+        with unavailable("relaying events"):
+            self._relay(keys=[k.events_relayed, k.events_seq, k.events_stream], args=args)
+
+    def _relay_backlog(self, partition: str, keys: PartitionKeys) -> None:
+        cursor = self.client.hget(self.keys.events_relayed, partition)
+        start = "(" + cursor.decode() if cursor else "-"
+        while True:
+            chunk = self.client.xrange(keys.events, start, "+", count=2000)
+            if not chunk:
+                return
+            self._relay_events(
+                partition,
+                [i for i, _ in chunk],
+                [[f[b"type"].decode(), f[b"body"].decode(), ""] for _, f in chunk],
+            )
+            start = "(" + chunk[-1][0].decode()
