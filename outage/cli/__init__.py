@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outage.cli import demo, playbooks, replay, serve, simulate, staffing, topology
+from outage.cli import demo, playbooks, replay, serve, simulate, staffing, topology, worker
 
 app = typer.Typer(
     name="outage",
@@ -20,6 +20,7 @@ app.command()(simulate.simulate)
 app.command()(staffing.staffing)
 app.command()(serve.serve)
 app.add_typer(serve.keys_app, name="keys")
+app.command()(worker.worker)
 
 
 def main() -> None:
