@@ -23,7 +23,10 @@ DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
 
 def worker(
     store: Annotated[
-        str, typer.Option(help="Redis URL: redis://HOST:PORT[/DB] (or a node of a Redis Cluster).")
+        str,
+        typer.Option(
+            help="Redis URL: redis://HOST:PORT or redis://HOST:PORT/DB (any Cluster node)."
+        ),
     ],
     topology: Annotated[Path, typer.Option(help="Topology GeoPackage.")] = DEMO_TOPOLOGY,
     customers: Annotated[
