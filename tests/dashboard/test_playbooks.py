@@ -76,3 +76,53 @@ def test_a_feeder_lockout_proposal_is_confirmed_and_stood_down(
     active.locator("button.stand-down").click()
     expect(active).to_have_count(0)
     assert watched.errors == []
+
+
+def test_the_panel_follows_the_playbook_contract(watched: Watched, dashboard: Dashboard) -> None:
+    """The page against the agreed /v1/playbooks shapes, answered by the test (the service's
+    own answers are covered by the test above once it is wired)."""
+    page = watched.page
+    board: dict[str, Any] = {
+        "proposals": [
+            {
+                "id": "prop-1",
+                "playbook": "feeder-lockout",
+                "title": "Feeder lockout",
+                "reason": "INC-000900: 2,000 customers out",
+                "at": "2026-07-01T10:00:00Z",
+                "expires": "2026-07-01T10:20:00Z",
+            }
+        ],
+        "active": [],
+    }
+    posted: list[tuple[str, str | None]] = []
+
+    def playbooks(route: Any) -> None:
+        route.fulfill(json=board)
+
+    def confirm(route: Any) -> None:
+        posted.append((route.request.url, route.request.headers.get("idempotency-key")))
+        board["proposals"] = []
+        board["active"] = [
+            {
+                "activation": "act-1",
+                "playbook": "feeder-lockout",
+                "title": "Feeder lockout",
+                "since": "2026-07-01T10:01:00Z",
+                "next_steps": [{"step": "staffing", "at": "2026-07-01T10:16:00Z"}],
+            }
+        ]
+        route.fulfill(json={"activation": "act-1"})
+
+    page.route("**/v1/playbooks", playbooks)
+    page.route("**/v1/playbooks/proposals/prop-1/confirm", confirm)
+    sign_in(watched, dashboard)
+    proposal = page.locator('#playbooks-panel .proposal[data-id="prop-1"]')
+    expect(proposal).to_contain_text("2,000 customers out")
+    proposal.locator("button.confirm").click()
+    activation = page.locator('#playbooks-panel .activation[data-id="act-1"]')
+    expect(activation).to_contain_text("staffing")
+    expect(proposal).to_have_count(0)
+    assert len(posted) == 1 and posted[0][1], posted  # one POST, with an Idempotency-Key
+    watched.screenshot("playbook-panel-contract")
+    assert watched.errors == []
