@@ -1,0 +1,100 @@
+"""Helpers for the Redis tests: drive a worker to completion, rebuild the reference answer."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import orjson
+import redis
+
+from outage.bootstrap import Network
+from outage.events import to_json
+from outage.host import decode
+from outage.redisstore.keys import Keyspace
+from outage.redisstore.partition import Router
+from outage.redisstore.projection import CALL_EVENTS, PartitionState
+from outage.redisstore.worker import EngineWorker, stream_id
+from outage.rules import Rules
+
+CALL_EVENT_TYPES = {cls.__name__ for cls in CALL_EVENTS}
+
+
+def stream_ends(client: Any, keys: Keyspace, partitions: tuple[str, ...]) -> dict[str, str]:
+    """The last entry id of every non-empty partition stream."""
+    out = {}
+    for partition in partitions:
+        last = client.xrevrange(keys.partition(partition).signals, count=1)
+        if last:
+            out[partition] = last[0][0].decode()
+    return out
+
+
+def all_applied(client: Any, keys: Keyspace, partitions: tuple[str, ...]) -> bool:
+    """True when every partition's ``applied`` id is its stream's last entry."""
+    for partition, last in stream_ends(client, keys, partitions).items():
+        raw = client.get(keys.partition(partition).applied)
+        if raw is None or stream_id(raw) < stream_id(last):
+            return False
+    return True
+
+
+def drain(worker: EngineWorker, client: Any, keys: Keyspace, timeout: float = 60) -> None:
+    """Step ``worker`` until every partition stream is applied."""
+    partitions = Router(worker.network).partitions
+    deadline = time.monotonic() + timeout
+    while not all_applied(client, keys, partitions):
+        assert time.monotonic() < deadline, "worker did not apply every stream in time"
+        worker.step()
+
+
+def wait_applied(client: Any, keys: Keyspace, partitions: tuple[str, ...], timeout: float) -> None:
+    """Wait (for worker processes) until every partition stream is applied."""
+    deadline = time.monotonic() + timeout
+    while not all_applied(client, keys, partitions):
+        assert time.monotonic() < deadline, "workers did not apply every stream in time"
+        time.sleep(0.1)
+
+
+def reference(
+    client: Any, keys: Keyspace, network: Network, partition: str
+) -> tuple[PartitionState, list[tuple[str, bytes]]]:
+    """A fresh partition state fed the partition's stream in process: its events
+    ``(type, body)`` are what Redis must hold, once each, in order."""
+    state = PartitionState(partition, network, Rules())
+    events: list[tuple[str, bytes]] = []
+    for entry_id, fields in client.xrange(keys.partition(partition).signals):
+        for event in state.apply(decode(fields[b"body"]), entry_id.decode()):
+            events.append((event.type, to_json(event)))
+    return state, events
+
+
+def stored_events(client: Any, keys: Keyspace, partition: str) -> list[tuple[str, bytes]]:
+    """The events Redis holds for ``partition``, in order."""
+    return [
+        (f[b"type"].decode(), f[b"body"])
+        for _, f in client.xrange(keys.partition(partition).events)
+    ]
+
+
+def feed_events(client: Any, keys: Keyspace) -> list[tuple[int, str, bytes]]:
+    """The global feed: (seq, type, body)."""
+    return [
+        (int(i.split(b"-")[0]), f[b"type"].decode(), f[b"body"])
+        for i, f in client.xrange(keys.events_stream)
+    ]
+
+
+def call_outcomes(client: Any, keys: Keyspace) -> Counter[str]:
+    """How many times each call id ended in a call event on the global feed."""
+    seen: Counter[str] = Counter()
+    for _, kind, body in feed_events(client, keys):
+        if kind in CALL_EVENT_TYPES:
+            seen[orjson.loads(body)["call"]] += 1
+    return seen
+
+
+def plain_client(url: str) -> redis.Redis:
+    """A bytes client for ``url``."""
+    return redis.Redis.from_url(url, socket_timeout=5)
