@@ -188,6 +188,18 @@ redis.call('HSET', KEYS[1], ARGV[1], cursor)
 return n
 """
 
+#: Fenced read: deliver new entries only to the lease holder, so a worker whose lease expired
+#: cannot take entries the new owner would then never see (they would sit in its pending list
+#: while the owner moved ``applied`` past them). KEYS: owner, signals.
+#: ARGV: token, group, consumer, count. Returns XREADGROUP's reply (nil when nothing new).
+READ = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('LEASE partition lease lost')
+end
+return redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4],
+                  'STREAMS', KEYS[2], '>')
+"""
+
 #: Lease renewal / release: only the holder's token may extend or drop it.
 #: KEYS: owner. ARGV: token, ttl ms (0 = release). Returns 1 when done, 0 when not ours.
 LEASE = """

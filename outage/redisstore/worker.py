@@ -39,12 +39,17 @@ from outage.rules import Rules
 
 from .connect import Client, is_cluster, unavailable
 from .errors import LeaseLost, StoreError, StoreUnavailable
-from .keys import APPLY, GROUP, LEASE, RELAY, Keyspace, PartitionKeys
+from .keys import APPLY, GROUP, LEASE, READ, RELAY, Keyspace, PartitionKeys
 from .partition import Router
 from .projection import PartitionState
 
 log = logging.getLogger(__name__)
 Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+def _fields(flat: list[bytes]) -> dict[bytes, bytes]:
+    """A stream entry's flat ``[field, value, ...]`` list (as Lua returns it) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def stream_id(raw: bytes | str) -> tuple[int, int]:
@@ -95,6 +100,7 @@ class EngineWorker:
         self._apply = client.register_script(APPLY)
         self._relay = client.register_script(RELAY)
         self._lease = client.register_script(LEASE)
+        self._fenced_read = client.register_script(READ)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -245,24 +251,39 @@ class EngineWorker:
     # -- applying -------------------------------------------------------------------------------
 
     def _read(self) -> Iterable[tuple[str, list[Entry]]]:
-        streams = {self.keys.partition(p).signals: p for p in self.owned}
-        with unavailable("engine worker read"):
-            if is_cluster(self.client):  # one slot per stream: read them one by one
-                out = []
-                for name, partition in streams.items():
-                    reply = self.client.xreadgroup(GROUP, self.name, {name: ">"}, count=self.batch)
-                    out += [(partition, entries) for _, entries in reply or []]
-                if not out:
-                    time.sleep(self.block_ms / 4000)
-                return out
-            reply = self.client.xreadgroup(
-                GROUP,
-                self.name,
-                dict.fromkeys(streams, ">"),
-                count=self.batch,
-                block=self.block_ms,
-            )
-        return [(streams[name.decode()], entries) for name, entries in reply or []]
+        out: list[tuple[str, list[Entry]]] = []
+        for partition in list(self.owned):
+            keys = self.keys.partition(partition)
+            try:
+                with unavailable("engine worker read"):
+                    reply = self._fenced_read(
+                        keys=[keys.owner, keys.signals],
+                        args=[self.token, GROUP, self.name, self.batch],
+                    )
+            except ResponseError as exc:
+                log.warning("%s: %s; dropping %s", self.name, exc, partition)
+                self.owned.pop(partition, None)
+                continue
+            for _, rows in reply or []:
+                out.append((partition, [(i, _fields(flat)) for i, flat in rows]))
+        if not out:
+            self._wait()
+        return out
+
+    def _wait(self) -> None:
+        """Block until an owned stream has an entry after what we applied (or a timeout).
+        A plain XREAD only watches: delivery stays with the fenced group read."""
+        if not self.owned:
+            return
+        if is_cluster(self.client):  # streams live on different nodes: poll gently
+            time.sleep(self.block_ms / 4000)
+            return
+        after = {
+            self.keys.partition(p).signals: (state.applied or "0-0")
+            for p, state in self.owned.items()
+        }
+        with unavailable("engine worker wait"):
+            self.client.xread(after, count=1, block=self.block_ms)
 
     def _process(self, partition: str, entries: list[Entry]) -> None:
         state = self.owned[partition]
