@@ -22,7 +22,7 @@ from grid.topology import Topology
 from outage.readview import IncidentSummary
 from outage.storm import SYSTEM, StormDetector
 
-from .connect import Client, unavailable
+from .connect import Client, is_cluster, unavailable
 from .keys import COVERING, Keyspace
 from .partition import Router, partition_of_incident, premise_chain
 from .projection import summary_from_json
@@ -69,18 +69,22 @@ class RedisViews:
     # -- IVR ------------------------------------------------------------------------------------
 
     def outages(self, premises: Iterable[int]) -> PremiseOutages:
-        """Covering and planned incidents for ``premises`` in one pipelined round trip."""
+        """Covering and planned incidents for ``premises``: one pipelined round trip (one
+        script call per premise on a cluster)."""
         wanted = list(dict.fromkeys(premises))
-        pipe = self.client.pipeline(transaction=False)
+        calls = []
         for premise in wanted:
             k = self.keys.partition(self.router.substation_of_premise(premise))
-            self._covering(
-                keys=[k.open, k.summary, k.scheduled],
-                args=premise_chain(self.topology, premise),
-                client=pipe,
-            )
+            calls.append(([k.open, k.summary, k.scheduled], premise_chain(self.topology, premise)))
         with unavailable("IVR lookup"):
-            replies = pipe.execute() if wanted else []
+            if is_cluster(self.client):
+                # redis-py cannot pipeline scripts on a cluster; most callers have one premise.
+                replies = [self._covering(keys=k, args=a) for k, a in calls]
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                for k, a in calls:
+                    self._covering(keys=k, args=a, client=pipe)
+                replies = pipe.execute() if calls else []
         covering: dict[int, IncidentSummary | None] = {}
         scheduled: dict[int, list[IncidentSummary]] = {}
         for premise, reply in zip(wanted, replies, strict=True):

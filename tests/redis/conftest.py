@@ -8,6 +8,7 @@ Tests skip only when no redis-server can be found or started — and fail instea
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -116,6 +117,23 @@ class RedisServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def cluster_port() -> int:
+    """A free port P <= 55535 whose cluster bus port P + 10000 is free too."""
+    for port in random.sample(range(20_000, 45_000), 200):
+        if all(_free(p) for p in (port, port + 10_000)):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @pytest.fixture(scope="session")

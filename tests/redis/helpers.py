@@ -98,3 +98,17 @@ def call_outcomes(client: Any, keys: Keyspace) -> Counter[str]:
 def plain_client(url: str) -> redis.Redis:
     """A bytes client for ``url``."""
     return redis.Redis.from_url(url, socket_timeout=5)
+
+
+def premises_under(network: Network, states: Any, per_incident: int = 3) -> list[int]:
+    """A few premises under every open incident of the given partition states."""
+    topo = network.topology
+    out: list[int] = []
+    for state in states:
+        for summary in state.view.open_incidents():
+            if summary.level == "device":
+                found = topo.premises_below(topo.device_index[summary.asset])
+            else:
+                found = topo.premises_of_transformer(topo.transformer_index[summary.asset])
+            out += [int(p) for p in found[:per_incident]]
+    return out

@@ -18,7 +18,14 @@ from outage.redisstore.views import RedisViews
 from outage.redisstore.worker import EngineWorker
 from outage.signals import parse_signal
 
-from .helpers import call_outcomes, drain, feed_events, reference, stored_events
+from .helpers import (
+    call_outcomes,
+    drain,
+    feed_events,
+    premises_under,
+    reference,
+    stored_events,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -112,10 +119,7 @@ def test_ivr_lookups_from_redis_match_the_in_memory_view(
     covered = 0
     for partition, state in worker.owned.items():
         # Premises under every open incident of this partition, and some that are not out.
-        premises = [p for p in range(0, len(topo.premise_ids), 97)]
-        for summary in state.view.open_incidents():
-            chain_premises = _premises_of(network, summary.asset, summary.level)
-            premises += chain_premises[:3]
+        premises = list(range(0, len(topo.premise_ids), 97)) + premises_under(network, [state])
         got = views.outages(premises)
         for premise in premises:
             if intake.router.substation_of_premise(premise) != partition:
@@ -197,10 +201,3 @@ def test_officer_command_is_routed_to_its_partition_and_audited(
     refused = views.command_outcome(partition, "cmd-2")
     assert refused is not None and refused["outcome"] == "rejected"
     assert "no incident" in refused["error"]
-
-
-def _premises_of(network: Network, asset: str, level: str) -> list[int]:
-    topo = network.topology
-    if level == "device":
-        return [int(p) for p in topo.premises_below(topo.device_index[asset])][:5]
-    return [int(p) for p in topo.premises_of_transformer(topo.transformer_index[asset])][:5]
