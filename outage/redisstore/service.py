@@ -1,0 +1,227 @@
+"""`RedisRuntime`: what ``outage serve --store redis://...`` runs instead of `Runtime`.
+
+The same public surface as `outage.api.runtime.Runtime`, for a *stateless* API worker: writes
+go to partition streams (`RedisIntake`), reads come from the Redis projections
+(`RedisViews`, `RedisIvrAnswerer`), and the SSE stream is fed by tailing the global event feed
+(`EventFeed`) — so any number of API workers serve one truth while ``outage worker`` processes
+apply the signals. Differences a caller can see:
+
+* ``submit`` answers once signals are *stored* in Redis; ``SubmitResult.events`` is empty (the
+  events reach the SSE stream moments later, from the engine workers).
+* ``submit_command`` waits (up to ``command_timeout_s``) for the owning partition's engine to
+  apply the command, so officers still get 409 for a refused command and see its events.
+* Every method raises `StoreUnavailable` when Redis cannot be reached (map it to 503).
+* ``journal`` is None (Redis is the journal) and ``state()`` is not offered.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from outage.api.metrics import Metrics
+from outage.api.stream import EventStream
+from outage.bootstrap import Network, build_engine
+from outage.commands import Command
+from outage.events import from_json
+from outage.host import Message, SubmitResult
+from outage.ivr import Announcements
+from outage.rules import Rules
+
+from .connect import Client
+from .errors import StoreError
+from .feed import EventFeed
+from .intake import RedisIntake
+from .ivr import RedisIvrAnswerer
+from .keys import Keyspace
+from .views import RedisViews
+
+
+@dataclass
+class EngineFigures:
+    """Stands in for ``Runtime.engine`` where routes read a figure (``now``,
+    ``signals_applied``): read from the projections on each access."""
+
+    views: RedisViews
+
+    @property
+    def now(self) -> datetime | None:
+        """The latest event time any partition engine has reached."""
+        engine_time = self.views.storm()["engine_time"]
+        return datetime.fromisoformat(engine_time) if engine_time else None
+
+    @property
+    def signals_applied(self) -> int:
+        """Messages applied by all engine workers."""
+        return int(self.views.counters().get("signals_applied", 0))
+
+
+@dataclass
+class _Host:
+    recovered_messages: int = 0  # nothing to recover in an API worker
+
+
+class RedisRuntime:
+    """The `Runtime` surface over Redis (see the module docstring)."""
+
+    def __init__(
+        self,
+        network: Network,
+        client: Client,
+        *,
+        rules: Rules | None = None,
+        tz: str = "Asia/Shanghai",
+        announcements: Announcements | None = None,
+        keys: Keyspace | None = None,
+        command_timeout_s: float = 10.0,
+    ) -> None:
+        self.network = network
+        self.client = client
+        self.keys = keys or Keyspace()
+        self.journal = None
+        self.lock = threading.RLock()
+        self.intake = RedisIntake(client, network, self.keys)
+        storm = build_engine(network, rules).storm  # only for the hourly call baseline
+        self.views = RedisViews(client, self.intake.router, self.keys, storm)
+        self.view = self.views
+        self.ivr = RedisIvrAnswerer(
+            self.views, network.customers, network.locator, tz=tz, announcements=announcements
+        )
+        self.feed = EventFeed(client, self.keys)
+        self.stream = EventStream(backlog=self.feed.backlog)
+        self.engine = EngineFigures(self.views)
+        self.host = _Host()
+        self.sms_requests: list[dict[str, Any]] = []
+        self.metrics = Metrics(self.counters)
+        self.started_at = datetime.now(UTC)
+        self.command_timeout_s = command_timeout_s
+        self._audit_published = 0
+        self._stop = threading.Event()
+        self._follower: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start tailing the global event feed into the SSE stream (call at app start-up)."""
+        if self._follower is None:
+            after = self.feed.last_seq()
+            self._follower = threading.Thread(
+                target=self.feed.follow,
+                args=(self.stream.publish, self._stop, after),
+                name="redis-event-feed",
+                daemon=True,
+            )
+            self._follower.start()
+
+    def close(self) -> None:
+        """Stop the feed follower and close the client."""
+        self._stop.set()
+        if self._follower is not None:
+            self._follower.join(5)
+        self.client.close()
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def submit(self, messages: Iterable[Message]) -> SubmitResult:
+        """Store a batch in the partition streams (see `RedisIntake.submit`)."""
+        result = self.intake.submit(messages)
+        signals = self.metrics.signals
+        signals.labels("accepted").inc(len(result.accepted))
+        signals.labels("duplicate").inc(len(result.duplicates))
+        signals.labels("rejected").inc(len(result.rejected))
+        return result
+
+    def command_time(self) -> datetime:
+        """The wall clock, but never before the engines' own clock."""
+        now = datetime.now(UTC)
+        engine_now = self.engine.now
+        return max(now, engine_now) if engine_now is not None else now
+
+    def submit_command(self, **fields: Any) -> tuple[Command, SubmitResult]:
+        """Stamp and store one officer command, then wait for its engine's verdict."""
+        command = Command(ts=self.command_time(), **fields)
+        stored = self.intake.submit([command])
+        result = SubmitResult(duplicates=stored.duplicates)
+        if not stored.accepted:
+            return command, result
+        result.accepted = stored.accepted
+        deadline = time.monotonic() + self.command_timeout_s
+        pending = set(self.intake.router.route(command))
+        while pending:
+            for partition in sorted(pending):
+                outcome = self.views.command_outcome(partition, command.id)
+                if outcome is None:
+                    continue
+                pending.discard(partition)
+                error = outcome.get("error")
+                if outcome["outcome"] == "rejected":
+                    result.rejected.append({"id": command.id, "error": error})
+                elif outcome["outcome"] == "refused":
+                    result.refused.append({"id": command.id, "error": error})
+                for raw in outcome["events"]:
+                    body = raw.encode()
+                    result.events.append(from_json(orjson.loads(body)["type"], body))
+            if pending:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        f"command {command.id}: stored, but no engine worker applied it within "
+                        f"{self.command_timeout_s:g} s (are `outage worker` processes running?)"
+                    )
+                time.sleep(0.02)
+        if result.rejected:  # the engine never took it: not an accepted command
+            result.accepted = []
+        return command, result
+
+    def publish_playbook_audit(self, runner: Any) -> None:
+        """Put playbook audit rows not yet published on this worker's live stream."""
+        rows = runner.store.rows()
+        fresh = [r for r in rows if r.seq > self._audit_published]
+        for row in fresh:
+            self.stream.publish(0, "PlaybookAudit", orjson.dumps(row.as_json()))
+        if fresh:
+            self._audit_published = fresh[-1].seq
+
+    # -- reads (the `Runtime` shapes) -----------------------------------------------------------
+
+    def incidents(self, **filters: Any) -> dict[str, Any]:
+        """See `RedisViews.incidents`."""
+        return self.views.incidents(**filters)
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """See `RedisViews.incident`."""
+        return self.views.incident(incident_id)
+
+    def storm(self) -> dict[str, Any]:
+        """See `RedisViews.storm`."""
+        return self.views.storm()
+
+    def public_summary(self) -> dict[str, Any]:
+        """See `RedisViews.public_summary`."""
+        return self.views.public_summary()
+
+    def call_rate(self, hours: float, bucket_minutes: int) -> dict[str, Any]:
+        """See `RedisViews.call_rate`."""
+        return self.views.call_rate(hours, bucket_minutes)
+
+    def map_incidents(
+        self, areas: Callable[[str, str, str], dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """See `RedisViews.map_incidents`."""
+        return self.views.map_incidents(areas)
+
+    def counters(self) -> dict[str, float]:
+        """Figures for /metrics: the partitions' counters plus this worker's stream."""
+        figures = self.views.counters()
+        return {
+            "incidents_open": figures.get("incidents_open", 0.0),
+            "calls_received": figures.get("calls_received", 0.0),
+            "calls_suppressed": figures.get("calls_suppressed", 0.0),
+            "events_published": float(self.stream.published),
+            "sse_subscribers": float(self.stream.subscribers),
+        }

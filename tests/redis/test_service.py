@@ -1,0 +1,93 @@
+"""`RedisRuntime`: the `Runtime` surface an API worker serves from Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from outage.bootstrap import Network
+from outage.ivr import CallerQuery
+from outage.redisstore.keys import Keyspace
+from outage.redisstore.service import RedisRuntime
+from outage.redisstore.worker import EngineWorker
+from outage.signals import parse_signal
+
+from .helpers import wait_applied
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def running(
+    client: Any, keys: Keyspace, network: Network
+) -> Iterator[tuple[RedisRuntime, EngineWorker]]:
+    """An API-side runtime and an engine worker thread sharing one Redis."""
+    runtime = RedisRuntime(network, client, keys=keys)
+    runtime.start()
+    worker = EngineWorker(client, network, keys=keys, name="svc", lease_ms=3000, block_ms=50)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    yield runtime, worker
+    stop.set()
+    thread.join(10)
+    runtime.close()
+
+
+def test_runtime_surface_over_redis(
+    running: tuple[RedisRuntime, EngineWorker],
+    client: Any,
+    keys: Keyspace,
+    storm: list[dict[str, Any]],
+) -> None:
+    runtime, _ = running
+    result = runtime.submit(parse_signal(s) for s in storm)
+    assert len(result.accepted) == len(storm) and result.events == []
+    assert runtime.journal is None
+    wait_applied(client, keys, runtime.intake.router.partitions, timeout=60)
+    listed = runtime.incidents(limit=10_000)
+    assert listed["total"] > 10
+    # Calls per hour of event time (before officer commands move the engine clock to now).
+    rate = runtime.call_rate(hours=12, bucket_minutes=60)
+    assert sum(b["calls"] for b in rate["buckets"]) == runtime.counters()["calls_received"]
+    open_rows = [r for r in listed["incidents"] if r["status"] in ("predicted", "confirmed")]
+    target = open_rows[0]
+    _, outcome = runtime.submit_command(
+        id="cmd-svc", by="officer", action="set_etr", incident=target["id"],
+        etr="2026-07-02T10:00:00Z",
+    )  # fmt: skip
+    assert outcome.accepted == ["cmd-svc"] and not outcome.refused
+    assert "EtrChanged" in [e.type for e in outcome.events]
+    assert runtime.incident(target["id"])["etr"] == "2026-07-02T10:00:00Z"
+    # A command the engine refuses comes back refused, as with the embedded runtime.
+    _, refused = runtime.submit_command(
+        id="cmd-bad", by="officer", action="close", incident=target["id"]
+    )
+    assert refused.refused and "restore it first" in refused.refused[0]["error"]
+    summary = runtime.public_summary()
+    assert summary["open_outages"] == runtime.counters()["incidents_open"]
+    assert summary["customers_served"] == 24_000
+    assert runtime.storm()["scopes"]["system"]["customers_served"] == 24_000
+    assert runtime.engine.now is not None
+    # The IVR answer for a caller under the incident names it.
+    topo = runtime.network.topology
+    premise = _premise_under(runtime, target)
+    answer = runtime.ivr.answer(CallerQuery(premise=topo.premise_ids[premise]))
+    assert answer["known_outage"] and answer["etr"] == "2026-07-02T10:00:00Z"
+    # The SSE stream received every event of the global feed, in order.
+    deadline = time.monotonic() + 10
+    while runtime.stream.last_seq < runtime.feed.last_seq():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert runtime.stream.published == runtime.feed.last_seq() > 0
+
+
+def _premise_under(runtime: RedisRuntime, row: dict[str, Any]) -> int:
+    topo = runtime.network.topology
+    if row["level"] == "device":
+        return int(topo.premises_below(topo.device_index[row["device"]])[0])
+    return int(topo.premises_of_transformer(topo.transformer_index[row["device"]])[0])
