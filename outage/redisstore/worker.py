@@ -143,8 +143,12 @@ class EngineWorker:
         """Heartbeat, renew leases, give back extras, take free partitions up to our share."""
         now_ms = int(time.time() * 1000)
         with unavailable("engine worker heartbeat"):
-            self.client.hset(self.keys.workers, self.name, now_ms)
+            # The heartbeat carries how many partitions we hold, so others can see who starves.
+            self.client.hset(self.keys.workers, self.name, f"{now_ms}:{len(self.owned)}")
             beats = self.client.hgetall(self.keys.workers)
+            gone = [n for n, b in beats.items() if now_ms - int(b.split(b":")[0]) > 60_000]
+            if gone:  # workers long dead: keep the table small
+                self.client.hdel(self.keys.workers, *gone)
             for partition in list(self.owned):
                 renewed = self._lease(
                     keys=[self.keys.partition(partition).owner], args=[self.token, self.lease_ms]
@@ -152,10 +156,7 @@ class EngineWorker:
                 if not renewed:
                     log.warning("%s: lease lost; dropping partition %s", self.name, partition)
                     del self.owned[partition]
-        alive = sum(1 for t in beats.values() if now_ms - int(t) < 2 * self.lease_ms)
-        share = (
-            len(self.candidates) if self.pinned else math.ceil(len(self.candidates) / max(1, alive))
-        )
+        share = self._share(beats, now_ms)
         for partition in sorted(self.owned, reverse=True)[: max(0, len(self.owned) - share)]:
             self.release(partition)
         if len(self.owned) >= share:
@@ -174,6 +175,22 @@ class EngineWorker:
                 won = won or self.client.get(owner) == self.token.encode()
             if won:
                 self.take_over(partition)
+
+    def _share(self, beats: dict[bytes, bytes], now_ms: int) -> int:
+        """How many partitions to hold: all given ones when pinned; else between
+        floor(P / live workers) and ceil(P / live workers) — the floor while another live
+        worker holds fewer than that, so a newcomer gets partitions to work on."""
+        if self.pinned:
+            return len(self.candidates)
+        counts = {}
+        for name, beat in beats.items():
+            at, _, held = beat.decode().partition(":")
+            if now_ms - int(at) < 2 * self.lease_ms:
+                counts[name.decode()] = int(held or 0)
+        alive = max(1, len(counts))
+        low, high = len(self.candidates) // alive, math.ceil(len(self.candidates) / alive)
+        starving = any(n < low for name, n in counts.items() if name != self.name)
+        return low if starving else high
 
     def release(self, partition: str) -> None:
         """Give ``partition`` back (its batches are written and acknowledged)."""
