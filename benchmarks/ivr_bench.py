@@ -85,8 +85,8 @@ def start_server(tmp: Path) -> tuple[subprocess.Popen[bytes], str, str]:
             str(DEMO),
             "--keys",
             str(keys),
-            "--journal",
-            str(tmp / "journal.db"),
+            "--state-dir",
+            str(tmp / "state"),
             "--port",
             str(port),
         ],
@@ -269,9 +269,8 @@ def main() -> None:
         f"IVR benchmark: demo city, storm posted at {args.storm_rate:g} signals/s during "
         f"every phase ({feeder.posted:,} signals posted)"
     )
-    print(
-        f"{'phase':<26}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-    )
+    columns = ("requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms")
+    print(f"{'phase':<26}{columns[0]:>9}{columns[1]:>8}" + "".join(f"{c:>9}" for c in columns[2:]))
     for name, r in results.items():
         print(
             f"{name:<26}{r['requests']:>9}{r['errors']:>8}{r['rps']:>9}{r['p50_ms']:>9}"

@@ -239,6 +239,7 @@ class Engine:
         if suppressed:
             self.suppressed_total += 1
             self.suppressed_by_premise[premise] += 1
+            incident.suppressed += 1
         self._emit(
             ev.CallAttached(
                 at=call.ts,
@@ -389,6 +390,7 @@ class Engine:
         into.hazards.extend(child.hazards)
         into.report_transformers |= child.report_transformers
         into.meter_events += child.meter_events
+        into.suppressed += child.suppressed
         for premise, ts in child.reports.items():
             if ts > into.reports.get(premise, ts - timedelta(seconds=1)):
                 into.reports[premise] = ts

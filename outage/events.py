@@ -8,8 +8,11 @@ that caused it (never the wall clock), so replaying the same signals gives the s
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 
@@ -252,3 +255,31 @@ def to_dict(event: Event) -> dict[str, object]:
     """The event as a JSON-ready dict."""
     value: dict[str, object] = orjson.loads(to_json(event))
     return value
+
+
+def _event_classes() -> dict[str, type[Event]]:
+    return {
+        cls.__name__: cls
+        for cls in globals().values()
+        if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
+    }
+
+
+def from_json(kind: str, body: bytes) -> Event:
+    """A journaled event (`to_json` bytes of type ``kind``) back to its dataclass."""
+    cls = EVENT_TYPES[kind]
+    data = orjson.loads(body)
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        value = data.get(f.name)
+        if value is not None and "datetime" in str(hints[f.name]):
+            value = datetime.fromisoformat(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+#: Every event class by its name (the ``type`` on the wire).
+EVENT_TYPES: dict[str, type[Event]] = _event_classes()

@@ -30,6 +30,7 @@ def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
         "customers_affected": incident.customers,
         "calls": incident.calls,
         "hazards": incident.hazards,
+        "suppressed": incident.suppressed,
         "meter_events": incident.meter_events,
         "started": _iso(incident.started),
         "restored": _iso(incident.restored_at),

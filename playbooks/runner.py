@@ -265,6 +265,19 @@ class PlaybookRunner:
             self.store.audit(now, entry.playbook.id, None, "declined", detail, by)
             self._commit(force=True)
 
+    def stand_down(self, activation_id: str, by: str, *, at: datetime | None = None) -> None:
+        """The duty officer stands an activation down now (announcements withdrawn, rule set
+        back, follow-ups removed), whether or not its condition has cleared."""
+        with self._lock:
+            for entry in self.entries.values():
+                record = entry.state.active
+                if record is not None and record.id == activation_id:
+                    self._stand_down(entry, self._decision_time(at), by=by)
+                    entry.state.needs_clear = True  # no re-fire until the condition clears
+                    self._commit(force=True)
+                    return
+        raise ProposalError(f"no active activation {activation_id!r}")
+
     def _pending(self, proposal_id: str, by: str, role: str | None) -> tuple[_Entry, Proposal]:
         for entry in self.entries.values():
             proposal = entry.state.proposal
@@ -411,7 +424,9 @@ class PlaybookRunner:
             self._run_step(entry, record, name, now)
         self._dirty = True
 
-    def _stand_down(self, entry: _Entry, now: datetime) -> None:
+    def _stand_down(self, entry: _Entry, now: datetime, *, by: str | None = None) -> None:
+        """Undo what the activation put up; ``by`` names the officer who ordered it (None:
+        the condition cleared on its own)."""
         state, record = entry.state, entry.state.active
         assert record is not None
         for n in range(len(entry.playbook.schedule)):
@@ -435,7 +450,11 @@ class PlaybookRunner:
             "undone": undone,
             "active_since": _iso(record.at),
         }
-        self.store.audit(now, entry.playbook.id, record.id, "stood_down", detail)
+        if by is not None:
+            detail["ordered_by"] = by
+            self.store.audit(now, entry.playbook.id, record.id, "stood_down", detail, by)
+        else:
+            self.store.audit(now, entry.playbook.id, record.id, "stood_down", detail)
         state.active, state.clear_since, state.stood_down_at = None, None, now
         if not any(e.state.active for e in self.entries.values()):
             self.called_in.clear()  # everyone stood down: the standby pool goes home

@@ -13,8 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outage.signals import Signal
 
-from . import intake, ivr_routes, map_routes, officer, ops
+from . import intake, ivr_routes, map_routes, officer, ops, playbook_routes
 from .auth import KeyRing
+from .compose import Services
 from .responses import Json
 from .runtime import Runtime
 from .settings import ServiceSettings
@@ -29,9 +30,13 @@ Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`). Rol
 
 
 def create_app(
-    runtime: Runtime, settings: ServiceSettings | None = None, keys: KeyRing | None = None
+    runtime: Runtime,
+    settings: ServiceSettings | None = None,
+    keys: KeyRing | None = None,
+    services: Services | None = None,
 ) -> FastAPI:
-    """The HTTP service over ``runtime``."""
+    """The HTTP service over ``runtime``; with ``services`` (notify and playbooks wired by
+    `compose`) also the playbook, SMS and public feed endpoints."""
     settings = settings or ServiceSettings()
     app = FastAPI(
         title="Outage response engine",
@@ -49,6 +54,9 @@ def create_app(
     app.include_router(ivr_routes.router)
     app.include_router(ops.router)
     app.include_router(map_routes.router)
+    if services is not None:
+        app.state.services = services
+        app.include_router(playbook_routes.router)
     if settings.dashboard_dir is not None:
         app.mount("/", StaticFiles(directory=settings.dashboard_dir, html=True), name="dashboard")
     _error_shapes(app)

@@ -18,11 +18,7 @@ from .runtime import Runtime
 from .schemas import Health, PublicSummary, SessionBody
 
 router = APIRouter()
-EVENT_TYPES = frozenset(
-    name
-    for name, value in vars(ev).items()
-    if isinstance(value, type) and issubclass(value, ev.Event)
-) - {"Event"}
+EVENT_TYPES = frozenset(ev.EVENT_TYPES) | {"PlaybookAudit"}
 
 
 def _runtime(request: Request) -> Runtime:
@@ -108,7 +104,7 @@ async def events(
         start = int(last_event_id)
     wanted = frozenset(types) if types else None
     async for seq, kind, body in _runtime(request).stream.subscribe(start, wanted):
-        yield ServerSentEvent(raw_data=body.decode(), event=kind, id=str(seq))
+        yield ServerSentEvent(raw_data=body.decode(), event=kind, id=str(seq) if seq else None)
 
 
 @router.post("/v1/session", tags=["operations"], summary="Log in (sets a session cookie)")

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from outage import events as ev
 from outage.bootstrap import Network, build_engine
 from outage.commands import Command
@@ -69,6 +71,7 @@ class Runtime:
         #: Callers who pressed "text me when power is back" (notify subscribes to these).
         self.sms_requests: list[dict[str, Any]] = []
         self.metrics = Metrics(self.counters)
+        self._audit_published = 0
         self.started_at = datetime.now(UTC)
 
     @property
@@ -108,6 +111,16 @@ class Runtime:
         self.stream.publish(seq, event.type, to_json(event))
         for listener in self.extra_listeners:
             listener(seq, event)
+
+    def publish_playbook_audit(self, runner: Any) -> None:
+        """Put playbook audit rows not yet published on the live stream (as ``PlaybookAudit``,
+        without a sequence number: they live in the playbook audit log, not the journal)."""
+        rows = runner.store.rows()
+        fresh = [r for r in rows if r.seq > self._audit_published]
+        for row in fresh:
+            self.stream.publish(0, "PlaybookAudit", orjson.dumps(row.as_json()))
+        if fresh:
+            self._audit_published = fresh[-1].seq
 
     def _backlog(self, after: int, limit: int) -> list[Item]:
         assert self.journal is not None
@@ -206,6 +219,7 @@ class Runtime:
                     for s, a, b in detector.history
                 ],
                 "engine_time": _iso(engine.now),
+                "last_event": self.stream.last_seq,
             }
 
     def public_summary(self) -> dict[str, Any]:

@@ -49,10 +49,12 @@ class EventStream:
         return self._recent[-1][0] if self._recent else 0
 
     def publish(self, seq: int, kind: str, body: bytes) -> None:
-        """Hand an event to every subscriber (called from the engine's thread)."""
+        """Hand an event to every subscriber (called from the engine's thread); ``seq`` 0 marks
+        a live-only notice that is not replayed on resume."""
         item = (seq, kind, body)
         with self._lock:
-            self._recent.append(item)
+            if seq:  # sequence 0: a live-only notice (no resume), not kept in the ring
+                self._recent.append(item)
             self.published += 1
             subscribers = list(self._subscribers)
         for sub in subscribers:
@@ -100,7 +102,9 @@ class EventStream:
                 item = await sub.queue.get()
                 if item is None:
                     return
-                if item[0] > sent:
+                if item[0] == 0:
+                    yield item
+                elif item[0] > sent:
                     yield item
                     sent = item[0]
         finally:

@@ -11,11 +11,15 @@ from typing import Annotated
 import typer
 
 from grid.errors import GridError
+from notify.errors import NotifyError
 from outage.api.auth import ROLES, KeyEntry, append_key, hash_key, new_key
-from outage.api.serve import create_app, key_ring, load_runtime, serve_forever
+from outage.api.compose import compose
+from outage.api.serve import create_app, key_ring, serve_forever, warm
 from outage.api.settings import ServiceSettings
+from outage.bootstrap import Network
 from outage.cli.output import err, fail
 from outage.errors import OutageError
+from playbooks.errors import PlaybookError
 
 DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
 
@@ -30,12 +34,20 @@ def serve(
         Path | None, typer.Option(help="Customers CSV (default: next to the GeoPackage).")
     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Prediction rules YAML.")] = None,
-    journal: Annotated[
-        Path | None, typer.Option(help="SQLite journal (default out/serve.journal).")
-    ] = Path("out/serve.journal"),
+    state_dir: Annotated[
+        Path,
+        typer.Option(help="Journal, SMS outbox, playbook state and job store live here (created)."),
+    ] = Path("out/serve"),
+    playbooks: Annotated[
+        list[Path] | None,
+        typer.Option(help="Playbook files or folders (default: the shipped library)."),
+    ] = None,
+    notify_config: Annotated[
+        Path | None, typer.Option(help="notify.yaml (quiet hours, rates, templates).")
+    ] = None,
     keys: Annotated[
         Path | None,
-        typer.Option(help="API keys file; without one an admin key is written to out/admin.key."),
+        typer.Option(help="API keys file; without one an admin key is written to STATE_DIR."),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8000,
@@ -45,15 +57,22 @@ def serve(
     timezone: Annotated[str, typer.Option(help="The utility's time zone.")] = "Asia/Shanghai",
     max_batch: Annotated[int, typer.Option(help="Most signals per request.", min=1)] = 10_000,
 ) -> None:
-    """Run the HTTP service: intake, duty officer, IVR, live events, metrics."""
+    """Run the HTTP service: intake, duty officer, IVR, SMS, playbooks, live events, metrics."""
     started = time.perf_counter()
     try:
-        with err.status(f"loading {topology} and recovering the journal"):
-            runtime = load_runtime(
-                topology, customers=customers, rules=rules, journal=journal, tz=timezone
+        with err.status(f"loading {topology} and recovering {state_dir}"):
+            network = Network.load(topology, customers)
+            services = compose(
+                network,
+                state_dir=state_dir,
+                rules=rules,
+                playbook_paths=playbooks,
+                notify_config=notify_config,
+                tz=timezone,
             )
-        ring, admin_key = key_ring(keys, (journal.parent if journal else Path("out")))
-    except (GridError, OutageError) as exc:
+            warm(network)
+        ring, admin_key = key_ring(keys, state_dir)
+    except (GridError, OutageError, NotifyError, PlaybookError) as exc:
         fail(str(exc))
     settings = ServiceSettings(
         keys=keys,
@@ -61,26 +80,34 @@ def serve(
         public_url=public_url,
         timezone=timezone,
         max_batch=max_batch,
-        dashboard_dir=_dashboard_dir(),
+        dashboard_dir=dashboard_dir(),
     )
-    app = create_app(runtime, settings, ring)
-    recovered = runtime.host.recovered_messages
+    runtime = services.runtime
+    app = create_app(runtime, settings, ring, services)
+    services.start()
     err.print(
         f"[bold]ready[/] in {time.perf_counter() - started:.1f} s: "
-        f"{len(runtime.network.topology.premise_ids):,} premises, {recovered:,} journaled "
-        "messages replayed"
+        f"{len(network.topology.premise_ids):,} premises, "
+        f"{runtime.host.recovered_messages:,} journaled messages replayed, "
+        f"{len(services.runner.entries)} playbooks"
     )
     if admin_key is not None:
         err.print(f"no --keys file: an admin key was written to {admin_key} (mode 600)")
 
     def ready() -> None:
-        err.print(f"[bold green]listening[/] on http://{host}:{port}  (API docs: /docs)")
+        err.print(
+            f"[bold green]listening[/] on http://{host}:{port}  (dashboard: /, API docs: /docs)"
+        )
         sys.stderr.flush()
 
-    serve_forever(app, host, port, ready)
+    try:
+        serve_forever(app, host, port, ready)
+    finally:
+        services.stop()
 
 
-def _dashboard_dir() -> Path | None:
+def dashboard_dir() -> Path | None:
+    """The dashboard's static files (None when they are not installed)."""
     here = Path(__file__).resolve().parent.parent / "dashboard"
     return here if (here / "index.html").exists() else None
 
