@@ -1,14 +1,20 @@
-"""``outage demo``: the main job on the embedded default (no Redis needed).
+"""``outage demo``: the main job — a storm played through the whole service, live.
 
-Loads the committed demo city, draws it, simulates a storm on it (faults, thousands of calls
-with repeat callers, meter last gasps, hazards, restorations), plays it through the durable
-engine with a progress bar, and ends with a summary and a map of the outages in ``out/``.
-The live service and dashboard join this command as their issues land.
+Loads the committed demo city, simulates a typhoon storm on it (a warning, faults, thousands of
+calls with repeat callers, meter last gasps, hazards, a nested outage, restorations), starts the
+service on the embedded store with notify and the shipped playbooks, and plays the storm at
+accelerated speed while the dashboard is live. IVR lookups go through the real HTTP endpoint;
+the demo's duty officer confirms playbook proposals and gives ETRs. At the end: a summary on
+the terminal and a short HTML report with charts in ``out/``. ``--no-serve`` plays as fast as
+possible without the HTTP service and exits after the summary.
 """
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,32 +23,48 @@ import typer
 from rich.table import Table
 
 from grid.errors import GridError
-from outage.bootstrap import Network, build_engine
+from outage.api.app import create_app
+from outage.api.compose import Services, compose
+from outage.api.serve import Server, key_ring, warm
+from outage.api.settings import ServiceSettings
+from outage.bootstrap import Network
 from outage.cli.output import err, fail, progress_bar
 from outage.evaluate import accuracy
-from outage.host import EngineHost
-from outage.journal import SqliteJournal
+from outage.player import PlayReport, StormPlayer, summary_of
+from outage.report.demo_report import sms_chart, staffing_chart, storm_chart, write_html
 from outage.report.outage_map import draw_outages
 from outage.report.topology_map import draw_topology
 from outage.signals import parse_signal
 from outage.simulate import premise_points, simulate_storm
-from outage.state import snapshot
+from outage.storm import SYSTEM
 
 DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
-BATCH = 500
 
 
 def demo(
     topology: Annotated[Path, typer.Option(help="Topology GeoPackage to use.")] = DEMO_TOPOLOGY,
     out: Annotated[Path, typer.Option(help="Folder for the report files.")] = Path("out"),
-    faults: Annotated[int, typer.Option(help="Faults in the simulated storm.", min=1)] = 25,
+    faults: Annotated[int, typer.Option(help="Faults in the simulated storm.", min=1)] = 40,
     seed: Annotated[int, typer.Option(help="Storm seed.")] = 7,
+    serve: Annotated[
+        bool, typer.Option(help="Run the HTTP service and dashboard while the storm plays.")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address the dashboard listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port the dashboard listens on.", min=1)] = 8000,
+    minutes: Annotated[
+        float, typer.Option(help="Wall-clock length of the storm replay when serving.", min=0.1)
+    ] = 2.0,
+    linger: Annotated[
+        bool | None,
+        typer.Option(help="Keep serving after the summary (default: when run from a terminal)."),
+    ] = None,
 ) -> None:
-    """Play a simulated storm on the demo city through the engine; summary and maps in out/."""
+    """Play a typhoon storm through the live service; summary and HTML report in out/."""
     try:
         started = time.perf_counter()
         with err.status(f"loading {topology}"):
             network = Network.load(topology)
+            warm(network)
     except GridError as exc:
         fail(str(exc))
     err.print(
@@ -53,81 +75,197 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     draw_topology(network.tables, out / "demo-topology.png", title="Demo city")
 
+    # The storm starts now, so what the service says (ETRs, SMS times) reads naturally.
+    start = datetime.now(UTC).replace(second=0, microsecond=0)
     with progress_bar("simulating the storm", faults) as update:
         storm = simulate_storm(
             network.topology,
             network.tables.customers,
             faults=faults,
             seed=seed,
-            call_rate=0.15,
+            start=start,
+            call_rate=0.35,
             nested=0.1,
             warning=True,
             premise_xy=premise_points(network.tables),
             on_progress=update,
         )
-    journal_path = out / "demo-journal.sqlite"
-    for stale in out.glob("demo-journal.sqlite*"):
-        stale.unlink()
-    host = EngineHost(build_engine(network), SqliteJournal(journal_path))
     signals = [parse_signal(s) for s in storm.signals]
-    tick = time.perf_counter()
-    peak: tuple[int, dict[str, Any] | None] = (0, None)
-    with progress_bar("replaying signals through the engine", len(signals)) as update:
-        for first in range(0, len(signals), BATCH):
-            host.submit(signals[first : first + BATCH])
-            update(min(first + BATCH, len(signals)))
-            out_now = sum(i.customers for i in host.engine.outermost_open())
-            if out_now > peak[0]:  # keep the storm at its worst for the map
-                peak = (out_now, snapshot(host.engine))
-        host.finish()
-    replay_s = time.perf_counter() - tick
-    state = snapshot(host.engine)
+    state_dir = out / "demo"
+    shutil.rmtree(state_dir, ignore_errors=True)  # every demo starts from a clean journal
+    services = compose(network, state_dir=state_dir, clock="event")
+    services.start(sender=False)  # SMS go out on event time, driven by the player
+    server, url, key = None, None, None
+    if serve:
+        ring, key_file = key_ring(None, state_dir)
+        assert key_file is not None
+        key = key_file.read_text().strip()
+        app = create_app(
+            services.runtime, ServiceSettings(dashboard_dir=_dashboard()), ring, services
+        )
+        server = Server(app, host, port)
+        try:
+            server.start()
+        except RuntimeError as exc:
+            services.stop()
+            fail(f"{exc}; try --port with another number, or --no-serve")
+        url = f"http://{host}:{port}"
+        err.print(
+            f"[bold green]dashboard[/] {url}/  — sign in with the key in {key_file}  "
+            f"(API docs: {url}/docs)"
+        )
+    span = (_ts(signals[-1]) - _ts(signals[0])).total_seconds()
+    speed = span / (minutes * 60) if serve else None
+    player = StormPlayer(services, signals, speed=speed, base_url=url, key=key)
+    peak: dict[str, Any] = {"out": 0, "state": None}
+
+    with progress_bar("playing the storm", len(signals)) as update:
+
+        def progress(done: int, total: int, now: datetime) -> None:
+            update(done)
+            latest = player.report.samples[-1].customers_out if player.report.samples else 0
+            if latest > peak["out"]:  # keep the storm at its worst for the map
+                peak["out"], peak["state"] = latest, services.runtime.state()
+
+        report = player.play(progress)
+    state = services.runtime.state()
     (out / "demo-state.json").write_bytes(orjson.dumps(state, option=orjson.OPT_INDENT_2))
-    worst_out, worst = peak
-    at_peak = worst or state
-    picture = draw_outages(
+    figures = summary_of(services, report)
+    paths = _report(out, network, services, report, state, peak, figures, storm.truth)
+    _summary(state, storm.truth, report, figures)
+    err.print(
+        f"[bold green]report:[/] {paths['html']}  [bold green]state:[/] {out / 'demo-state.json'}"
+    )
+    err.print(
+        f"[bold green]SMS outbox:[/] {services.sms_outbox}  [bold green]journal:[/] {state_dir}"
+    )
+    try:
+        if server is not None and (linger if linger is not None else sys.stdin.isatty()):
+            err.print(f"[bold]the dashboard stays live at {url}/ — Ctrl-C to stop[/]")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            server.stop()
+        services.stop()
+
+
+def _ts(signal: Any) -> datetime:
+    return getattr(signal, "ts", None) or signal.start  # type: ignore[no-any-return]
+
+
+def _dashboard() -> Path | None:
+    from outage.cli.serve import dashboard_dir
+
+    return dashboard_dir()
+
+
+def _report(
+    out: Path,
+    network: Network,
+    services: Services,
+    report: PlayReport,
+    state: dict[str, Any],
+    peak: dict[str, Any],
+    figures: dict[str, Any],
+    truth: dict[str, Any],
+) -> dict[str, Path]:
+    at_peak = peak["state"] or state
+    outage_map = draw_outages(
         network.tables,
         network.topology,
         at_peak,
         out / "demo-outages.png",
-        title=f"Storm at its peak: {worst_out:,} customers out, "
+        title=f"Storm at its peak: {peak['out']:,} customers out, "
         f"{at_peak['calls_received']:,} calls so far",
     )
-    _summary(state, storm.truth, len(signals), replay_s)
-    err.print(f"[bold green]maps:[/] {out / 'demo-topology.png'}, {picture}")
-    err.print(
-        f"[bold green]state:[/] {out / 'demo-state.json'}  [bold green]journal:[/] {journal_path}"
-    )
-
-
-def _summary(state: dict[str, Any], truth: dict[str, Any], signals: int, seconds: float) -> None:
+    detector = services.runtime.engine.storm
+    baseline = [
+        detector.config.baseline_calls_per_hour_per_10k[h]
+        * detector.scopes[SYSTEM].customers_served
+        / 10_000
+        for h in range(24)
+    ]
+    storm_png = storm_chart(report, services.runtime.call_minutes, baseline, out / "demo-storm.png")
+    staffing_png = staffing_chart(figures["staffing"], out / "demo-staffing.png")
+    sms_png = sms_chart(figures["sms_by_kind"], out / "demo-sms.png")
+    score = accuracy(state, truth)
     incidents = [i for i in state["incidents"] if i["status"] != "cancelled"]
+    html = write_html(
+        out / "demo-report.html",
+        subtitle=f"{len(truth['faults'])} faults, {report.signals:,} signals played in "
+        f"{report.seconds:.0f} s on the demo city ({len(network.topology.premise_ids):,} premises)",
+        figures=_figure_rows(state, score, figures),
+        outage_map=outage_map.name,
+        storm_chart=storm_png.name,
+        staffing_chart=staffing_png.name if staffing_png else None,
+        sms_chart=sms_png.name if sms_png else None,
+        largest=sorted(incidents, key=lambda i: -i["customers_affected"])[:10],
+        playbooks=figures["playbooks_fired"],
+    )
+    return {"html": html}
+
+
+def _figure_rows(
+    state: dict[str, Any], score: dict[str, Any], figures: dict[str, Any]
+) -> list[tuple[str, str]]:
+    incidents = [i for i in state["incidents"] if i["status"] != "cancelled"]
+    hazards = sum(1 for t in state["tickets"] if t.get("priority") == "high")
+    sms = figures["sms"]
+    staffing = figures["staffing"]
+    peak_positions = max((s["positions"] for s in staffing), default=0)
+    indices = state["indices"]
+    return [
+        ("calls received", f"{state['calls_received']:,}"),
+        ("tickets created (incidents)", f"{len(incidents):,}"),
+        ("duplicate calls suppressed", f"{state['suppressed_calls']:,}"),
+        ("hazard tickets", f"{hazards:,}"),
+        (
+            "faults found at the true device",
+            f"{score['exact_share']:.0%} of {score['faults_with_calls']}",
+        ),
+        (
+            "IVR lookups answered",
+            f"{figures['ivr_lookups']:,} ({figures['ivr_known']:,} told of a known outage)",
+        ),
+        (
+            "SMS decided / sent",
+            f"{sms.get('decided', 0):,} / {sms.get('sent', 0) + sms.get('delivered', 0):,}",
+        ),
+        (
+            "playbooks fired",
+            f"{len(figures['playbooks_fired'])} ({figures['playbooks_proposed']} proposed)",
+        ),
+        ("standby agents paged", f"{figures['pages']}"),
+        ("peak positions needed (Erlang C)", f"{peak_positions}"),
+        ("ETRs given by the officer", f"{figures['etrs_given']}"),
+        ("storm declared", str(state["storm"]["at"] or "no")),
+        (
+            "CMI / SAIDI / SAIFI",
+            f"{indices['cmi']:,.0f} / {indices['saidi']:.1f} min / {indices['saifi']:.3f}",
+        ),
+    ]
+
+
+def _summary(
+    state: dict[str, Any], truth: dict[str, Any], report: PlayReport, figures: dict[str, Any]
+) -> None:
     score = accuracy(state, truth)
     table = Table(title="Storm summary", show_header=False)
     table.add_row(
-        "signals replayed", f"{signals:,} in {seconds:.1f} s ({signals / seconds:,.0f}/s)"
+        "signals played",
+        f"{report.signals:,} in {report.seconds:.1f} s ({report.signals / report.seconds:,.0f}/s)",
     )
     table.add_row("faults simulated", str(len(truth["faults"])))
-    table.add_row("calls received", f"{state['calls_received']:,}")
-    table.add_row("tickets created (incidents)", str(len(incidents)))
-    table.add_row("duplicate calls suppressed", f"{state['suppressed_calls']:,}")
-    hazards = sum(1 for t in state["tickets"] if t.get("priority") == "high")
-    table.add_row("hazard tickets", str(hazards))
-    table.add_row("unresolved calls", str(len(state["unresolved"])))
-    table.add_row(
-        "faults found at the true device",
-        f"{score['exact_share']:.0%} of {score['faults_with_calls']}",
-    )
-    table.add_row("storm declared", str(state["storm"]["at"] or "no"))
-    indices = state["indices"]
-    table.add_row(
-        "CMI / SAIDI / SAIFI",
-        f"{indices['cmi']:,.0f} / {indices['saidi']:.1f} min / {indices['saifi']:.3f}",
-    )
+    for name, value in _figure_rows(state, score, figures):
+        table.add_row(name, value)
     err.print(table)
+    incidents = [i for i in state["incidents"] if i["status"] != "cancelled"]
     biggest = sorted(incidents, key=lambda i: -i["customers_affected"])[:8]
     devices = Table(title="Largest outages")
-    for column in ("incident", "device", "status", "customers", "calls"):
+    for column in ("incident", "device", "status", "customers", "calls", "suppressed", "ETR"):
         devices.add_column(column)
     for incident in biggest:
         devices.add_row(
@@ -136,5 +274,7 @@ def _summary(state: dict[str, Any], truth: dict[str, Any], signals: int, seconds
             incident["status"],
             f"{incident['customers_affected']:,}",
             str(len(incident["calls"])),
+            str(incident["suppressed"]),
+            incident["etr"] or "",
         )
     err.print(devices)
