@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from outage.redisstore.errors import StoreError, StoreUnavailable
 from outage.signals import Signal
 
 from . import intake, ivr_routes, map_routes, officer, ops, playbook_routes
@@ -74,6 +75,19 @@ def _error_shapes(app: FastAPI) -> None:
             problems.append({"field": where or "body", "message": message})
         detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         return Json({"detail": detail, "errors": problems}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> Json:
+        # Redis (``--store redis://...``) cannot be reached, or no engine worker answered.
+        detail = f"store: {exc}"
+        if isinstance(exc, StoreUnavailable) and request.method not in ("GET", "HEAD"):
+            detail += (
+                "; nothing was accepted: send the request again once Redis is back "
+                "(anything stored before the failure answers as a duplicate)"
+            )
+        elif isinstance(exc, StoreUnavailable):
+            detail += "; try again shortly"
+        return Json({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Json:

@@ -13,6 +13,15 @@ keep a high-water mark, so the journal's replay at start-up hands them only what
 handled. Playbook rule-set switches are queued and submitted by the playbook pump after each
 burst (a listener must not submit to the engine it is listening to).
 
+With the Redis store, `compose_redis` wires the same notify and playbooks around a
+`RedisRuntime` (a stateless API worker; ``outage worker`` processes run the engines). The
+pumps are then fed by `FeedFollower` threads tailing the global event feed from each consumer's
+high-water mark (the feed's sequence numbers are its SSE ids), and an `EffectsLease` in Redis
+keeps notify and playbooks to exactly one process::
+
+    services = compose_redis(network, connect("redis://127.0.0.1:6379"), state_dir=...)
+    services.start()                 # takes the lease, then pumps, followers, scheduler
+
 ``clock="event"`` runs playbook follow-ups and SMS timing on the engine's event time (the demo
 and drills replay hours in minutes); ``clock="wall"`` is the live service (APScheduler with a
 persistent job store).
@@ -21,12 +30,13 @@ persistent job store).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from grid.errors import AssetNotFound
 from notify.channels.base import Channel
@@ -36,7 +46,8 @@ from notify.dispatch import run_sender
 from notify.notifier import Notifier
 from notify.store import SqliteStore
 from outage.bootstrap import Network, open_journal
-from outage.ivr import CallerQuery
+from outage.events import from_json
+from outage.ivr import Announcements, CallerQuery
 from outage.rules import Rules, load_rules
 from outage.simulate import premise_points
 from playbooks.drill import situation_for
@@ -49,7 +60,14 @@ from playbooks.store import RunnerStore
 
 from .ports import FileEscalation, FilePager, NotifySmsPush
 from .pump import EventPump
-from .runtime import Runtime
+from .runtime import Listener, Runtime
+
+if TYPE_CHECKING:
+    from outage.redisstore.connect import Client
+    from outage.redisstore.effects import EffectsLease
+    from outage.redisstore.feed import EventFeed
+    from outage.redisstore.keys import Keyspace
+    from outage.redisstore.service import RedisRuntime
 
 Clock = Literal["wall", "event"]
 
@@ -58,7 +76,7 @@ Clock = Literal["wall", "event"]
 class Services:
     """Everything one service process runs (see the module docstring)."""
 
-    runtime: Runtime
+    runtime: Runtime | RedisRuntime
     notifier: Notifier
     runner: PlaybookRunner
     board: AnnouncementBoard
@@ -68,13 +86,23 @@ class Services:
     rule_switch: QueuedRuleSetSwitch
     clock: Clock
     sms_outbox: Path
+    #: Redis store: what feeds the pumps (the embedded runtime's listeners do otherwise).
+    followers: list[FeedFollower] = field(default_factory=list)
+    #: Redis store: the lease that keeps notify and playbooks to one process.
+    lease: EffectsLease | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _sender: threading.Thread | None = None
 
     def start(self, *, sender: bool = True) -> None:
-        """Start the pumps, the playbook scheduler and (wall clock) the SMS sender."""
+        """Start the pumps, the playbook scheduler and (wall clock) the SMS sender; with the
+        Redis store take the effects lease first and follow the event feed."""
+        if self.lease is not None:
+            self.lease.acquire()
+            self.lease.keep(on_lost=self._lost_lease)
         for pump in self.pumps.values():
             pump.start()
+        for follower in self.followers:
+            follower.start()
         self.runner.start()
         if sender and self.clock == "wall" and self.notifier.dispatcher is not None:
             self._sender = threading.Thread(
@@ -83,17 +111,30 @@ class Services:
             self._sender.start()
 
     def settle(self, timeout: float = 60.0) -> bool:
-        """Wait until notify and playbooks have handled every event submitted so far."""
+        """Wait until notify and playbooks have handled every event submitted so far (with
+        the Redis store: every event on the feed now)."""
+        deadline = time.monotonic() + timeout
+        if not all(f.wait_caught_up(deadline) for f in self.followers):
+            return False
         return all(pump.wait_idle(timeout) for pump in self.pumps.values())
 
     def stop(self) -> None:
         """Drain the pumps, stop the scheduler and the sender (state is checkpointed)."""
+        for follower in self.followers:
+            follower.stop()
         for pump in self.pumps.values():
             pump.stop()
         self._stop.set()
         if self._sender is not None:
             self._sender.join(timeout=10)
         self.runner.stop()
+        if self.lease is not None:
+            self.lease.release()
+
+    def _lost_lease(self) -> None:
+        """Another process runs notify and playbooks now: stop feeding ours."""
+        for follower in self.followers:
+            follower.stop()
 
     def event_time(self) -> datetime:
         """The engine's clock (the demo's storm time), or now before the first signal."""
@@ -118,23 +159,84 @@ def compose(
     tz: str = "Asia/Shanghai",
 ) -> Services:
     """Wire the engine, notify and playbooks over ``network`` with state in ``state_dir``."""
+
+    def runtime(rules: Rules, announcements: Announcements, listeners: list[Listener]) -> Runtime:
+        return Runtime(
+            network,
+            open_journal(state_dir / "journal.sqlite") if journal else None,
+            rules=rules,
+            tz=tz,
+            announcements=announcements,
+            listeners=listeners,
+        )
+
+    return _compose(runtime, state_dir, rules, playbook_paths, notify_config, channel, clock)
+
+
+def compose_redis(
+    network: Network,
+    client: Client,
+    *,
+    state_dir: Path,
+    keys: Keyspace | None = None,
+    rules: Rules | Path | None = None,
+    playbook_paths: list[Path] | None = None,
+    notify_config: Path | None = None,
+    channel: Channel | None = None,
+    clock: Clock = "wall",
+    tz: str = "Asia/Shanghai",
+    lease_ms: int = 10_000,
+) -> Services:
+    """`compose` for an API worker over Redis: a `RedisRuntime`, with notify and playbooks
+    fed from the global event feed (state, SMS outbox and job store in ``state_dir``).
+    ``Services.start`` takes the effects lease, so only one such process acts."""
+    from outage.redisstore.effects import EffectsLease
+    from outage.redisstore.service import RedisRuntime
+
+    def runtime(rules: Rules, announcements: Announcements, _: list[Listener]) -> RedisRuntime:
+        # No engine here to listen to: the followers below feed the pumps.
+        return RedisRuntime(
+            network, client, rules=rules, tz=tz, announcements=announcements, keys=keys
+        )
+
+    services = _compose(runtime, state_dir, rules, playbook_paths, notify_config, channel, clock)
+    redis_runtime = services.runtime
+    assert isinstance(redis_runtime, RedisRuntime)
+    notifier, runner = services.notifier, services.runner
+    services.followers = [
+        FeedFollower(redis_runtime.feed, services.pumps["notify"], lambda: notifier.high_water),
+        FeedFollower(redis_runtime.feed, services.pumps["playbooks"], lambda: runner.high_water),
+    ]
+    services.lease = EffectsLease(client, redis_runtime.keys, lease_ms)
+    return services
+
+
+def _compose(
+    make_runtime: Callable[[Rules, Announcements, list[Listener]], Runtime | RedisRuntime],
+    state_dir: Path,
+    rules: Rules | Path | None,
+    playbook_paths: list[Path] | None,
+    notify_config: Path | None,
+    channel: Channel | None,
+    clock: Clock,
+) -> Services:
+    """Notify and playbooks, each behind an `EventPump`, over the runtime ``make_runtime``
+    builds (given the rules, the IVR announcements and the pumps' listeners)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     if not isinstance(rules, Rules):
         rules = load_rules(rules)
     board = AnnouncementBoard()
     notify_pump = EventPump("notify")
     playbook_pump = EventPump("playbooks")
-    runtime = Runtime(
-        network,
-        open_journal(state_dir / "journal.sqlite") if journal else None,
-        rules=rules,
-        tz=tz,
-        announcements=lambda substation: [
+
+    def announcements(substation: str) -> list[dict[str, Any]]:
+        return [
             {"id": a.id, "message": a.message, "etr": a.etr.isoformat() if a.etr else None}
             for a in board.for_area(substation)
-        ],
-        listeners=[notify_pump.offer, playbook_pump.offer],
-    )
+        ]
+
+    runtime = make_runtime(rules, announcements, [notify_pump.offer, playbook_pump.offer])
+    network = runtime.network
 
     def now() -> datetime:
         return (runtime.engine.now or datetime.now(UTC)) if clock == "event" else datetime.now(UTC)
@@ -193,7 +295,7 @@ def compose(
 
 
 def _after_playbooks(
-    runtime: Runtime, runner: PlaybookRunner, switch: QueuedRuleSetSwitch
+    runtime: Runtime | RedisRuntime, runner: PlaybookRunner, switch: QueuedRuleSetSwitch
 ) -> Callable[[], None]:
     """After each burst: submit queued rule-set switches, publish new audit rows live."""
 
@@ -206,7 +308,7 @@ def _after_playbooks(
     return after
 
 
-def _status_for_phone(runtime: Runtime) -> Callable[[str], str | None]:
+def _status_for_phone(runtime: Runtime | RedisRuntime) -> Callable[[str], str | None]:
     """The SMS ``STATUS`` answer: the IVR's message, in the customer's language."""
 
     def status(phone: str) -> str | None:
@@ -222,3 +324,53 @@ def _status_for_phone(runtime: Runtime) -> Callable[[str], str | None]:
         return answer["message"].get(language) or answer["message"]["en"]
 
     return status
+
+
+class FeedFollower:
+    """Feeds a pump from the Redis global event feed, starting after the consumer's
+    high-water mark (read when started), so a restart hands it only what it has not handled;
+    the consumer skips anything at or below its mark, so nothing is handled twice."""
+
+    def __init__(self, feed: EventFeed, pump: EventPump, high_water: Callable[[], int]) -> None:
+        self.feed = feed
+        self.pump = pump
+        self.high_water = high_water
+        self.last = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Follow the feed in a daemon thread."""
+        self.last = self.high_water()
+        self._thread = threading.Thread(
+            target=self.feed.follow,
+            args=(self._offer, self._stop, self.last),
+            name=f"feed-{self.pump.name}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _offer(self, seq: int, kind: str, body: bytes) -> None:
+        self.pump.offer(seq, from_json(kind, body))
+        self.last = seq
+
+    def wait_caught_up(self, deadline: float) -> bool:
+        """Wait until everything on the feed now has been queued to the pump (False at the
+        ``time.monotonic()`` deadline, or when Redis cannot be reached)."""
+        from outage.redisstore.errors import StoreError
+
+        try:
+            target = self.feed.last_seq()
+        except StoreError:
+            return False
+        while self.last < target:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self) -> None:
+        """Stop following (what was queued is still handled by the pump)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)

@@ -95,7 +95,7 @@ def _process(runtime: Runtime, body: bytes, content_type: str, max_batch: int) -
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "rejected": rejected,
-        "journaled": runtime.journal is not None,
+        "journaled": runtime.durable,
     }
     status = 202 if result.accepted or result.duplicates else 422
     return Json(answer, status_code=status)
@@ -110,14 +110,18 @@ def _process(runtime: Runtime, body: bytes, content_type: str, max_batch: int) -
     description=(
         "One signal object, a JSON array of up to `max_batch` (10,000) signals, or NDJSON "
         "(`application/x-ndjson`): the same shapes as the JSONL `outage replay` reads. "
-        "Answers **202** once the accepted signals are durably journaled, listing which were "
+        "Answers **202** once the accepted signals are durably journaled (or stored in Redis "
+        "with `--store redis://...`), listing which were "
         "accepted, which were duplicates (an id seen before) and which were rejected and why; "
         "**422** when nothing in the request could be accepted."
     ),
     responses={
         413: {"description": "body or batch too large"},
         422: {"model": SubmitResponse, "description": "no signal could be accepted"},
-        503: {"description": "the journal cannot be written; nothing was accepted"},
+        503: {
+            "description": "the journal or the Redis store cannot be written; nothing was "
+            "accepted (send the request again: what was stored answers as a duplicate)"
+        },
     },
     openapi_extra={
         "requestBody": {

@@ -75,6 +75,11 @@ class Runtime:
         self.started_at = datetime.now(UTC)
 
     @property
+    def durable(self) -> bool:
+        """True when accepted signals survive a crash (journaled before the answer)."""
+        return self.journal is not None
+
+    @property
     def engine(self) -> Engine:
         """The engine (read it only under ``lock``)."""
         return self.host.engine

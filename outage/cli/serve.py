@@ -5,23 +5,35 @@ from __future__ import annotations
 import os
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlparse
 
 import typer
 
 from grid.errors import GridError
 from notify.errors import NotifyError
 from outage.api.auth import ROLES, KeyEntry, append_key, hash_key, new_key
-from outage.api.compose import compose
+from outage.api.compose import Services, compose, compose_redis
 from outage.api.serve import create_app, key_ring, serve_forever, warm
 from outage.api.settings import ServiceSettings
 from outage.bootstrap import Network
 from outage.cli.output import err, fail
 from outage.errors import OutageError
+from outage.rules import load_rules
 from playbooks.errors import PlaybookError
 
 DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
+EMBEDDED = "embedded"
+
+
+class Role(StrEnum):
+    """What one ``outage serve`` process runs besides the HTTP API."""
+
+    all = "all"  # also notify (SMS) and playbooks: exactly one such process per system
+    api = "api"  # HTTP only (Redis store): any number behind a load balancer
+
 
 keys_app = typer.Typer(
     help="API keys: create keys with roles (stored hashed).", no_args_is_help=True
@@ -56,20 +68,49 @@ def serve(
     ] = None,
     timezone: Annotated[str, typer.Option(help="The utility's time zone.")] = "Asia/Shanghai",
     max_batch: Annotated[int, typer.Option(help="Most signals per request.", min=1)] = 10_000,
+    store: Annotated[
+        str,
+        typer.Option(
+            help="'embedded' (SQLite journal in STATE_DIR, the engine in this process) or "
+            "redis://HOST:PORT or redis://HOST:PORT/DB (any Redis Cluster node): stateless API "
+            "over Redis, engines in `outage worker` processes."
+        ),
+    ] = EMBEDDED,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="With --store redis://: 'all' also sends SMS and runs playbooks (exactly one "
+            "process per system; a second one is refused), 'api' serves HTTP only (any number)."
+        ),
+    ] = Role.all,
+    prefix: Annotated[
+        str, typer.Option(help="Redis key prefix (the same as the workers' --prefix).")
+    ] = "outage",
 ) -> None:
     """Run the HTTP service: intake, duty officer, IVR, SMS, playbooks, live events, metrics."""
     started = time.perf_counter()
+    redis_store = store != EMBEDDED
+    if not redis_store and role is not Role.all:
+        fail("--role api needs --store redis://...: the embedded store runs everything here", 2)
+    services: Services | None = None
     try:
         with err.status(f"loading {topology} and recovering {state_dir}"):
             network = Network.load(topology, customers)
-            services = compose(
-                network,
-                state_dir=state_dir,
-                rules=rules,
-                playbook_paths=playbooks,
-                notify_config=notify_config,
-                tz=timezone,
-            )
+            if not redis_store:
+                services = compose(
+                    network,
+                    state_dir=state_dir,
+                    rules=rules,
+                    playbook_paths=playbooks,
+                    notify_config=notify_config,
+                    tz=timezone,
+                )
+                runtime: Any = services.runtime
+            else:
+                runtime, services = _redis(
+                    network, store, prefix, role, state_dir, rules, playbooks, notify_config,
+                    timezone,
+                )  # fmt: skip
             warm(network)
         ring, admin_key = key_ring(keys, state_dir)
     except (GridError, OutageError, NotifyError, PlaybookError) as exc:
@@ -82,15 +123,29 @@ def serve(
         max_batch=max_batch,
         dashboard_dir=dashboard_dir(),
     )
-    runtime = services.runtime
     app = create_app(runtime, settings, ring, services)
-    services.start()
-    err.print(
-        f"[bold]ready[/] in {time.perf_counter() - started:.1f} s: "
-        f"{len(network.topology.premise_ids):,} premises, "
-        f"{runtime.host.recovered_messages:,} journaled messages replayed, "
-        f"{len(services.runner.entries)} playbooks"
-    )
+    try:
+        if services is not None:
+            services.start()  # Redis store: waits for the effects lease (refused if held)
+        if redis_store:
+            runtime.start()  # tail the global event feed into the SSE stream
+    except OutageError as exc:
+        fail(str(exc))
+    if redis_store:
+        err.print(
+            f"[bold]ready[/] in {time.perf_counter() - started:.1f} s: "
+            f"{len(network.topology.premise_ids):,} premises, Redis at {_where(store)} "
+            f"(prefix {prefix!r}), role {role.value}"
+            + (f", {len(services.runner.entries)} playbooks" if services is not None else "")
+        )
+    else:
+        assert services is not None
+        err.print(
+            f"[bold]ready[/] in {time.perf_counter() - started:.1f} s: "
+            f"{len(network.topology.premise_ids):,} premises, "
+            f"{runtime.host.recovered_messages:,} journaled messages replayed, "
+            f"{len(services.runner.entries)} playbooks"
+        )
     if admin_key is not None:
         err.print(f"no --keys file: an admin key was written to {admin_key} (mode 600)")
 
@@ -103,7 +158,49 @@ def serve(
     try:
         serve_forever(app, host, port, ready)
     finally:
-        services.stop()
+        if services is not None:
+            services.stop()
+        if redis_store:
+            runtime.close()
+
+
+def _where(url: str) -> str:
+    """HOST:PORT of a store URL (never its password)."""
+    parsed = urlparse(url)
+    return f"{parsed.hostname}:{parsed.port or 6379}"
+
+
+def _redis(
+    network: Network,
+    store: str,
+    prefix: str,
+    role: Role,
+    state_dir: Path,
+    rules: Path | None,
+    playbooks: list[Path] | None,
+    notify_config: Path | None,
+    timezone: str,
+) -> tuple[Any, Services | None]:
+    """The runtime over Redis, with notify and playbooks when ``role`` is all."""
+    from outage.redisstore.connect import connect
+    from outage.redisstore.keys import Keyspace
+    from outage.redisstore.service import RedisRuntime
+
+    client = connect(store)
+    keys = Keyspace(prefix)
+    if role is Role.api:
+        return RedisRuntime(network, client, rules=load_rules(rules), tz=timezone, keys=keys), None
+    services = compose_redis(
+        network,
+        client,
+        keys=keys,
+        state_dir=state_dir,
+        rules=rules,
+        playbook_paths=playbooks,
+        notify_config=notify_config,
+        tz=timezone,
+    )
+    return services.runtime, services
 
 
 def dashboard_dir() -> Path | None:

@@ -42,6 +42,9 @@ from .ivr import RedisIvrAnswerer
 from .keys import Keyspace
 from .views import RedisViews
 
+#: Latest feed events an API worker puts in its SSE ring at start-up.
+PRIME = 1000
+
 
 @dataclass
 class EngineFigures:
@@ -105,12 +108,25 @@ class RedisRuntime:
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
 
+    @property
+    def durable(self) -> bool:
+        """Accepted signals are stored in Redis before the answer (durable as Redis's AOF)."""
+        return True
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start tailing the global event feed into the SSE stream (call at app start-up)."""
+        """Start tailing the global event feed into the SSE stream (call at app start-up).
+
+        The stream's ring is primed with the feed's latest events first, as the embedded
+        runtime's is by its journal replay: a client resuming from an older ``Last-Event-ID``
+        is then served the gap from the feed (`EventFeed.backlog`) rather than only what
+        happens from now on."""
         if self._follower is None:
             after = self.feed.last_seq()
+            if after:
+                for item in self.feed.backlog(max(0, after - PRIME), min(after, PRIME)):
+                    self.stream.publish(*item)
             self._follower = threading.Thread(
                 target=self.feed.follow,
                 args=(self.stream.publish, self._stop, after),

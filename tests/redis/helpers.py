@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,11 +15,13 @@ import redis
 from outage.bootstrap import Network
 from outage.events import to_json
 from outage.host import decode
-from outage.redisstore.keys import Keyspace
+from outage.redisstore.intake import RedisIntake
+from outage.redisstore.keys import GROUP, Keyspace
 from outage.redisstore.partition import Router
 from outage.redisstore.projection import CALL_EVENTS, PartitionState
 from outage.redisstore.worker import EngineWorker, stream_id
 from outage.rules import Rules
+from tests.conftest import DEMO_GPKG, PROJECT
 
 CALL_EVENT_TYPES = {cls.__name__ for cls in CALL_EVENTS}
 
@@ -112,3 +117,43 @@ def premises_under(network: Network, states: Any, per_incident: int = 3) -> list
                 found = topo.premises_of_transformer(topo.transformer_index[summary.asset])
             out += [int(p) for p in found[:per_incident]]
     return out
+
+
+def start_worker(url: str, keys: Keyspace, name: str, log: Path) -> subprocess.Popen[bytes]:
+    """``outage worker`` as its own process (small batches, short lease)."""
+    args = [
+        sys.executable, "-m", "outage", "worker", "--store", url, "--topology", str(DEMO_GPKG),
+        "--prefix", keys.prefix, "--name", name, "--lease-ms", "1500", "--batch", "25",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        args,
+        cwd=PROJECT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb"),
+    )
+
+
+def wait_owned(
+    client: Any, keys: Keyspace, partitions: tuple[str, ...], proc: subprocess.Popen[bytes]
+) -> None:
+    """Wait until a worker process holds the lease of every partition."""
+    deadline = time.monotonic() + 60
+    while not all(client.exists(keys.partition(p).owner) for p in partitions):
+        assert time.monotonic() < deadline and proc.poll() is None, "worker never took leases"
+        time.sleep(0.1)
+
+
+def assert_exactly_once(client: Any, keys: Keyspace, network: Network, storm: list[Any]) -> None:
+    """Every partition holds exactly its stream's events once; each call has one outcome."""
+    intake_partitions = RedisIntake(client, network, keys).router.partitions
+    total = 0
+    for partition in intake_partitions:
+        _, expected = reference(client, keys, network, partition)
+        assert stored_events(client, keys, partition) == expected, partition
+        total += len(expected)
+        pending = client.xpending(keys.partition(partition).signals, GROUP)
+        assert pending["pending"] == 0, partition
+    assert [seq for seq, _, _ in feed_events(client, keys)] == list(range(1, total + 1))
+    outcomes = call_outcomes(client, keys)
+    assert set(outcomes) == {s["id"] for s in storm if s["type"] == "call"}
+    assert set(outcomes.values()) == {1}

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,60 +19,18 @@ from outage.redisstore.keys import GROUP, Keyspace
 from outage.redisstore.views import RedisViews
 from outage.redisstore.worker import EngineWorker
 from outage.signals import parse_signal
-from tests.conftest import DEMO_GPKG, PROJECT
 
 from .helpers import (
     all_applied,
-    call_outcomes,
+    assert_exactly_once,
     drain,
-    feed_events,
     plain_client,
-    reference,
-    stored_events,
+    start_worker,
     wait_applied,
+    wait_owned,
 )
 
 pytestmark = pytest.mark.redis
-
-
-def start_worker(url: str, keys: Keyspace, name: str, log: Path) -> subprocess.Popen[bytes]:
-    """``outage worker`` as its own process (small batches, short lease)."""
-    args = [
-        sys.executable, "-m", "outage", "worker", "--store", url, "--topology", str(DEMO_GPKG),
-        "--prefix", keys.prefix, "--name", name, "--lease-ms", "1500", "--batch", "25",
-    ]  # fmt: skip
-    return subprocess.Popen(
-        args,
-        cwd=PROJECT,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "wb"),
-    )
-
-
-def wait_owned(
-    client: Any, keys: Keyspace, partitions: tuple[str, ...], proc: subprocess.Popen[bytes]
-) -> None:
-    """Wait until a worker process holds the lease of every partition."""
-    deadline = time.monotonic() + 60
-    while not all(client.exists(keys.partition(p).owner) for p in partitions):
-        assert time.monotonic() < deadline and proc.poll() is None, "worker never took leases"
-        time.sleep(0.1)
-
-
-def assert_exactly_once(client: Any, keys: Keyspace, network: Network, storm: list[Any]) -> None:
-    """Every partition holds exactly its stream's events once; each call has one outcome."""
-    intake_partitions = RedisIntake(client, network, keys).router.partitions
-    total = 0
-    for partition in intake_partitions:
-        _, expected = reference(client, keys, network, partition)
-        assert stored_events(client, keys, partition) == expected, partition
-        total += len(expected)
-        pending = client.xpending(keys.partition(partition).signals, GROUP)
-        assert pending["pending"] == 0, partition
-    assert [seq for seq, _, _ in feed_events(client, keys)] == list(range(1, total + 1))
-    outcomes = call_outcomes(client, keys)
-    assert set(outcomes) == {s["id"] for s in storm if s["type"] == "call"}
-    assert set(outcomes.values()) == {1}
 
 
 @pytest.mark.slow
