@@ -11,6 +11,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from outage import events as ev
+from outage.redisstore.errors import StoreError
 
 from .deps import SESSION_COOKIE, require
 from .responses import Json
@@ -27,8 +28,13 @@ def _runtime(request: Request) -> Runtime:
 
 @router.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
 async def healthz(request: Request) -> Health:
-    """The process answers."""
-    return Health(status="ok", signals_applied=_runtime(request).engine.signals_applied)
+    """The process answers (liveness never depends on the store: a Redis outage must not make
+    an orchestrator restart healthy API workers; `/readyz` reports that)."""
+    try:
+        applied = _runtime(request).engine.signals_applied
+    except StoreError:
+        applied = None
+    return Health(status="ok", signals_applied=applied)
 
 
 @router.get(
@@ -42,9 +48,13 @@ async def readyz(request: Request) -> Response:
     """200 once the engine has replayed its journal and the GIS index is built."""
     runtime = _runtime(request)
     ready = bool(getattr(request.app.state, "ready", False))
+    try:
+        applied = runtime.engine.signals_applied
+    except StoreError:  # Redis unreachable: not ready to take signals
+        applied, ready = None, False
     body = Health(
         status="ok" if ready else "starting",
-        signals_applied=runtime.engine.signals_applied,
+        signals_applied=applied,
         journal=runtime.journal.path if runtime.journal is not None else None,
     )
     return Json(body.model_dump(), status_code=200 if ready else 503)

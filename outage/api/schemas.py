@@ -236,7 +236,7 @@ class Health(BaseModel):
     """Liveness / readiness."""
 
     status: Literal["ok", "starting"]
-    signals_applied: int = 0
+    signals_applied: int | None = 0
     journal: str | None = None
 
 
