@@ -5,6 +5,7 @@ from notify.config import NotifyConfig, load_config
 from notify.dispatch import DispatchReport, run_sender
 from notify.inbound import InboundResult
 from notify.notifier import Notifier
+from notify.redis_store import RedisNotifyStore
 from notify.store import NotifyStore, SqliteStore
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "Notifier",
     "NotifyConfig",
     "NotifyStore",
+    "RedisNotifyStore",
     "SqliteStore",
     "load_config",
     "run_sender",

@@ -4,11 +4,12 @@ The runner describes every job by an id, an APScheduler trigger and a JSON ``spe
 scheduler calls back ``runner.run_job(job_id, spec, fired_at)`` when it is due.
 
 * `LiveScheduler` hands the jobs to APScheduler's `BackgroundScheduler` with a SQLAlchemy
-  (SQLite) job store. Job ids are derived from (playbook, activation, step), and every add
-  *replaces* a job of the same id, so a restart that re-adds its jobs neither drops nor
-  doubles them; jobs missed while the process was down run once on start (``coalesce``)
-  when within the grace time. The callback is found through a module-level registry because
-  a persisted job must name a plain importable function.
+  (SQLite) job store, or APScheduler's `RedisJobStore` (`LiveScheduler.redis`). Job ids are
+  derived from (playbook, activation, step), and every add *replaces* a job of the same id,
+  so a restart that re-adds its jobs neither drops nor doubles them; jobs missed while the
+  process was down run once on start (``coalesce``) when within the grace time. The callback
+  is found through a module-level registry because a persisted job must name a plain
+  importable function.
 * `EventTimeScheduler` (drills, tests) asks the *same* triggers for their next fire times
   and fires them as event time passes (`due`), so a drill shows exactly what live would
   schedule — hours of storm in seconds.
@@ -148,21 +149,63 @@ def fire(name: str, job_id: str, spec: dict[str, Any]) -> None:
 
 
 class LiveScheduler:
-    """APScheduler `BackgroundScheduler` with a persistent SQLite job store.
+    """APScheduler `BackgroundScheduler` with a persistent job store: the SQLite file
+    ``path``, or any APScheduler job store passed as ``jobstore`` (see `redis`).
 
     ``name`` keys the callback registry: one per runner in a process.
     """
 
-    def __init__(self, path: Path | str, *, name: str = "playbooks", grace_s: int = 600) -> None:
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        *,
+        name: str = "playbooks",
+        grace_s: int = 600,
+        jobstore: Any = None,
+    ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        if (path is None) == (jobstore is None):
+            raise ValueError("LiveScheduler: give exactly one of path and jobstore")
+        if jobstore is None:
+            from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+            jobstore = SQLAlchemyJobStore(url=f"sqlite:///{Path(str(path))}")
         self.name = name
+        self.jobstore = jobstore
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{Path(path)}")},
+            jobstores={"default": jobstore},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace_s},
             timezone=UTC,
         )
+
+    @classmethod
+    def redis(
+        cls,
+        client_or_url: Any,
+        *,
+        prefix: str = "outage",
+        name: str = "playbooks",
+        grace_s: int = 600,
+    ) -> LiveScheduler:
+        """Jobs in Redis: APScheduler's `RedisJobStore` on the keys
+        `outage.redisstore.keys.PlaybookKeys` (``PREFIX:{playbooks}:jobs`` and
+        ``:run_times``). ``client_or_url`` is a ``redis.Redis`` (used as it is) or a
+        ``redis://`` URL. One Redis server, not a Redis Cluster (the job store's pipelines
+        are plain ``MULTI``s)."""
+        from apscheduler.jobstores.redis import RedisJobStore
+
+        from outage.redisstore.keys import PlaybookKeys
+
+        keys = PlaybookKeys(prefix)
+        store = RedisJobStore(jobs_key=keys.jobs, run_times_key=keys.run_times)
+        if isinstance(client_or_url, str):
+            import redis
+
+            store.redis = redis.Redis.from_url(client_or_url)
+        else:
+            store.redis = client_or_url
+        return cls(name=name, grace_s=grace_s, jobstore=store)
 
     def start(self, callback: Callback) -> None:
         """Register the runner's callback, then start (persisted jobs resume)."""

@@ -163,3 +163,69 @@ class RunnerStore:
         """Close the file."""
         with self._lock:
             self._db.close()
+
+
+class RedisRunnerStore(RunnerStore):
+    """`RunnerStore` in Redis: the audit log is a list (``seq`` = position + 1) and the state
+    one JSON document, both written by one ``MULTI``/``EXEC`` per `commit` — the audit rows
+    and the state that they explain land together or not at all. Keys:
+    `outage.redisstore.keys.PlaybookKeys` (``PREFIX:{playbooks}:audit`` / ``:state``, one
+    Cluster slot). ``client`` is a ``redis.Redis`` (or ``RedisCluster``); it stays the
+    caller's."""
+
+    def __init__(self, client: Any, prefix: str = "outage") -> None:  # no SQLite file
+        from outage.redisstore.keys import PlaybookKeys
+
+        self.client = client
+        self.keys = PlaybookKeys(prefix)
+        self.path = f"redis:{self.keys.audit}"
+        self._lock = threading.Lock()
+        self._pending = []
+
+    def commit(self, state: dict[str, Any] | None) -> None:
+        """Write the queued audit rows and (if given) the state, in one ``MULTI``/``EXEC``."""
+        with self._lock:
+            if not self._pending and state is None:
+                return
+            pipe = self.client.pipeline(transaction=True)
+            if self._pending:
+                pipe.rpush(self.keys.audit, *(
+                    orjson.dumps([at, pb, act, kind, body.decode(), by])
+                    for at, pb, act, kind, body, by in self._pending
+                ))
+            if state is not None:
+                pipe.set(self.keys.state, orjson.dumps(state))
+            pipe.execute()
+            self._pending = []
+
+    def load_state(self) -> dict[str, Any] | None:
+        """The last committed state, or None for a new store."""
+        body = self.client.get(self.keys.state)
+        return orjson.loads(body) if body else None
+
+    def rows(
+        self,
+        *,
+        playbook: str | None = None,
+        kind: str | None = None,
+        activation: str | None = None,
+        since: datetime | None = None,
+    ) -> list[AuditRow]:
+        """Audit rows in order, filtered by any of the arguments."""
+        found = []
+        for seq, raw in enumerate(self.client.lrange(self.keys.audit, 0, -1), start=1):
+            at, pb, act, kind_, detail, by = orjson.loads(raw)
+            if (
+                (playbook is None or pb == playbook)
+                and (kind is None or kind_ == kind)
+                and (activation is None or act == activation)
+                and (since is None or at >= since.isoformat())
+            ):
+                found.append(
+                    AuditRow(seq, datetime.fromisoformat(at), pb, act, kind_,
+                             orjson.loads(detail), by)
+                )
+        return found
+
+    def close(self) -> None:
+        """Nothing to close: the client belongs to the caller."""

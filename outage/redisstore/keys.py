@@ -239,3 +239,283 @@ if #ARGV > 1 then
 end
 return out
 """
+
+
+# -- notify and playbooks (the one effects process) -----------------------------------------
+#
+# notify's store (`notify.redis_store.RedisNotifyStore`) and the playbook job store
+# (`playbooks.scheduler.LiveScheduler.redis`). Every notify key carries the ``{notify}`` hash
+# tag and every job-store key ``{playbooks}``, so each store lives in one Cluster slot and a
+# Lua step may touch any of its keys (the per-message and per-incident names below are built
+# inside the scripts from the base ``PREFIX:{notify}:``)::
+#
+#     P:{notify}:meta          hash    high_water
+#     P:{notify}:incidents     hash    incident -> notify's projection row (JSON)
+#     P:{notify}:log:<inc>     hash    "kind|phone" -> [digest, outbox key, at] (JSON)
+#     P:{notify}:inc:<inc>     hash    outbox key -> "kind|language|phone" (the incident's texts)
+#     P:{notify}:msg:<key>     hash    one outbox row (the columns of SqliteStore's outbox + n)
+#     P:{notify}:status        hash    outbox key -> status (the one place a status lives)
+#     P:{notify}:counts        hash    status -> rows
+#     P:{notify}:order         zset    outbox key by n (insertion order, for `rows`)
+#     P:{notify}:serial        string  last n given (16-digit zero-padded in rows and members)
+#     P:{notify}:prios         zset    priorities with a pending queue (score = priority)
+#     P:{notify}:pending:<p>   zset    "n|key" by not_before: the due queue of priority p
+#     P:{notify}:sending       zset    outbox key by wall-clock claim time (crash recovery)
+#     P:{notify}:provider      hash    provider id -> outbox keys ("\n"-joined), for receipts
+#     P:{notify}:consent       hash    phone -> [state, at, source] (JSON)
+#     P:{notify}:inbound       hash    message id -> {phone, text, at, reply} (JSON)
+#     P:{notify}:lock          string  decision lock: token of the deciding store (PX ttl)
+#     P:{playbooks}:jobs       hash    APScheduler RedisJobStore: job id -> pickled job
+#     P:{playbooks}:run_times  zset    APScheduler RedisJobStore: job id by next run time
+#     P:{playbooks}:audit      list    the runner's audit rows (JSON; seq = position + 1)
+#     P:{playbooks}:state      string  the runner's state document (JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyKeys:
+    """notify's keys under one prefix (the same prefix as the `Keyspace` of that system)."""
+
+    prefix: str = "outage"
+
+    @property
+    def base(self) -> str:
+        """What every notify key starts with; the scripts' first argument."""
+        return f"{self.prefix}:{{notify}}:"
+
+    def __getattr__(self, name: str) -> str:
+        if name in NOTIFY_FIXED:
+            return self.base + name
+        raise AttributeError(name)
+
+    def log(self, incident: str) -> str:
+        """The notification log of ``incident``."""
+        return f"{self.base}log:{incident}"
+
+    def inc(self, incident: str) -> str:
+        """The outbox keys of ``incident``."""
+        return f"{self.base}inc:{incident}"
+
+    def msg(self, key: str) -> str:
+        """One outbox row."""
+        return f"{self.base}msg:{key}"
+
+    def pending(self, priority: int | str) -> str:
+        """The due queue of ``priority``."""
+        return f"{self.base}pending:{priority}"
+
+
+#: The fixed notify keys (``NotifyKeys(prefix).meta`` ...).
+NOTIFY_FIXED = (
+    "meta", "incidents", "status", "counts", "order", "serial", "prios", "sending", "provider",
+    "consent", "inbound", "lock",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookKeys:
+    """The playbook runner's keys: APScheduler's `RedisJobStore`, the audit log, the state."""
+
+    prefix: str = "outage"
+
+    @property
+    def jobs(self) -> str:
+        """Job id -> pickled job state."""
+        return f"{self.prefix}:{{playbooks}}:jobs"
+
+    @property
+    def run_times(self) -> str:
+        """Job id by next run time."""
+        return f"{self.prefix}:{{playbooks}}:run_times"
+
+    @property
+    def audit(self) -> str:
+        """The audit log."""
+        return f"{self.prefix}:{{playbooks}}:audit"
+
+    @property
+    def state(self) -> str:
+        """The runner's state document."""
+        return f"{self.prefix}:{{playbooks}}:state"
+
+
+#: Shared by the notify scripts: ARGV[1] is `NotifyKeys.base`. ``set_status`` moves one
+#: outbox row to a new status and keeps counts, the due queues and the sending set in step.
+NOTIFY_LIB = r"""
+local base = ARGV[1]
+local function msg(k) return base .. 'msg:' .. k end
+local function set_status(k, new, at)
+  local status, counts = base .. 'status', base .. 'counts'
+  local old = redis.call('HGET', status, k)
+  local row = msg(k)
+  local meta = redis.call('HMGET', row, 'n', 'priority')
+  local member, p = meta[1] .. '|' .. k, meta[2]
+  if old == 'pending' then redis.call('ZREM', base .. 'pending:' .. p, member) end
+  if old == 'sending' then redis.call('ZREM', base .. 'sending', k) end
+  if old then redis.call('HINCRBY', counts, old, -1) end
+  redis.call('HSET', status, k, new)
+  redis.call('HINCRBY', counts, new, 1)
+  if new == 'pending' then
+    redis.call('ZADD', base .. 'pending:' .. p, redis.call('HGET', row, 'not_before'), member)
+    redis.call('ZADD', base .. 'prios', p, p)
+  elseif new == 'sending' then
+    redis.call('ZADD', base .. 'sending', at, k)
+  end
+end
+local function locked()
+  local holder = redis.call('GET', KEYS[1])
+  return holder and holder ~= ARGV[2]
+end
+"""
+
+#: Commit one decision: its outbox rows, log rows, projection rows and the new high-water
+#: mark in one atomic step, fenced by the decision lock (a decider whose lock lapsed writes
+#: nothing). Releases the lock. KEYS: lock. ARGV: base, token, ops JSON (all strings):
+#:   ["E", key, phone, account, incident, kind, language, body, encoding, segments, priority,
+#:    not_before, created]  enqueue unless the key exists
+#:   ["L", incident, "kind|phone", value] / ["D", incident, "kind|phone"]  log set / delete
+#:   ["S", key] supersede if pending    ["B", key, body] rewrite if pending
+#:   ["M", incident, into] fold log (keeping into's entries) and outbox rows into ``into``
+#:   ["P", incident, row JSON] projection   ["H", seq] high-water mark
+NOTIFY_COMMIT = NOTIFY_LIB + r"""
+if redis.call('GET', KEYS[1]) ~= ARGV[2] then
+  return redis.error_reply('LOCK notify decision lock lost')
+end
+local status = base .. 'status'
+local ops = cjson.decode(ARGV[3])
+for _, op in ipairs(ops) do
+  local c = op[1]
+  if c == 'E' then
+    local k = op[2]
+    if redis.call('HEXISTS', status, k) == 0 then
+      local n = string.format('%016d', redis.call('INCR', base .. 'serial'))
+      redis.call('HSET', msg(k), 'key', k, 'phone', op[3], 'account', op[4], 'incident', op[5],
+                 'kind', op[6], 'language', op[7], 'body', op[8], 'encoding', op[9],
+                 'segments', op[10], 'priority', op[11], 'not_before', op[12],
+                 'created', op[13], 'attempts', '0', 'n', n)
+      redis.call('ZADD', base .. 'order', n, k)
+      redis.call('HSET', base .. 'inc:' .. op[5], k, op[6] .. '|' .. op[7] .. '|' .. op[3])
+      set_status(k, 'pending', 0)
+    end
+  elseif c == 'L' then
+    redis.call('HSET', base .. 'log:' .. op[2], op[3], op[4])
+  elseif c == 'D' then
+    redis.call('HDEL', base .. 'log:' .. op[2], op[3])
+  elseif c == 'S' then
+    if redis.call('HGET', status, op[2]) == 'pending' then set_status(op[2], 'superseded', 0) end
+  elseif c == 'B' then
+    if redis.call('HGET', status, op[2]) == 'pending' then
+      redis.call('HSET', msg(op[2]), 'body', op[3])
+    end
+  elseif c == 'M' then
+    local from, into = op[2], op[3]
+    local entries = redis.call('HGETALL', base .. 'log:' .. from)
+    for i = 1, #entries, 2 do
+      redis.call('HSETNX', base .. 'log:' .. into, entries[i], entries[i + 1])
+    end
+    redis.call('DEL', base .. 'log:' .. from)
+    local rows = redis.call('HGETALL', base .. 'inc:' .. from)
+    for i = 1, #rows, 2 do
+      redis.call('HSET', msg(rows[i]), 'incident', into)
+      redis.call('HSET', base .. 'inc:' .. into, rows[i], rows[i + 1])
+    end
+    redis.call('DEL', base .. 'inc:' .. from)
+  elseif c == 'P' then
+    redis.call('HSET', base .. 'incidents', op[2], op[3])
+  elseif c == 'H' then
+    redis.call('HSET', base .. 'meta', 'high_water', op[2])
+  end
+end
+redis.call('DEL', KEYS[1])
+return #ops
+"""
+
+#: Claim: move up to ``limit`` due rows from their pending queues to ``sending`` — highest
+#: priority (lowest number) first, then by not_before, then in insertion order — in one
+#: atomic step, so two senders never get the same row. Waits out a decision in progress.
+#: KEYS: lock. ARGV: base, token ('' outside a decision), now, limit, wall-clock time.
+#: Returns 'LOCKED', or the rows' fields in `notify.store.OutboxRow` order (then attempts).
+NOTIFY_CLAIM = NOTIFY_LIB + r"""
+if locked() then return 'LOCKED' end
+local left = tonumber(ARGV[4])
+local out = {}
+for _, p in ipairs(redis.call('ZRANGE', base .. 'prios', 0, -1)) do
+  if left <= 0 then break end
+  local queue = base .. 'pending:' .. p
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', queue, '-inf', ARGV[3], 'LIMIT', 0, left)) do
+    local k = string.sub(member, 18)
+    out[#out + 1] = redis.call('HMGET', msg(k), 'key', 'phone', 'account', 'incident', 'kind',
+                               'language', 'body', 'encoding', 'segments', 'priority',
+                               'not_before', 'created', 'attempts')
+    set_status(k, 'sending', ARGV[5])
+    left = left - 1
+  end
+  if redis.call('EXISTS', queue) == 0 then redis.call('ZREM', base .. 'prios', p) end
+end
+return out
+"""
+
+#: Finish a send attempt (`SqliteStore.finish`'s UPDATE). KEYS: lock. ARGV: base, token, key,
+#: status, at, has provider id ('1'/'0'), provider id, has error, error, not_before ('' keep).
+#: Returns 'LOCKED', 1, or 0 when no such row.
+NOTIFY_FINISH = NOTIFY_LIB + r"""
+if locked() then return 'LOCKED' end
+local k, new = ARGV[3], ARGV[4]
+local row = msg(k)
+if redis.call('EXISTS', row) == 0 then return 0 end
+if new == 'sent' or new == 'pending' or new == 'failed' then
+  redis.call('HINCRBY', row, 'attempts', 1)
+end
+if new == 'sent' then redis.call('HSET', row, 'sent_at', ARGV[5]) end
+if ARGV[6] == '1' then
+  redis.call('HSET', row, 'provider_id', ARGV[7])
+  local index = base .. 'provider'
+  local known = redis.call('HGET', index, ARGV[7])
+  if not known then
+    redis.call('HSET', index, ARGV[7], k)
+  elseif not string.find('\n' .. known .. '\n', '\n' .. k .. '\n', 1, true) then
+    redis.call('HSET', index, ARGV[7], known .. '\n' .. k)
+  end
+end
+if ARGV[8] == '1' then
+  redis.call('HSET', row, 'error', ARGV[9])
+else
+  redis.call('HDEL', row, 'error')
+end
+if ARGV[10] ~= '' then redis.call('HSET', row, 'not_before', ARGV[10]) end
+set_status(k, new, ARGV[5])
+return 1
+"""
+
+#: A delivery receipt by provider id or outbox key, for rows already sent.
+#: KEYS: lock (routing only). ARGV: base, reference, status, at. Returns the rows updated.
+NOTIFY_RECEIPT = NOTIFY_LIB + r"""
+local ref = ARGV[2]
+local found = {}
+if redis.call('EXISTS', msg(ref)) == 1 then found[#found + 1] = ref end
+local known = redis.call('HGET', base .. 'provider', ref)
+if known then
+  for k in string.gmatch(known, '[^\n]+') do
+    if k ~= ref and redis.call('HGET', msg(k), 'provider_id') == ref then found[#found + 1] = k end
+  end
+end
+local n = 0
+for _, k in ipairs(found) do
+  local s = redis.call('HGET', base .. 'status', k)
+  if s == 'sent' or s == 'delivered' or s == 'undelivered' then
+    set_status(k, ARGV[3], 0)
+    redis.call('HSET', msg(k), 'receipt_at', ARGV[4])
+    n = n + 1
+  end
+end
+return n
+"""
+
+#: Rows left ``sending`` (claimed at or before a wall-clock cutoff) go back to pending, to be
+#: sent again under the same idempotency key. KEYS: lock. ARGV: base, token, cutoff.
+#: Returns 'LOCKED' or how many.
+NOTIFY_RECOVER = NOTIFY_LIB + r"""
+if locked() then return 'LOCKED' end
+local stuck = redis.call('ZRANGEBYSCORE', base .. 'sending', '-inf', ARGV[3])
+for _, k in ipairs(stuck) do set_status(k, 'pending', 0) end
+return #stuck
+"""
