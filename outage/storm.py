@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from outage.events import Event, StormDeclared, StormStoodDown
@@ -62,6 +63,22 @@ class StormDetector:
     def system_declared(self) -> bool:
         """True while a system-wide storm is declared."""
         return self.scopes[SYSTEM].declared_at is not None
+
+    def scope_view(self, name: str) -> dict[str, Any]:
+        """One scope as JSON: declared (and when), customers served, the latest metrics."""
+        scope = self.scopes[name]
+        last = self._last.get(name)
+        return {
+            "declared": scope.declared_at is not None,
+            "declared_at": scope.declared_at.isoformat().replace("+00:00", "Z")
+            if scope.declared_at
+            else None,
+            "customers_served": scope.customers_served,
+            "customers_out": last.customers_out if last else 0,
+            "open_incidents": last.open_incidents if last else 0,
+            "calls_per_hour": last.calls_per_hour if last else 0.0,
+            "baseline_per_hour": last.baseline_per_hour if last else 0.0,
+        }
 
     def last_status(self, scope: str) -> ScopeStatus | None:
         """The metrics of the latest evaluation of ``scope`` (None before the first)."""

@@ -203,18 +203,7 @@ class Runtime:
         with self.lock:
             engine = self.host.engine
             detector = engine.storm
-            scopes = {}
-            for name, scope in detector.scopes.items():
-                last = detector.last_status(name)
-                scopes[name] = {
-                    "declared": scope.declared_at is not None,
-                    "declared_at": _iso(scope.declared_at),
-                    "customers_served": scope.customers_served,
-                    "customers_out": last.customers_out if last else 0,
-                    "open_incidents": last.open_incidents if last else 0,
-                    "calls_per_hour": last.calls_per_hour if last else 0.0,
-                    "baseline_per_hour": last.baseline_per_hour if last else 0.0,
-                }
+            scopes = {name: detector.scope_view(name) for name in detector.scopes}
             return {
                 "declared": detector.scopes[SYSTEM].declared_at is not None,
                 "rule_set": engine.rule_set,

@@ -228,21 +228,11 @@ class PartitionState:
         """This partition's storm scopes: its substation's, and its share of the system's."""
         engine = self.engine
         detector = engine.storm
-        scopes = {}
-        for name in (self.partition, SYSTEM):
-            scope = detector.scopes.get(name)
-            if scope is None:
-                continue
-            last = detector.last_status(name)
-            scopes[name] = {
-                "declared": scope.declared_at is not None,
-                "declared_at": _iso(scope.declared_at),
-                "customers_served": scope.customers_served,
-                "customers_out": last.customers_out if last else 0,
-                "open_incidents": last.open_incidents if last else 0,
-                "calls_per_hour": last.calls_per_hour if last else 0.0,
-                "baseline_per_hour": last.baseline_per_hour if last else 0.0,
-            }
+        scopes = {
+            name: detector.scope_view(name)
+            for name in (self.partition, SYSTEM)
+            if name in detector.scopes
+        }
         return {
             "partition": self.partition,
             "rule_set": engine.rule_set,
