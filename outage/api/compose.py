@@ -188,7 +188,8 @@ def compose_redis(
     lease_ms: int = 10_000,
 ) -> Services:
     """`compose` for an API worker over Redis: a `RedisRuntime`, with notify and playbooks
-    fed from the global event feed (state, SMS outbox and job store in ``state_dir``).
+    fed from the global event feed; their outbox, dedup log, audit log, state and job store
+    live in Redis (so another ``--role all`` process can take over with an empty state dir).
     ``Services.start`` takes the effects lease, so only one such process acts."""
     from outage.redisstore.effects import EffectsLease
     from outage.redisstore.service import RedisRuntime
@@ -199,7 +200,31 @@ def compose_redis(
             network, client, rules=rules, tz=tz, announcements=announcements, keys=keys
         )
 
-    services = _compose(runtime, state_dir, rules, playbook_paths, notify_config, channel, clock)
+    def stores(made: Any) -> tuple[Any, Any, Any]:
+        """The outbox, dedup log and consent in Redis; the playbook audit log, state and jobs
+        too (a Redis Cluster keeps the jobs in ``state_dir``: APScheduler's Redis job store
+        uses plain MULTI pipelines, which a cluster client cannot run)."""
+        from redis.cluster import RedisCluster
+
+        from notify.redis_store import RedisNotifyStore
+        from playbooks.scheduler import LiveScheduler
+        from playbooks.store import RedisRunnerStore
+
+        prefix = made.keys.prefix
+        scheduler = (
+            LiveScheduler(state_dir / "playbooks.jobs.sqlite")
+            if isinstance(client, RedisCluster)
+            else LiveScheduler.redis(client, prefix=prefix)
+        )
+        return (
+            RedisNotifyStore(client, made.keys),
+            RedisRunnerStore(client, prefix),
+            scheduler,
+        )
+
+    services = _compose(
+        runtime, state_dir, rules, playbook_paths, notify_config, channel, clock, stores
+    )
     redis_runtime = services.runtime
     assert isinstance(redis_runtime, RedisRuntime)
     notifier, runner = services.notifier, services.runner
@@ -219,9 +244,12 @@ def _compose(
     notify_config: Path | None,
     channel: Channel | None,
     clock: Clock,
+    stores: Callable[[Any], tuple[Any, Any, Any]] | None = None,
 ) -> Services:
     """Notify and playbooks, each behind an `EventPump`, over the runtime ``make_runtime``
-    builds (given the rules, the IVR announcements and the pumps' listeners)."""
+    builds (given the rules, the IVR announcements and the pumps' listeners). ``stores``, given
+    the runtime, answers (notify store, playbook runner store, scheduler); without it they are
+    SQLite files in ``state_dir``."""
     state_dir.mkdir(parents=True, exist_ok=True)
     if not isinstance(rules, Rules):
         rules = load_rules(rules)
@@ -241,12 +269,13 @@ def _compose(
     def now() -> datetime:
         return (runtime.engine.now or datetime.now(UTC)) if clock == "event" else datetime.now(UTC)
 
+    shared = stores(runtime) if stores is not None else None
     sms_outbox = state_dir / "sms-outbox.jsonl"
     notifier = Notifier(
         network.topology,
         network.tables.customers,
         load_config(notify_config),
-        SqliteStore(state_dir / "notify.sqlite"),
+        shared[0] if shared else SqliteStore(state_dir / "notify.sqlite"),
         channel or FileChannel(sms_outbox),
         submit_call=lambda call: runtime.submit([call]),
         status_for_phone=_status_for_phone(runtime),
@@ -268,7 +297,11 @@ def _compose(
         webhook=HttpWebhook(),
     )
     playbooks = load_playbooks(playbook_paths or [LIBRARY])
-    if clock == "wall":
+    if shared is not None:
+        runner = PlaybookRunner(
+            playbooks, situation_for(network, rules), ports, store=shared[1], scheduler=shared[2]
+        )
+    elif clock == "wall":
         runner = live_runner(playbooks, network, ports, state_dir / "playbooks.sqlite", rules=rules)
     else:
         runner = PlaybookRunner(

@@ -312,3 +312,55 @@ def _premise_under(network: Network, row: dict[str, Any]) -> str:
     else:
         found = topo.premises_of_transformer(topo.transformer_index[row["device"]])
     return str(topo.premise_ids[int(found[0])])
+
+
+@pytest.mark.slow
+def test_the_effects_process_fails_over_without_texting_anyone_twice(
+    redis_url: str,
+    client: Any,
+    keys: Keyspace,
+    network: Network,
+    storm: list[dict[str, Any]],
+    api_key: tuple[Path, str],
+    tmp_path: Path,
+) -> None:
+    """SMS decisions, the outbox and the playbook state live in Redis: a `--role all` process
+    killed with -9 is replaced by one with an EMPTY state dir, which carries on from the
+    shared high-water marks instead of deciding the storm's texts again."""
+    from notify.redis_store import RedisNotifyStore
+
+    keys_file, key = api_key
+    partitions = Router(network).partitions
+    half = len(storm) // 2
+    procs = Cluster(tmp_path, redis_url, keys, keys_file)
+    try:
+        procs.worker("engine")
+        first = procs.serve("effects-a", role="all")
+        assert post(first.url, key, storm[:half]).status_code == 202
+        wait_applied(client, keys, partitions, timeout=120)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{first.url}/v1/notify/stats", headers=bearer(key)).json()["decided"] == 0:
+            assert time.monotonic() < deadline, "notify never decided anything"
+            time.sleep(0.5)
+        assert first.process is not None
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(10)
+
+        second = procs.serve("effects-b", role="all")  # takes the lease once it lapses
+        assert not (second.state_dir / "notify.sqlite").exists()
+        assert post(second.url, key, storm[half:]).status_code == 202
+        wait_applied(client, keys, partitions, timeout=120)
+        store = RedisNotifyStore(client, keys, recover_sending=False)
+        last = store.high_water()
+        deadline = time.monotonic() + 90
+        while store.high_water() < client.xlen(keys.events_stream):
+            assert time.monotonic() < deadline, (store.high_water(), last)
+            time.sleep(0.5)
+        rows = store.rows()
+        once = ("outage_detected", "restored", "crew_dispatched")  # at most once per incident
+        decided = [(r["phone"], r["incident"], r["kind"]) for r in rows if r["kind"] in once]
+        assert decided and len(decided) == len(set(decided))  # nobody told the same twice
+        stats = httpx.get(f"{second.url}/v1/notify/stats", headers=bearer(key)).json()
+        assert stats["decided"] == len(rows)  # the new process sees the old one's decisions
+    finally:
+        procs.close()
