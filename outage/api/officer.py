@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from outage.errors import JournalError
 from outage.events import to_json
@@ -132,161 +134,112 @@ _COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(
-    "/v1/incidents/{incident_id}/confirm",
-    response_model=CommandResult,
-    responses=_COMMAND_RESPONSES,
-    summary="Confirm a predicted outage",
-)
-async def confirm(
-    request: Request, incident_id: str, caller: Officer, idempotency_key: IdempotencyKey = None
-) -> Any:
-    """The officer knows the outage is real (a crew or a customer confirmed it)."""
-    return await _command(request, caller, idempotency_key, action="confirm", incident=incident_id)
+@dataclass(frozen=True)
+class _IncidentCommand:
+    """One officer command on an incident: its path, the engine action, its body and docs."""
+
+    path: str
+    action: str
+    summary: str
+    description: str
+    body: type[BaseModel] | None = None
+    body_optional: bool = False
 
 
-@router.post(
-    "/v1/incidents/{incident_id}/dispatch",
-    response_model=CommandResult,
-    responses=_COMMAND_RESPONSES,
-    summary="Dispatch a crew",
-)
-async def dispatch(
-    request: Request,
-    incident_id: str,
-    body: DispatchBody,
-    caller: Officer,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
-    """Send ``crew`` to the incident (confirms it too)."""
-    return await _command(
-        request, caller, idempotency_key, action="dispatch", incident=incident_id, crew=body.crew
-    )
+_INCIDENT_COMMANDS = (
+    _IncidentCommand(
+        "confirm", "confirm", "Confirm a predicted outage",
+        "The officer knows the outage is real (a crew or a customer confirmed it).",
+    ),
+    _IncidentCommand(
+        "dispatch", "dispatch", "Dispatch a crew",
+        "Send ``crew`` to the incident (confirms it too).", DispatchBody,
+    ),
+    _IncidentCommand(
+        "etr", "set_etr", "Set the estimated time of restoration",
+        "Customers hear and read this ETR (IVR, SMS).", EtrBody,
+    ),
+    _IncidentCommand(
+        "restore", "restore", "Mark restored",
+        "Power is back at the incident's device (nested outages below stay open).",
+        ReasonBody, body_optional=True,
+    ),
+    _IncidentCommand(
+        "cancel", "cancel", "Cancel a wrong prediction",
+        "The prediction was wrong; its customers are not out.", ReasonBody, body_optional=True,
+    ),
+    _IncidentCommand(
+        "close", "close", "Close a restored incident",
+        "Paperwork done: the incident leaves the board.",
+    ),
+    _IncidentCommand(
+        "merge", "merge", "Merge this prediction into another incident",
+        "Two tickets are one outage: this one's calls move to ``into``; when neither covers the "
+        "other, ``into`` moves up to the lowest device above both.", MergeBody,
+    ),
+    _IncidentCommand(
+        "split", "split", "Split a prediction into outages at the given assets",
+        "The ticket moves to the first asset, each other asset gets a new ticket.", SplitBody,
+    ),
+)  # fmt: skip
 
 
-@router.post(
-    "/v1/incidents/{incident_id}/etr",
-    response_model=CommandResult,
-    responses=_COMMAND_RESPONSES,
-    summary="Set the estimated time of restoration",
-)
-async def set_etr(
-    request: Request,
-    incident_id: str,
-    body: EtrBody,
-    caller: Officer,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
-    """Customers hear and read this ETR (IVR, SMS)."""
-    if body.etr is None:
+def _command_fields(body: BaseModel | None) -> dict[str, Any]:
+    """The engine command's fields from a request body (``etr`` must be given)."""
+    if body is None:
+        return {}
+    fields = body.model_dump(exclude_none=True)
+    if isinstance(body, EtrBody) and body.etr is None:
         raise HTTPException(422, "etr: required (an ISO 8601 time with a time zone)")
-    return await _command(
-        request, caller, idempotency_key, action="set_etr", incident=incident_id, etr=body.etr
-    )
+    if isinstance(body, SplitBody):
+        fields["assets"] = tuple(body.assets)
+    return fields
 
 
-@router.post(
-    "/v1/incidents/{incident_id}/restore",
-    response_model=CommandResult,
-    responses=_COMMAND_RESPONSES,
-    summary="Mark restored",
-)
-async def restore(
-    request: Request,
-    incident_id: str,
-    caller: Officer,
-    body: ReasonBody | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
-    """Power is back at the incident's device (nested outages below stay open)."""
-    reason = body.reason if body else None
-    return await _command(
-        request, caller, idempotency_key, action="restore", incident=incident_id, reason=reason
-    )
+def _add_incident_command(spec: _IncidentCommand) -> None:
+    """Register ``POST /v1/incidents/{id}/<path>`` for ``spec``."""
+
+    async def endpoint(
+        request: Request,
+        incident_id: str,
+        caller: Officer,
+        body: Any = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Any:
+        fields = _command_fields(body)
+        return await _command(
+            request, caller, idempotency_key, action=spec.action, incident=incident_id, **fields
+        )
+
+    # The body's type is only known here; FastAPI reads it from the annotations.
+    if spec.body is None:
+        endpoint.__annotations__.pop("body")
+        endpoint.__signature__ = inspect.signature(endpoint).replace(  # type: ignore[attr-defined]
+            parameters=[p for n, p in inspect.signature(endpoint).parameters.items() if n != "body"]
+        )
+    else:
+        kind = spec.body | None if spec.body_optional else spec.body
+        parameters = [
+            p.replace(annotation=kind, default=None if spec.body_optional else p.empty)
+            if n == "body"
+            else p
+            for n, p in inspect.signature(endpoint, eval_str=True).parameters.items()
+        ]
+        endpoint.__signature__ = inspect.signature(endpoint).replace(  # type: ignore[attr-defined]
+            parameters=parameters
+        )
+    endpoint.__name__ = spec.action
+    endpoint.__doc__ = spec.description
+    router.post(
+        f"/v1/incidents/{{incident_id}}/{spec.path}",
+        response_model=CommandResult,
+        responses=_COMMAND_RESPONSES,
+        summary=spec.summary,
+    )(endpoint)
 
 
-@router.post(
-    "/v1/incidents/{incident_id}/cancel",
-    response_model=CommandResult,
-    responses=_COMMAND_RESPONSES,
-    summary="Cancel a wrong prediction",
-)
-async def cancel(
-    request: Request,
-    incident_id: str,
-    caller: Officer,
-    body: ReasonBody | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
-    """The prediction was wrong; its customers are not out."""
-    reason = body.reason if body else None
-    return await _command(
-        request, caller, idempotency_key, action="cancel", incident=incident_id, reason=reason
-    )
-
-
-@router.post(
-    "/v1/incidents/{incident_id}/close",
-    response_model=CommandResult,
-    responses=_COMMAND_RESPONSES,
-    summary="Close a restored incident",
-)
-async def close(
-    request: Request, incident_id: str, caller: Officer, idempotency_key: IdempotencyKey = None
-) -> Any:
-    """Paperwork done: the incident leaves the board."""
-    return await _command(request, caller, idempotency_key, action="close", incident=incident_id)
-
-
-@router.post(
-    "/v1/incidents/{incident_id}/merge",
-    response_model=CommandResult,
-    responses=_COMMAND_RESPONSES,
-    summary="Merge this prediction into another incident",
-)
-async def merge(
-    request: Request,
-    incident_id: str,
-    body: MergeBody,
-    caller: Officer,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
-    """Two tickets are one outage: this one's calls move to ``into``; when neither covers
-    the other, ``into`` moves up to the lowest device above both."""
-    return await _command(
-        request,
-        caller,
-        idempotency_key,
-        action="merge",
-        incident=incident_id,
-        into=body.into,
-        reason=body.reason,
-    )
-
-
-@router.post(
-    "/v1/incidents/{incident_id}/split",
-    response_model=CommandResult,
-    responses=_COMMAND_RESPONSES,
-    summary="Split a prediction into outages at the given assets",
-)
-async def split(
-    request: Request,
-    incident_id: str,
-    body: SplitBody,
-    caller: Officer,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
-    """The ticket moves to the first asset, each other asset gets a new ticket."""
-    return await _command(
-        request,
-        caller,
-        idempotency_key,
-        action="split",
-        incident=incident_id,
-        assets=tuple(body.assets),
-        reason=body.reason,
-    )
+for _spec in _INCIDENT_COMMANDS:
+    _add_incident_command(_spec)
 
 
 @router.post(
