@@ -67,6 +67,8 @@ class Engine:
         self.rejected: list[dict[str, Any]] = []
         self.suppressed_total = 0
         self.suppressed_by_premise: Counter[int] = Counter()
+        #: ids of calls that created no new ticket (they follow their incident through moves)
+        self.suppressed_calls: set[str] = set()
         self.calls_received = 0
         self.signals_applied = 0
         self._timers: list[tuple[datetime, int, str, str]] = []
@@ -239,7 +241,7 @@ class Engine:
         if suppressed:
             self.suppressed_total += 1
             self.suppressed_by_premise[premise] += 1
-            incident.suppressed += 1
+            self.suppressed_calls.add(call.id)
         self._emit(
             ev.CallAttached(
                 at=call.ts,
@@ -390,7 +392,6 @@ class Engine:
         into.hazards.extend(child.hazards)
         into.report_transformers |= child.report_transformers
         into.meter_events += child.meter_events
-        into.suppressed += child.suppressed
         for premise, ts in child.reports.items():
             if ts > into.reports.get(premise, ts - timedelta(seconds=1)):
                 into.reports[premise] = ts

@@ -64,8 +64,6 @@ class Incident:
     calls: list[str] = field(default_factory=list)
     call_premises: list[int] = field(default_factory=list)  # parallel to ``calls``
     hazards: list[str] = field(default_factory=list)
-    #: repeat calls that created no new ticket (counted where they attached)
-    suppressed: int = 0
     meter_events: int = 0
     #: Premises reporting no power (calls or last gasps) -> time of their latest report.
     reports: dict[int, datetime] = field(default_factory=dict)

@@ -30,7 +30,7 @@ def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
         "customers_affected": incident.customers,
         "calls": incident.calls,
         "hazards": incident.hazards,
-        "suppressed": incident.suppressed,
+        "suppressed": sum(1 for call in incident.calls if call in engine.suppressed_calls),
         "meter_events": incident.meter_events,
         "started": _iso(incident.started),
         "restored": _iso(incident.restored_at),

@@ -14,6 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 #: Progress and messages go to stderr so that stdout stays machine-readable JSON.
 err = Console(stderr=True)
+if not err.is_terminal:
+    err.width = max(err.width, 120)  # logs and pipes: do not cut ids to fit 80 columns
 
 
 def emit_json(value: Any) -> None:

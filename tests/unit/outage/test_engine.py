@@ -383,3 +383,17 @@ def test_rules_file_errors_name_file_and_field(tmp_path: Path) -> None:
     path.write_text("normal: [unclosed\n")
     with pytest.raises(RulesError, match=r"rules\.yaml:\d+: not valid YAML"):
         load_rules(path)
+
+
+def test_suppressed_calls_follow_their_incident_through_a_roll_up(
+    driver: Driver, feeder: Feeder
+) -> None:
+    first = driver.premise_of(feeder.transformers[0])
+    driver.call(0, first)
+    driver.call(1, first)  # a repeat: suppressed on the transformer ticket
+    driver.call(2, driver.premise_of(feeder.transformers[1]))  # rolls up to the fuse
+    driver.call(3, first)  # suppressed on the fuse ticket
+    (incident,) = driver.open_incidents()
+    (view,) = [i for i in snapshot(driver.engine)["incidents"] if i["id"] == incident.id]
+    assert view["suppressed"] == driver.engine.suppressed_total == 2
+    assert len(view["calls"]) == 4
