@@ -240,6 +240,7 @@ def _figure_rows(
         ),
         ("standby agents paged", f"{figures['pages']}"),
         ("peak positions needed (Erlang C)", f"{peak_positions}"),
+        ("staffing curve (positions, hourly max)", _sparkline(staffing)),
         ("ETRs given by the officer", f"{figures['etrs_given']}"),
         ("storm declared", str(state["storm"]["at"] or "no")),
         (
@@ -247,6 +248,21 @@ def _figure_rows(
             f"{indices['cmi']:,.0f} / {indices['saidi']:.1f} min / {indices['saifi']:.3f}",
         ),
     ]
+
+
+def _sparkline(staffing: list[dict[str, Any]]) -> str:
+    """Positions needed per hour as a row of block characters (the report has the chart)."""
+    hourly: dict[str, int] = {}
+    for row in staffing:
+        hour = row["at"][:13]  # YYYY-MM-DDTHH
+        hourly[hour] = max(hourly.get(hour, 0), row["positions"])
+    if not hourly:
+        return "-"
+    top = max(hourly.values()) or 1
+    blocks = "▁▂▃▄▅▆▇█"
+    hours = sorted(hourly)
+    line = "".join(blocks[min(7, round(hourly[h] / top * 7))] for h in hours)
+    return f"{hours[0][11:13]}h {line} {hours[-1][11:13]}h UTC (max {top})"
 
 
 def _summary(
