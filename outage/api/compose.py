@@ -291,7 +291,7 @@ def _compose(
     ports = Ports(
         pager=pager,
         ivr=board,
-        sms=NotifySmsPush(notifier, network.topology, now),
+        sms=NotifySmsPush(notifier, network.topology, now, run=notify_pump.call),
         escalation=escalation,
         rule_set=switch,
         webhook=HttpWebhook(),

@@ -234,8 +234,13 @@ async def inbound_sms(request: Request, _caller: Intake) -> Response:
             raise HTTPException(422, f"{field}: {first['msg']}") from None
         sender, text, message_id = body.from_, body.text, body.id
         received = body.received_at or datetime.now(UTC)
-    notifier = _services(request).notifier
-    result = await run_in_threadpool(notifier.handle_inbound, sender, text, message_id, received)
+    services = _services(request)
+    notifier = services.notifier
+    # On the notify pump's thread: consent changes never race the decisions being made there.
+    result = await run_in_threadpool(
+        services.pumps["notify"].call,
+        lambda: notifier.handle_inbound(sender, text, message_id, received),
+    )
     if twilio:
         reply = MessagingResponse()
         reply.message(result.reply)

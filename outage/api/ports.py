@@ -85,9 +85,14 @@ class NotifySmsPush:
     """`SmsPush` through the notify pipeline: incidents' customers, or an area's."""
 
     def __init__(
-        self, notifier: Notifier, topology: Topology, clock: Callable[[], datetime]
+        self,
+        notifier: Notifier,
+        topology: Topology,
+        clock: Callable[[], datetime],
+        run: Callable[[Callable[[], int]], int] = lambda fn: fn(),
     ) -> None:
         self.notifier = notifier
+        self.run = run  # where notify work runs (the notify pump's thread, in the service)
         self.topology = topology
         self.clock = clock
         feeder_substation = np.asarray(topology.feeder_substation)
@@ -98,6 +103,9 @@ class NotifySmsPush:
 
     def push(self, target: dict[str, Any], kind: str, text: dict[str, str], *, key: str) -> int:
         """Enqueue ``text`` for the target's customers; the same ``key`` twice sends nothing."""
+        return self.run(lambda: self._push(target, text, key))
+
+    def _push(self, target: dict[str, Any], text: dict[str, str], key: str) -> int:
         at = self.clock()
         incidents = [i for i in target.get("incidents") or () if i in self.notifier.book.incidents]
         if incidents:

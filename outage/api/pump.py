@@ -14,12 +14,23 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
 
 from outage.events import Event
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A function to run on the pump's thread, and where its result goes."""
+
+    fn: Callable[[], Any]
+    result: Future[Any]
 
 
 class EventPump:
@@ -43,6 +54,19 @@ class EventPump:
     def offer(self, seq: int, event: Event) -> None:
         """The engine listener: queue and return at once."""
         self._queue.put((seq, event))
+
+    def call(self, fn: Callable[[], Any], timeout: float = 120.0) -> Any:
+        """Run ``fn`` on the pump's thread, in order with the events, and return its result.
+
+        The consumer (notify) is then only ever touched by one thread: ad-hoc pushes from
+        playbook follow-ups and inbound SMS from HTTP workers queue behind the events instead
+        of racing them. Called from the pump's own thread, ``fn`` simply runs.
+        """
+        if threading.current_thread() is self._thread or not self._thread.is_alive():
+            return fn()
+        call = _Call(fn, Future())
+        self._queue.put(call)
+        return call.result.result(timeout)
 
     def start(self) -> None:
         """Start feeding the consumer (``consume`` must be set by now)."""
@@ -84,6 +108,11 @@ class EventPump:
                 elif isinstance(entry, threading.Event):
                     self._flush()
                     entry.set()
+                elif isinstance(entry, _Call):
+                    try:
+                        entry.result.set_result(entry.fn())
+                    except Exception as exc:  # the caller gets it, the pump goes on
+                        entry.result.set_exception(exc)
                 else:
                     seq, event = entry  # type: ignore[misc]
                     try:

@@ -168,3 +168,34 @@ def test_public_feeds_show_areas_not_customers(
     assert alerts
     xml = app_client.get(alerts[0]["url"])
     assert xml.status_code == 200 and b"urn:oasis:names:tc:emergency:cap:1.2" in xml.content
+
+
+def test_pump_runs_calls_in_order_with_events_on_its_thread() -> None:
+    import threading
+
+    from outage.api.pump import EventPump
+
+    seen: list[str] = []
+    pump = EventPump("t", lambda seq, event: seen.append(f"event {seq}"))
+    pump.start()
+    threads: set[str] = set()
+
+    def work() -> int:
+        threads.add(threading.current_thread().name)
+        seen.append("call")
+        return 42
+
+    pump.offer(1, None)  # type: ignore[arg-type]
+    assert pump.call(work) == 42
+    pump.offer(2, None)  # type: ignore[arg-type]
+    assert pump.wait_idle(5)
+    assert seen == ["event 1", "call", "event 2"] and threads == {"pump-t"}
+
+    def broken() -> int:
+        raise ValueError("nope")
+
+    with pytest.raises(ValueError, match="nope"):
+        pump.call(broken)
+    pump.offer(3, None)  # type: ignore[arg-type]
+    assert pump.wait_idle(5) and seen[-1] == "event 3"  # the pump goes on
+    pump.stop()
