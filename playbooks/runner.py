@@ -22,6 +22,7 @@ a restart re-fed events at or below the mark change nothing.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -149,6 +150,7 @@ class PlaybookRunner:
         #: Standby people called in by any activation; emptied when the last one stands down.
         self.called_in: list[str] = []
         self.now: datetime | None = None
+        self._now_stamp = time.monotonic()  # when ``now`` last advanced (wall clock)
         self._lock = threading.RLock()
         self._rosters: dict[Path, Roster] = {}
         self._since_checkpoint = 0
@@ -294,14 +296,21 @@ class PlaybookRunner:
     def _decision_time(self, at: datetime | None) -> datetime:
         if at is not None:
             return at
-        if isinstance(self.scheduler, EventTimeScheduler) and self.now is not None:
+        if self.now is None:
+            return datetime.now(UTC)
+        if isinstance(self.scheduler, EventTimeScheduler):
             return self.now  # a drill decides in event time
-        return datetime.now(UTC)
+        # Live: event time moved on by the wall time since it last advanced. That is the wall
+        # clock when events are live, and stays on the events' time base when a storm is
+        # replayed into a live service (a proposal made at event time must not look expired
+        # merely because the replayed storm happened months ago).
+        return self.now + timedelta(seconds=time.monotonic() - self._now_stamp)
 
     # -- evaluation ---------------------------------------------------------------------------
 
     def _evaluate(self, now: datetime) -> None:
-        self.now = now if self.now is None else max(self.now, now)
+        if self.now is None or now > self.now:
+            self.now, self._now_stamp = now, time.monotonic()
         for entry in self.entries.values():
             self._evaluate_one(entry, now)
 

@@ -199,3 +199,25 @@ def test_pump_runs_calls_in_order_with_events_on_its_thread() -> None:
     pump.offer(3, None)  # type: ignore[arg-type]
     assert pump.wait_idle(5) and seen[-1] == "event 3"  # the pump goes on
     pump.stop()
+
+
+def test_a_replayed_storm_proposal_can_be_confirmed_in_a_live_service(
+    network: Network, tmp_path: Path
+) -> None:
+    """Live (wall-clock) playbooks on a storm replayed from months ago: the proposal is judged
+    on the events' time base, so it has not 'expired' the moment it appears."""
+    live = compose(network, state_dir=tmp_path / "live", clock="wall")
+    live.start()
+    try:
+        app = create_app(live.runtime, ServiceSettings(), ring(), live)
+        with TestClient(app) as client:
+            feeder_lockout(client, network, live)
+            board = client.get("/v1/playbooks", headers=OFFICER).json()
+            (proposal,) = [p for p in board["proposals"] if p["playbook"] == "feeder-lockout"]
+            answer = client.post(
+                f"/v1/playbooks/proposals/{proposal['id']}/confirm", headers=OFFICER
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["since"].startswith(proposal["at"][:13])  # event-time base
+    finally:
+        live.stop()
