@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from grid.customers import normalise_phone
 from grid.topology import Topology
 from notify.audience import Audience
 from notify.channels.base import Channel
@@ -139,8 +140,11 @@ class Notifier:
         or device) or a list of premise ids, through the same consent, dedup and quiet-hours
         stages. ``text`` is one text or ``{language: text}``; ``urgent`` ignores quiet hours.
         The same ``push_id`` twice sends nothing new. Returns the messages enqueued."""
-        targets = [name for name, v in (("incident", incident), ("asset", asset),
-                                        ("premises", premises)) if v is not None]
+        targets = [
+            name
+            for name, v in (("incident", incident), ("asset", asset), ("premises", premises))
+            if v is not None
+        ]
         if len(targets) != 1:
             raise ValueError("push: give exactly one of incident, asset, premises")
         if not push_id:
@@ -166,9 +170,49 @@ class Notifier:
         digest = hashlib.sha256(repr(sorted(texts.items())).encode()).hexdigest()[:16]
         with self.store.transaction() as tx:
             return self.decider.emit(
-                tx, key=f"p{push_id}", incident=f"push:{push_id}", kind="announcement",
-                rows=self.audience.rows_of_premises(numbers), at=at, consent=self._consent,
-                context={"text": texts}, digest=digest, urgent=urgent,
+                tx,
+                key=f"p{push_id}",
+                incident=f"push:{push_id}",
+                kind="announcement",
+                rows=self.audience.rows_of_premises(numbers),
+                at=at,
+                consent=self._consent,
+                context={"text": texts},
+                digest=digest,
+                urgent=urgent,
+            )
+
+    def subscribe(self, phone: str, incident: str, *, at: datetime, request_id: str) -> int:
+        """A caller asked the IVR for a text when power is back (keypad 2).
+
+        Their choice on the call opts the phone in (as START would), and ``outage_detected``
+        goes to that phone alone — which also puts it on the list the ``restored`` text goes
+        to. Already told about this incident: nothing new. Returns the messages enqueued
+        (0 for an unknown phone or an incident that is not open).
+        """
+        try:
+            e164 = normalise_phone(phone, self.config.region)
+        except ValueError:
+            return 0
+        view = self.book.get(incident)
+        row = self.audience.row_of_phone.get(e164)
+        if view is None or not view.is_open or row is None:
+            return 0
+        default = "in" if self.audience.opted_in[row] else "out"
+        if self._consent.get(e164, default) != "in":  # asking on the call is consent (START)
+            self.store.set_consent(e164, "in", at.timestamp(), f"ivr:{request_id}")
+            self._consent[e164] = "in"
+        with self.store.transaction() as tx:
+            return self.decider.emit(
+                tx,
+                key=f"ivr{request_id}",
+                incident=view.id,
+                kind="outage_detected",
+                rows=np.asarray([row], dtype=np.int64),
+                at=at,
+                consent=self._consent,
+                context={"incident": view.id, "etr": view.etr_time()},
+                digest=view.etr or "",
             )
 
     def may_text(self, phone: str) -> bool:
@@ -205,7 +249,10 @@ class Notifier:
     def outage_geojson(self, now: datetime | None = None) -> dict[str, Any]:
         """The public GeoJSON outage feed (see `notify.feeds.geojson`)."""
         return outage_feed(
-            self.book.incidents.values(), self.audience, self._points(), self.config.feed,
+            self.book.incidents.values(),
+            self.audience,
+            self._points(),
+            self.config.feed,
             now or datetime.now(UTC),
         )
 

@@ -42,12 +42,21 @@ SMS_ON = {
     "zh-CN": "恢复供电时我们会短信通知您。",
     "en": "We will text you when power is back.",
 }
+NO_OUTAGE_TO_TEXT = {
+    "zh-CN": "您的地址目前没有已知停电，暂无需要短信通知的内容。",
+    "en": "There is no known outage at your address, so there is nothing to text you about.",
+}
 NO_INPUT = {"zh-CN": "再见。", "en": "Goodbye."}
 VOICE_LANG = {"zh-CN": "zh-CN", "en": "en-US"}
 
 
 def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _services(request: Request) -> Any:
+    """Notify and playbooks when this process runs them (None for an IVR-only app)."""
+    return getattr(request.app.state, "services", None)
 
 
 def _answer(request: Request, query: CallerQuery) -> dict[str, Any]:
@@ -86,7 +95,9 @@ async def lookup(
 # -- keypad choices shared by TwiML and VoiceXML ------------------------------------------------
 
 
-def _keypad(runtime: Runtime, phone: str, call_id: str, choice: str) -> dict[str, str] | None:
+def _keypad(
+    runtime: Runtime, services: Any, phone: str, call_id: str, choice: str
+) -> dict[str, str] | None:
     """Act on a keypad choice; the words to say, or None to repeat the menu."""
     if choice == "1":
         signal = CallSignal(
@@ -103,9 +114,31 @@ def _keypad(runtime: Runtime, phone: str, call_id: str, choice: str) -> dict[str
             raise HTTPException(503, f"journal: cannot write ({exc})") from None
         return REPORTED
     if choice == "2":
-        runtime.sms_requests.append({"phone": phone, "call": call_id, "at": datetime.now(UTC)})
-        return SMS_ON
+        return _text_me(runtime, services, phone, call_id)
     return None
+
+
+def _text_me(runtime: Runtime, services: Any, phone: str, call_id: str) -> dict[str, str]:
+    """Keypad 2: the caller gets the outage text now and the restoration text later."""
+    answer = runtime.ivr.answer(CallerQuery(phone=phone)) if phone else None
+    incident = answer["incident"] if answer and answer["known_outage"] else None
+    queued = 0
+    if incident is not None and services is not None:
+        notifier = services.notifier
+        at = runtime.command_time()
+        queued = services.pumps["notify"].call(
+            lambda: notifier.subscribe(phone, incident, at=at, request_id=call_id)
+        )
+    runtime.sms_requests.append(
+        {
+            "phone": phone,
+            "call": call_id,
+            "incident": incident,
+            "queued": queued,
+            "at": datetime.now(UTC),
+        }
+    )
+    return SMS_ON if incident is not None else NO_OUTAGE_TO_TEXT
 
 
 def _caller_phone(raw: str | None, field: str) -> str:
@@ -194,7 +227,9 @@ async def twiml(request: Request) -> Response:
     response = VoiceResponse()
     digits = fields.get("Digits")
     if digits:
-        words = await run_in_threadpool(_keypad, _runtime(request), phone, call_sid, digits[:8])
+        words = await run_in_threadpool(
+            _keypad, _runtime(request), _services(request), phone, call_sid, digits[:8]
+        )
         if words is not None:
             _say_both(response, words)
             response.hangup()
@@ -284,7 +319,9 @@ async def voicexml(
     caller = _caller_phone(phone, "phone")
     call_id = (callid or f"vxml-{time.time_ns()}")[:64]
     if choice:
-        words = await run_in_threadpool(_keypad, _runtime(request), caller, call_id, choice[:8])
+        words = await run_in_threadpool(
+            _keypad, _runtime(request), _services(request), caller, call_id, choice[:8]
+        )
         if words is not None:
             body = _vxml([words], False, caller, call_id, request.url.path)
             return Response(body, media_type="application/voicexml+xml")

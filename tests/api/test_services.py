@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,40 @@ def test_a_replayed_storm_proposal_can_be_confirmed_in_a_live_service(
             assert answer.json()["since"].startswith(proposal["at"][:13])  # event-time base
     finally:
         live.stop()
+
+
+def test_keypad_2_texts_the_caller_now_and_when_power_is_back(
+    app_client: TestClient, network: Network, services: Services
+) -> None:
+    breaker = feeder_lockout(app_client, network, services)
+    topo = network.topology
+    below = {topo.premise_ids[p] for p in topo.premises_below(topo.device_index[breaker])}
+    customers = network.tables.customers
+    opted_out = customers[
+        customers["premise"].isin(below)
+        & (customers["sms_opt_in"].astype(str).str.lower() != "true")
+    ]
+    phone = opted_out["phone"].iloc[0]  # never texted: the customers file says no
+    assert not services.notifier.store.rows(phone=phone)
+    answer = app_client.post(
+        "/v1/ivr/twiml", data={"From": phone, "CallSid": "CA77", "Digits": "2"}, headers=auth("ivr")
+    )
+    assert answer.status_code == 200 and b"text you when power is back" in answer.content
+    (told,) = services.notifier.store.rows(phone=phone)
+    assert told["kind"] == "outage_detected"
+    # The keypad text is due now (the wall clock: the caller is on the phone); the sender works
+    # through the storm's backlog (the throttle's clock moved on, not waited for) and sends it
+    # before power comes back.
+    clock = time.monotonic()
+    while services.notifier.store.rows(phone=phone)[0]["status"] == "pending":
+        clock += 3600
+        assert services.notifier.dispatch(datetime.now(UTC), clock=clock).handled
+    restore = {"type": "scada", "id": "close-1", "ts": at(90), "device": breaker, "state": "closed"}
+    app_client.post("/v1/signals", json=restore, headers=auth("intake"))
+    assert services.settle(30)
+    kinds = [r["kind"] for r in services.notifier.store.rows(phone=phone)]
+    assert kinds == ["outage_detected", "restored"]
+    again = app_client.post(
+        "/v1/ivr/twiml", data={"From": phone, "CallSid": "CA78", "Digits": "2"}, headers=auth("ivr")
+    )
+    assert b"no known outage" in again.content  # power is back: nothing to text about
