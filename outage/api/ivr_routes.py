@@ -42,6 +42,10 @@ SMS_ON = {
     "zh-CN": "恢复供电时我们会短信通知您。",
     "en": "We will text you when power is back.",
 }
+SMS_UNAVAILABLE = {
+    "zh-CN": "短信通知暂不可用，请稍后再拨。",
+    "en": "Text updates are not available on this line right now; please call again later.",
+}
 NO_OUTAGE_TO_TEXT = {
     "zh-CN": "您的地址目前没有已知停电，暂无需要短信通知的内容。",
     "en": "There is no known outage at your address, so there is nothing to text you about.",
@@ -138,7 +142,10 @@ def _text_me(runtime: Runtime, services: Any, phone: str, call_id: str) -> dict[
             "at": datetime.now(UTC),
         }
     )
-    return SMS_ON if incident is not None else NO_OUTAGE_TO_TEXT
+    if incident is None:
+        return NO_OUTAGE_TO_TEXT
+    # An API-only worker (Redis, --role api) has no SMS pipeline: do not promise a text.
+    return SMS_ON if services is not None else SMS_UNAVAILABLE
 
 
 def _caller_phone(raw: str | None, field: str) -> str:

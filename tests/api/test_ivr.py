@@ -130,8 +130,12 @@ def test_twiml_menu_report_and_sms(client: TestClient, network: Network, runtime
         "/v1/ivr/twiml", data={"From": phone, "CallSid": "CA1", "Digits": "1"}, headers=IVR
     )
     assert again.status_code == 200 and runtime.engine.calls_received == calls_before + 1
-    client.post("/v1/ivr/twiml", data={"From": phone, "CallSid": "CA2", "Digits": "2"}, headers=IVR)
+    texted = client.post(
+        "/v1/ivr/twiml", data={"From": phone, "CallSid": "CA2", "Digits": "2"}, headers=IVR
+    )
     assert runtime.sms_requests[-1]["phone"] == phone
+    # this app runs no SMS pipeline (an IVR-only worker): it must not promise a text
+    assert b"not available" in texted.content and runtime.sms_requests[-1]["queued"] == 0
     missing = client.post("/v1/ivr/twiml", data={"CallSid": "CA3"}, headers=IVR)
     assert missing.status_code == 422 and missing.json()["detail"].startswith("From")
 
