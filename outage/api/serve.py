@@ -10,31 +10,11 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from outage.bootstrap import Network, open_journal
-from outage.rules import load_rules
+from outage.bootstrap import Network
 
 from .app import create_app
 from .auth import KeyEntry, KeyRing, hash_key, load_keys, new_key
-from .runtime import Runtime
 from .settings import ServiceSettings
-
-
-def load_runtime(
-    topology: Path,
-    *,
-    customers: Path | None = None,
-    rules: Path | None = None,
-    journal: Path | None = None,
-    tz: str = "Asia/Shanghai",
-    network: Network | None = None,
-) -> Runtime:
-    """The network, the engine recovered from ``journal``, and warm lookup indexes."""
-    network = network or Network.load(topology, customers)
-    if journal is not None:
-        journal.parent.mkdir(parents=True, exist_ok=True)
-    runtime = Runtime(network, open_journal(journal), rules=load_rules(rules), tz=tz)
-    warm(network)
-    return runtime
 
 
 def warm(network: Network) -> None:
@@ -113,4 +93,4 @@ def serve_forever(app: FastAPI, host: str, port: int, ready: Callable[[], None])
     server.run()
 
 
-__all__ = ["Server", "ServiceSettings", "create_app", "key_ring", "load_runtime", "serve_forever"]
+__all__ = ["Server", "ServiceSettings", "create_app", "key_ring", "serve_forever", "warm"]

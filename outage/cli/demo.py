@@ -29,6 +29,7 @@ from outage.api.serve import Server, key_ring, warm
 from outage.api.settings import ServiceSettings
 from outage.bootstrap import Network
 from outage.cli.output import err, fail, progress_bar
+from outage.cli.serve import dashboard_dir
 from outage.evaluate import accuracy
 from outage.player import PlayReport, StormPlayer, summary_of
 from outage.report.demo_report import sms_chart, staffing_chart, storm_chart, write_html
@@ -101,7 +102,7 @@ def demo(
         assert key_file is not None
         key = key_file.read_text().strip()
         app = create_app(
-            services.runtime, ServiceSettings(dashboard_dir=_dashboard()), ring, services
+            services.runtime, ServiceSettings(dashboard_dir=dashboard_dir()), ring, services
         )
         server = Server(app, host, port)
         try:
@@ -154,12 +155,6 @@ def demo(
 
 def _ts(signal: Any) -> datetime:
     return getattr(signal, "ts", None) or signal.start  # type: ignore[no-any-return]
-
-
-def _dashboard() -> Path | None:
-    from outage.cli.serve import dashboard_dir
-
-    return dashboard_dir()
 
 
 def _report(
