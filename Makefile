@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck contracts unit bench demo-city clean
+.PHONY: setup system-deps demo test lint typecheck contracts unit bench demo-city clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ setup: $(STAMP)
 demo: setup
 	$(VENV)/bin/outage demo
 
+## The real peers the tests talk to (redis-server, kannel, chromium, a CJK font), from Debian.
+## Best effort: without root or apt the tests that need a missing peer skip, and say why.
+system-deps:
+	@scripts/system-deps.sh || echo "make: could not install system packages (needs root and apt); tests needing them will skip" >&2
+
 ## Everything CI runs: lint, types, import contracts, then the whole test suite.
-test: setup lint typecheck contracts unit
+test: setup system-deps lint typecheck contracts unit
 
 lint: setup
 	$(VENV)/bin/ruff check grid outage notify playbooks tests benchmarks
