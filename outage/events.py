@@ -9,6 +9,7 @@ that caused it (never the wall clock), so replaying the same signals gives the s
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from dataclasses import dataclass
 from datetime import datetime
@@ -265,20 +266,36 @@ def _event_classes() -> dict[str, type[Event]]:
     }
 
 
-def from_json(kind: str, body: bytes) -> Event:
+def from_json(kind: str, body: bytes | str) -> Event:
     """A journaled event (`to_json` bytes of type ``kind``) back to its dataclass."""
-    cls = EVENT_TYPES[kind]
-    data = orjson.loads(body)
-    hints = typing.get_type_hints(cls)
+    return from_dict(kind, orjson.loads(body))
+
+
+def from_dict(kind: str, data: dict[str, Any]) -> Event:
+    """An event of type ``kind`` from its JSON fields; `ValueError` names an unknown type or a
+    missing field."""
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        raise ValueError(f"type: unknown event type {kind!r}")
+    times = _datetime_fields(cls)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        value = data.get(f.name)
-        if value is not None and "datetime" in str(hints[f.name]):
+        if f.name not in data:
+            raise ValueError(f"{kind}.{f.name}: missing")
+        value = data[f.name]
+        if isinstance(value, str) and f.name in times:
             value = datetime.fromisoformat(value)
         elif isinstance(value, list):
             value = tuple(value)
         values[f.name] = value
     return cls(**values)
+
+
+@functools.cache
+def _datetime_fields(cls: type[Event]) -> frozenset[str]:
+    """Fields typed ``datetime`` (resolving the annotations once per class, not per event)."""
+    hints = typing.get_type_hints(cls)
+    return frozenset(f.name for f in dataclasses.fields(cls) if "datetime" in str(hints[f.name]))
 
 
 #: Every event class by its name (the ``type`` on the wire).

@@ -65,7 +65,7 @@ def catch_up(runner: PlaybookRunner, journal: SqliteJournal, batch: int = 10_000
             fed += 1
 
 
-#: Kept for callers of the first version; the decoder lives with the events now.
+#: The decoder lives with the events (`outage.events.from_json`); named here for callers.
 decode_event = ev.from_json
 
 
