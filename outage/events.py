@@ -246,6 +246,11 @@ class WarningIssued(Event):
     until: datetime | None
 
 
+def iso(ts: datetime | None) -> str | None:
+    """A UTC time as the API writes it (``...Z``), or None."""
+    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None
+
+
 def to_json(event: Event) -> bytes:
     """``{"type": ..., **fields}`` as JSON bytes (orjson serialises dataclasses natively)."""
     body = orjson.dumps(event)

@@ -22,6 +22,7 @@ from grid.customers import CustomerIndex
 from grid.errors import AssetNotFound
 from grid.locate import Locator
 from grid.topology import Topology
+from outage.events import iso as _iso
 from outage.readview import IncidentSummary, OutageReadView
 
 #: Playbook announcements for a substation: ``[{"id", "message": {"zh-CN", "en"}, ...}]``.
@@ -252,7 +253,3 @@ def _checked(field: str, find: Callable[[str], list[str]], raw: str) -> list[str
         return find(raw)
     except ValueError as exc:
         raise CallerNotValid(field, str(exc)) from None
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None

@@ -24,7 +24,7 @@ import httpx
 
 from outage.api.compose import Services
 from outage.ivr import CallerQuery
-from outage.signals import CallSignal, Signal
+from outage.signals import CallSignal, Signal, signal_ts
 
 #: Event time the demo's officer takes to confirm a proposal / to give an ETR.
 CONFIRM_AFTER = timedelta(minutes=3)
@@ -73,7 +73,7 @@ class StormPlayer:
         key: str | None = None,
     ) -> None:
         self.services = services
-        self.signals = sorted(signals, key=_ts)
+        self.signals = sorted(signals, key=signal_ts)
         self.speed = speed
         self.ivr_share = ivr_share
         self.http = (
@@ -88,19 +88,19 @@ class StormPlayer:
         """Submit every signal; returns what happened."""
         runtime = self.services.runtime
         started = time.perf_counter()
-        first = _ts(self.signals[0])
+        first = signal_ts(self.signals[0])
         done = 0
         for start in range(0, len(self.signals), BATCH):
             batch = self.signals[start : start + BATCH]
             if self.speed:
-                due = (_ts(batch[-1]) - first).total_seconds() / self.speed
+                due = (signal_ts(batch[-1]) - first).total_seconds() / self.speed
                 wait = due - (time.perf_counter() - started)
                 if wait > 0:
                     time.sleep(wait)
             runtime.submit(batch)
             self._ask_ivr(batch)
             self.services.settle(60)
-            now = runtime.engine.now or _ts(batch[-1])
+            now = runtime.engine.now or signal_ts(batch[-1])
             self._officer(now)
             self._dispatch(now)
             self._sample(now)
@@ -193,10 +193,6 @@ class StormPlayer:
                 sms_sent=sms.get("sent", 0) + sms.get("delivered", 0),
             )
         )
-
-
-def _ts(signal: Signal) -> datetime:
-    return getattr(signal, "ts", None) or signal.start  # type: ignore[union-attr]
 
 
 def summary_of(services: Services, report: PlayReport) -> dict[str, Any]:

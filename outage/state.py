@@ -8,13 +8,10 @@ from typing import Any
 import numpy as np
 
 from outage.engine import Engine
+from outage.events import iso as _iso
 from outage.incidents import Incident
 from outage.indices import compute_indices
 from outage.storm import SYSTEM
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None
 
 
 def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:

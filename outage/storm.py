@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from outage.events import Event, StormDeclared, StormStoodDown
+from outage.events import Event, StormDeclared, StormStoodDown, iso
 from outage.rules import StormDetection, StormThresholds
 
 SYSTEM = "system"
@@ -70,9 +70,7 @@ class StormDetector:
         last = self._last.get(name)
         return {
             "declared": scope.declared_at is not None,
-            "declared_at": scope.declared_at.isoformat().replace("+00:00", "Z")
-            if scope.declared_at
-            else None,
+            "declared_at": iso(scope.declared_at),
             "customers_served": scope.customers_served,
             "customers_out": last.customers_out if last else 0,
             "open_incidents": last.open_incidents if last else 0,

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from twilio.twiml.messaging_response import MessagingResponse
 
+from outage.events import iso as _iso
 from playbooks.errors import NotAllowed, ProposalError
 
 from .auth import KeyEntry
@@ -27,10 +28,6 @@ PLAYBOOK_ROLE = {"officer": "duty_officer", "admin": "duty_officer"}
 
 def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None
 
 
 class DeclineBody(BaseModel):

@@ -22,6 +22,7 @@ from outage.bootstrap import Network, build_engine
 from outage.commands import Command
 from outage.engine import Engine
 from outage.events import Event, to_json
+from outage.events import iso as _iso
 from outage.host import EngineHost, Message, SubmitResult
 from outage.ivr import Announcements, IvrAnswerer
 from outage.journal import SqliteJournal
@@ -301,7 +302,3 @@ class Runtime:
 def _brief(view: dict[str, Any]) -> dict[str, Any]:
     """An incident for lists: counts instead of call and hazard lists."""
     return view | {"calls": len(view["calls"]), "hazards": len(view["hazards"])}
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None

@@ -35,7 +35,7 @@ from outage.player import PlayReport, StormPlayer, summary_of
 from outage.report.demo_report import sms_chart, staffing_chart, storm_chart, write_html
 from outage.report.outage_map import draw_outages
 from outage.report.topology_map import draw_topology
-from outage.signals import parse_signal
+from outage.signals import parse_signal, signal_ts
 from outage.simulate import premise_points, simulate_storm
 from outage.storm import SYSTEM
 
@@ -115,7 +115,7 @@ def demo(
             f"[bold green]dashboard[/] {url}/  — sign in with the key in {key_file}  "
             f"(API docs: {url}/docs)"
         )
-    span = (_ts(signals[-1]) - _ts(signals[0])).total_seconds()
+    span = (signal_ts(signals[-1]) - signal_ts(signals[0])).total_seconds()
     speed = span / (minutes * 60) if serve else None
     player = StormPlayer(services, signals, speed=speed, base_url=url, key=key)
     peak: dict[str, Any] = {"out": 0, "state": None}
@@ -151,10 +151,6 @@ def demo(
         if server is not None:
             server.stop()
         services.stop()
-
-
-def _ts(signal: Any) -> datetime:
-    return getattr(signal, "ts", None) or signal.start  # type: ignore[no-any-return]
 
 
 def _report(

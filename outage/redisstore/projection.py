@@ -22,6 +22,7 @@ from outage.bootstrap import Network
 from outage.commands import Command
 from outage.errors import CommandRejected
 from outage.events import Event, to_json
+from outage.events import iso as _iso
 from outage.readview import IncidentSummary, OutageReadView
 from outage.rules import Rules
 from outage.state import incident_view
@@ -274,7 +275,3 @@ def summary_from_json(raw: bytes | str) -> IncidentSummary:
 
 def _plain(ticket: dict[str, Any]) -> dict[str, Any]:
     return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in ticket.items()}
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from grid.topology import Topology
+from outage.events import iso as _iso
 from outage.readview import IncidentSummary
 from outage.storm import SYSTEM, StormDetector
 
@@ -286,7 +287,3 @@ def _public(brief: dict[str, Any]) -> dict[str, Any]:
 
 def _parse(ts: str | None) -> datetime | None:
     return datetime.fromisoformat(ts) if ts else None
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return ts.isoformat().replace("+00:00", "Z") if ts is not None else None
