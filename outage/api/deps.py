@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 
 from .auth import KeyEntry, KeyRing, Role
+
+if TYPE_CHECKING:
+    from .compose import Services
+    from .runtime import Runtime
 
 #: Cookie the dashboard's login sets (HttpOnly): EventSource cannot send headers.
 SESSION_COOKIE = "outage_session"
@@ -18,6 +22,16 @@ SESSION_COOKIE = "outage_session"
 # Declared for the OpenAPI schema (the "Authorize" button); checked by `caller` below.
 _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+def runtime_of(request: Request) -> Runtime:
+    """The runtime this app serves (embedded or Redis)."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def services_of(request: Request) -> Services | None:
+    """Notify and playbooks when this process runs them (None for an API-only worker)."""
+    return getattr(request.app.state, "services", None)
 
 
 def presented_key(request: Request) -> str | None:

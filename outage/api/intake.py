@@ -12,7 +12,7 @@ from outage.errors import JournalError, SignalError
 from outage.signals import Signal, parse_signal
 
 from .auth import KeyEntry
-from .deps import require
+from .deps import require, runtime_of
 from .responses import Json
 from .runtime import Runtime
 from .schemas import SIGNAL_EXAMPLES, SubmitResponse
@@ -138,7 +138,7 @@ async def submit_signals(
 ) -> Json:
     """See the route's description."""
     body = await request.body()
-    runtime: Runtime = request.app.state.runtime
+    runtime = runtime_of(request)
     max_batch: int = request.app.state.settings.max_batch
     content_type = request.headers.get("content-type", "application/json")
     # Validation of a large batch and the engine's work run off the event loop, so IVR

@@ -23,7 +23,7 @@ from outage.errors import JournalError
 from outage.ivr import CallerNotValid, CallerQuery
 from outage.signals import CallSignal
 
-from .deps import presented_key, require
+from .deps import presented_key, require, runtime_of, services_of
 from .responses import Json
 from .runtime import Runtime
 from .schemas import IvrAnswer
@@ -54,23 +54,14 @@ NO_INPUT = {"zh-CN": "再见。", "en": "Goodbye."}
 VOICE_LANG = {"zh-CN": "zh-CN", "en": "en-US"}
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
-def _services(request: Request) -> Any:
-    """Notify and playbooks when this process runs them (None for an IVR-only app)."""
-    return getattr(request.app.state, "services", None)
-
-
 def _answer(request: Request, query: CallerQuery) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        return _runtime(request).ivr.answer(query)
+        return runtime_of(request).ivr.answer(query)
     except CallerNotValid as exc:
         raise HTTPException(422, str(exc)) from None
     finally:
-        _runtime(request).metrics.lookup_seconds.observe(time.perf_counter() - started)
+        runtime_of(request).metrics.lookup_seconds.observe(time.perf_counter() - started)
 
 
 @router.get(
@@ -235,7 +226,7 @@ async def twiml(request: Request) -> Response:
     digits = fields.get("Digits")
     if digits:
         words = await run_in_threadpool(
-            _keypad, _runtime(request), _services(request), phone, call_sid, digits[:8]
+            _keypad, runtime_of(request), services_of(request), phone, call_sid, digits[:8]
         )
         if words is not None:
             _say_both(response, words)
@@ -327,7 +318,7 @@ async def voicexml(
     call_id = (callid or f"vxml-{time.time_ns()}")[:64]
     if choice:
         words = await run_in_threadpool(
-            _keypad, _runtime(request), _services(request), caller, call_id, choice[:8]
+            _keypad, runtime_of(request), services_of(request), caller, call_id, choice[:8]
         )
         if words is not None:
             body = _vxml([words], False, caller, call_id, request.url.path)

@@ -7,23 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from .deps import require
+from .deps import require, runtime_of
 from .geo import MapData
 from .responses import Json
-from .runtime import Runtime
 
 router = APIRouter(tags=["dashboard"])
 Officer = Annotated[object, Depends(require("officer"))]
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 def _map(request: Request) -> MapData:
     state = request.app.state
     if getattr(state, "map", None) is None:
-        state.map = MapData(_runtime(request).network)
+        state.map = MapData(runtime_of(request).network)
     return state.map  # type: ignore[no-any-return]
 
 
@@ -41,7 +36,7 @@ async def incident_map(request: Request, _caller: Officer) -> Json:
     geo = _map(request)
 
     def build() -> list[dict[str, object]]:
-        rows = _runtime(request).map_incidents(geo.incident_area)
+        rows = runtime_of(request).map_incidents(geo.incident_area)
         for row in rows:
             for hazard in row["hazard_tickets"]:
                 hazard["point"] = geo.premise_point(hazard["premise"])
@@ -58,5 +53,5 @@ async def call_rate(
     bucket_minutes: Annotated[int, Query(ge=1, le=120)] = 5,
 ) -> Json:
     """Buckets ending at the engine's current time (event time)."""
-    body = await run_in_threadpool(_runtime(request).call_rate, hours, bucket_minutes)
+    body = await run_in_threadpool(runtime_of(request).call_rate, hours, bucket_minutes)
     return Json(body)

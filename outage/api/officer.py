@@ -17,7 +17,7 @@ from outage.errors import JournalError
 from outage.events import to_json
 
 from .auth import KeyEntry
-from .deps import require
+from .deps import require, runtime_of
 from .responses import Json
 from .runtime import Runtime
 from .schemas import (
@@ -51,10 +51,6 @@ Status = Literal[
 ]
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 @router.get("/v1/incidents", summary="List incidents (newest first), with filters")
 async def list_incidents(
     request: Request,
@@ -71,7 +67,7 @@ async def list_incidents(
     if since is not None and since.tzinfo is None:
         raise HTTPException(422, "since: give a time zone (e.g. 2026-07-15T18:00:00+08:00)")
     body = await run_in_threadpool(
-        _runtime(request).incidents,
+        runtime_of(request).incidents,
         status=set(status) if status else None,
         feeder=feeder,
         substation=substation,
@@ -86,7 +82,7 @@ async def list_incidents(
 @router.get("/v1/incidents/{incident_id}", summary="One incident: calls, hazards, timeline")
 async def get_incident(request: Request, incident_id: str, _caller: Officer) -> Json:
     """The incident with its calls, hazard tickets, lifecycle timeline and audited commands."""
-    body = await run_in_threadpool(_runtime(request).incident, incident_id)
+    body = await run_in_threadpool(runtime_of(request).incident, incident_id)
     if body is None:
         raise HTTPException(404, f"incident: no incident {incident_id!r}")
     return Json(body)
@@ -124,7 +120,7 @@ def _event_dict(event: Any) -> dict[str, Any]:
 
 
 async def _command(request: Request, caller: KeyEntry, key: str | None, **fields: Any) -> Any:
-    return await run_in_threadpool(_run_command, _runtime(request), caller, key, fields)
+    return await run_in_threadpool(_run_command, runtime_of(request), caller, key, fields)
 
 
 _COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -266,20 +262,20 @@ async def rule_set(
 @router.get("/v1/storm", summary="Storm status per scope and the rule set in force")
 async def storm(request: Request, _caller: Officer) -> Json:
     """System and per-substation storm declarations with the metrics behind them."""
-    return Json(await run_in_threadpool(_runtime(request).storm))
+    return Json(await run_in_threadpool(runtime_of(request).storm))
 
 
 @router.get("/v1/indices", summary="IEEE 1366 reliability indices so far")
 async def indices(request: Request, _caller: Officer) -> Json:
     """CMI, SAIDI, SAIFI, CAIDI over the engine's period (customers counted once)."""
-    state = await run_in_threadpool(_runtime(request).state)
+    state = await run_in_threadpool(runtime_of(request).state)
     return Json(state["indices"])
 
 
 @router.get("/v1/repeat-outages", summary="Premises interrupted more than once")
 async def repeat_outages(request: Request, _caller: Officer) -> Json:
     """Premises with two or more interruptions in the period (the worst first 1,000)."""
-    state = await run_in_threadpool(_runtime(request).state)
+    state = await run_in_threadpool(runtime_of(request).state)
     return Json({"premises": state["repeat_outages"]})
 
 
@@ -291,7 +287,7 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> Json:
     """The audit trail, newest last; refused commands are listed with their reason."""
-    rows = _runtime(request).host.audit
+    rows = runtime_of(request).host.audit
     if incident is not None:
         rows = [r for r in rows if incident in (r.get("incident"), r.get("into"))]
     return Json({"commands": rows[-limit:]})

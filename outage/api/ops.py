@@ -13,17 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from outage import events as ev
 from outage.redisstore.errors import StoreError
 
-from .deps import SESSION_COOKIE, require
+from .deps import SESSION_COOKIE, require, runtime_of
 from .responses import Json
-from .runtime import Runtime
 from .schemas import Health, PublicSummary, SessionBody
 
 router = APIRouter()
 EVENT_TYPES = frozenset(ev.EVENT_TYPES) | {"PlaybookAudit"}
-
-
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 @router.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
@@ -31,7 +26,7 @@ async def healthz(request: Request) -> Health:
     """The process answers (liveness never depends on the store: a Redis outage must not make
     an orchestrator restart healthy API workers; `/readyz` reports that)."""
     try:
-        applied = _runtime(request).engine.signals_applied
+        applied = runtime_of(request).engine.signals_applied
     except StoreError:
         applied = None
     return Health(status="ok", signals_applied=applied)
@@ -46,7 +41,7 @@ async def healthz(request: Request) -> Health:
 )
 async def readyz(request: Request) -> Response:
     """200 once the engine has replayed its journal and the GIS index is built."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     ready = bool(getattr(request.app.state, "ready", False))
     try:
         applied = runtime.engine.signals_applied
@@ -71,7 +66,7 @@ async def metrics(
     request: Request, _caller: Annotated[object, Depends(require("metrics"))]
 ) -> Response:
     """Signals accepted/duplicate/rejected, incidents open, calls suppressed, lookup latency."""
-    body = generate_latest(_runtime(request).metrics.registry)
+    body = generate_latest(runtime_of(request).metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
@@ -83,7 +78,7 @@ async def metrics(
 )
 async def public_summary(request: Request) -> Json:
     """Totals only: never a customer, an address or an account."""
-    return Json(_runtime(request).public_summary())
+    return Json(runtime_of(request).public_summary())
 
 
 @router.get(
@@ -113,7 +108,7 @@ async def events(
             raise HTTPException(422, "Last-Event-ID: expected an event sequence number")
         start = int(last_event_id)
     wanted = frozenset(types) if types else None
-    async for seq, kind, body in _runtime(request).stream.subscribe(start, wanted):
+    async for seq, kind, body in runtime_of(request).stream.subscribe(start, wanted):
         yield ServerSentEvent(raw_data=body.decode(), event=kind, id=str(seq) if seq else None)
 
 

@@ -16,7 +16,7 @@ from playbooks.errors import NotAllowed, ProposalError
 
 from .auth import KeyEntry
 from .compose import Services
-from .deps import require
+from .deps import require, services_of
 from .responses import Json
 
 router = APIRouter()
@@ -27,7 +27,9 @@ PLAYBOOK_ROLE = {"officer": "duty_officer", "admin": "duty_officer"}
 
 
 def _services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    services = services_of(request)
+    assert services is not None  # these routes are mounted only with services
+    return services
 
 
 class DeclineBody(BaseModel):
@@ -89,7 +91,8 @@ def _decide(request: Request, caller: KeyEntry, action: Any) -> Json:
         raise HTTPException(403, f"role: {exc}") from None
     except ProposalError as exc:
         raise HTTPException(409, str(exc)) from None
-    _services(request).runtime.publish_playbook_audit(_services(request).runner)
+    services = _services(request)
+    services.runtime.publish_playbook_audit(services.runner)
     return Json(result)
 
 
