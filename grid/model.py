@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import shapely
 
 WGS84: Final = "EPSG:4326"
 
@@ -70,6 +73,12 @@ def empty_layer(name: str) -> gpd.GeoDataFrame:
     """An empty GeoDataFrame with the columns and CRS of layer ``name``."""
     columns = list(LAYER_COLUMNS[name])
     return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in columns}, geometry=[], crs=WGS84)
+
+
+def point_coords(geometry: gpd.GeoSeries) -> npt.NDArray[np.float64]:
+    """(lon, lat) of a point layer's rows as an array of shape (rows, 2), in row order."""
+    values = geometry.to_numpy()
+    return np.column_stack([shapely.get_x(values), shapely.get_y(values)]).astype(np.float64)
 
 
 def empty_customers() -> pd.DataFrame:

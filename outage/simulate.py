@@ -28,9 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pandas as pd
-import shapely
 
-from grid.model import GridTables
+from grid.model import GridTables, point_coords
 from grid.topology import NO_DEVICE, Topology
 
 IntArray = npt.NDArray[np.int64]
@@ -254,8 +253,7 @@ def simulate_storm(
 def premise_points(tables: GridTables) -> FloatArray:
     """Premise (lon, lat) as an array of shape (premises, 2) in file order, which is the
     order of `Topology.premise_ids` for a topology built from ``tables``."""
-    geometry = tables.premises.geometry.to_numpy()
-    return np.column_stack([shapely.get_x(geometry), shapely.get_y(geometry)]).astype(np.float64)
+    return point_coords(tables.premises.geometry)
 
 
 def write_events(sim: Simulation, events_path: Path, truth_path: Path) -> None:

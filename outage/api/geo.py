@@ -15,8 +15,8 @@ import orjson
 import shapely
 from shapely.geometry import mapping
 
+from grid.model import point_coords
 from outage.bootstrap import Network
-from outage.simulate import premise_points
 
 #: Degrees; about 30 m, so a hull around a handful of premises is still visible.
 HULL_BUFFER = 0.0003
@@ -29,13 +29,13 @@ class MapData:
         self.network = network
         tables = network.tables
         topo = network.topology
-        self.premise_xy = premise_points(tables)
+        self.premise_xy = point_coords(tables.premises.geometry)
         self.section_coords = [
             [[round(x, 6), round(y, 6)] for x, y in geom.coords]
             for geom in tables.sections.geometry
         ]
-        self.device_xy = _points(tables.devices.geometry)
-        self.transformer_xy = _points(tables.transformers.geometry)
+        self.device_xy = point_coords(tables.devices.geometry)
+        self.transformer_xy = point_coords(tables.transformers.geometry)
         self.section_device = np.asarray(topo.section_device)
         self._network_json: bytes | None = None
         self._areas: dict[tuple[str, str], dict[str, Any]] = {}
@@ -47,7 +47,9 @@ class MapData:
             topo = self.network.topology
             features: list[dict[str, Any]] = []
             for row, xy in zip(
-                tables.substations.itertuples(), _points(tables.substations.geometry), strict=True
+                tables.substations.itertuples(),
+                point_coords(tables.substations.geometry),
+                strict=True,
             ):
                 features.append(_point(xy, layer="substation", id=row.id, name=row.name))
             for i, coords in enumerate(self.section_coords):
@@ -126,11 +128,6 @@ class MapData:
             return None
         x, y = self.premise_xy[number]
         return [round(float(x), 6), round(float(y), 6)]
-
-
-def _points(geometry: Any) -> np.ndarray:
-    values = geometry.to_numpy()
-    return np.column_stack([shapely.get_x(values), shapely.get_y(values)])
 
 
 def _point(xy: Any, **properties: Any) -> dict[str, Any]:
