@@ -51,19 +51,19 @@ def _split_body(body: bytes, content_type: str) -> list[Any]:
     raise HTTPException(422, "body: expected a signal object or an array of signals")
 
 
-def _parse(raw: list[Any], max_batch: int) -> tuple[list[Signal], list[dict[str, Any]]]:
+def _parse(raw: list[Any], max_batch: int) -> tuple[dict[int, Signal], list[dict[str, Any]]]:
     """Validate every signal; rejections name the signal's index and the field."""
     if len(raw) > max_batch:
         raise HTTPException(
             413, f"body: a batch of {len(raw)} signals exceeds the limit of {max_batch}"
         )
-    signals: list[Signal] = []
+    signals: dict[int, Signal] = {}  # by position in the request, to name it if refused later
     rejected: list[dict[str, Any]] = []
     for index, item in enumerate(raw):
         try:
             if not isinstance(item, dict):
                 raise SignalError(f"signals[{index}]", "body: expected a JSON object")
-            signals.append(parse_signal(item, where=f"signals[{index}]"))
+            signals[index] = parse_signal(item, where=f"signals[{index}]")
         except SignalError as exc:
             ident = item.get("id") if isinstance(item, dict) else None
             rejected.append(
@@ -75,20 +75,14 @@ def _parse(raw: list[Any], max_batch: int) -> tuple[list[Signal], list[dict[str,
 def _process(runtime: Runtime, body: bytes, content_type: str, max_batch: int) -> Json:
     signals, rejected = _parse(_split_body(body, content_type), max_batch)
     runtime.metrics.signals.labels("invalid").inc(len(rejected))
-    position = {id(s): i for i, s in enumerate(signals)}
     try:
-        result = runtime.submit(signals)
+        result = runtime.submit(list(signals.values()))
     except JournalError as exc:
         raise HTTPException(503, f"journal: cannot write ({exc}); nothing was accepted") from None
-    by_id = {s.id: s for s in signals}
+    index_of = {s.id: i for i, s in reversed(signals.items())}  # the first with that id
     for refused in result.rejected:  # names something this network lacks
-        signal = by_id.get(refused["id"])
         rejected.append(
-            {
-                "index": position.get(id(signal), -1),
-                "id": refused["id"],
-                "error": refused["error"],
-            }
+            {"index": index_of[refused["id"]], "id": refused["id"], "error": refused["error"]}
         )
     rejected.sort(key=lambda r: r["index"])
     answer = {

@@ -116,3 +116,18 @@ def test_accepted_signals_survive_a_restart(network: Network, tmp_path: Path) ->
         lookup = client.get("/v1/ivr/lookup", params={"premise": premise}, headers=auth("ivr"))
     assert after == before and after["total"] == 1
     assert lookup.json()["incident"] == before["incidents"][0]["id"]  # read view rebuilt
+
+
+def test_a_refused_signal_is_named_by_its_position_in_the_request(client: TestClient) -> None:
+    scada = {
+        "type": "scada",
+        "id": "s-9",
+        "ts": "2026-07-01T10:00:00Z",
+        "device": "nope",
+        "state": "open",
+    }
+    malformed = {"type": "meter", "id": "m-9"}
+    answer = client.post("/v1/signals", json=[malformed, scada], headers=auth("intake"))
+    by_id = {r["id"]: r for r in answer.json()["rejected"]}
+    assert by_id["m-9"]["index"] == 0
+    assert by_id["s-9"]["index"] == 1  # not 0: its place in the request, not among the valid
