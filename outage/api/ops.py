@@ -15,6 +15,7 @@ from outage.redisstore.errors import StoreError
 
 from .deps import SESSION_COOKIE, require, runtime_of
 from .responses import Json
+from .runtime import Runtime
 from .schemas import Health, PublicSummary, SessionBody
 
 router = APIRouter()
@@ -25,11 +26,15 @@ EVENT_TYPES = frozenset(ev.EVENT_TYPES) | {"PlaybookAudit"}
 async def healthz(request: Request) -> Health:
     """The process answers (liveness never depends on the store: a Redis outage must not make
     an orchestrator restart healthy API workers; `/readyz` reports that)."""
+    return Health(status="ok", signals_applied=_signals_applied(runtime_of(request)))
+
+
+def _signals_applied(runtime: Runtime) -> int | None:
+    """How many signals the engine applied; None while the store (Redis) cannot be reached."""
     try:
-        applied = runtime_of(request).engine.signals_applied
+        return runtime.engine.signals_applied
     except StoreError:
-        applied = None
-    return Health(status="ok", signals_applied=applied)
+        return None
 
 
 @router.get(
@@ -42,11 +47,9 @@ async def healthz(request: Request) -> Health:
 async def readyz(request: Request) -> Response:
     """200 once the engine has replayed its journal and the GIS index is built."""
     runtime = runtime_of(request)
-    ready = bool(getattr(request.app.state, "ready", False))
-    try:
-        applied = runtime.engine.signals_applied
-    except StoreError:  # Redis unreachable: not ready to take signals
-        applied, ready = None, False
+    applied = _signals_applied(runtime)
+    # Redis unreachable: not ready to take signals.
+    ready = bool(getattr(request.app.state, "ready", False)) and applied is not None
     body = Health(
         status="ok" if ready else "starting",
         signals_applied=applied,

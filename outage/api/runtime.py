@@ -73,7 +73,6 @@ class Runtime:
         self.sms_requests: list[dict[str, Any]] = []
         self.metrics = Metrics(self.counters)
         self._audit_published = 0
-        self.started_at = datetime.now(UTC)
 
     @property
     def durable(self) -> bool:

@@ -102,7 +102,6 @@ class RedisRuntime:
         self.host = _Host()
         self.sms_requests: list[dict[str, Any]] = []
         self.metrics = Metrics(self.counters)
-        self.started_at = datetime.now(UTC)
         self.command_timeout_s = command_timeout_s
         self._audit_published = 0
         self._stop = threading.Event()
