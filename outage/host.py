@@ -108,7 +108,7 @@ class EngineHost:
             problem = self.engine.check_references(message)
             if problem is not None:
                 result.rejected.append({"id": message.id, "error": problem})
-            elif message.id in self.engine.seen or message.id in seen_here:
+            elif self.engine.seen_message(message) or message.id in seen_here:
                 result.duplicates.append(message.id)
             else:
                 seen_here.add(message.id)

@@ -4,35 +4,52 @@ scheduled ─▶ confirmed                         (planned work starts)
 predicted ─▶ confirmed ─▶ dispatched ─▶ partially_restored ─▶ restored ─▶ closed
     │                                                  ▲
     └──────────────────────────────────────────────────┘  (restored straight from any open state)
-predicted ─▶ merged (folded into a parent prediction) | cancelled (wrong prediction)
+predicted ─▶ merged (folded into another incident) | cancelled (withdrawn, or wrong prediction)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 Level = Literal["transformer", "device"]
 
+PREDICTED: Final = "predicted"
+SCHEDULED: Final = "scheduled"
+CONFIRMED: Final = "confirmed"
+DISPATCHED: Final = "dispatched"
+PARTIALLY_RESTORED: Final = "partially_restored"
+RESTORED: Final = "restored"
+CLOSED: Final = "closed"
+MERGED: Final = "merged"
+CANCELLED: Final = "cancelled"
+
 #: States in which the incident's customers are out and calls attach to it.
-OPEN_STATES: Final = frozenset({"predicted", "confirmed", "dispatched"})
+OPEN_STATES: Final = frozenset({PREDICTED, CONFIRMED, DISPATCHED})
 #: States that end an incident's own outage.
-DONE_STATES: Final = frozenset({"restored", "closed", "merged", "cancelled"})
+DONE_STATES: Final = frozenset({RESTORED, CLOSED, MERGED, CANCELLED})
 ALLOWED: Final[dict[str | None, frozenset[str]]] = {
-    None: frozenset({"predicted", "confirmed", "scheduled"}),
-    "scheduled": frozenset({"confirmed", "cancelled", "restored"}),
-    "predicted": frozenset(
-        {"confirmed", "dispatched", "partially_restored", "restored", "merged", "cancelled"}
-    ),
-    "confirmed": frozenset({"dispatched", "partially_restored", "restored", "cancelled"}),
-    "dispatched": frozenset({"confirmed", "partially_restored", "restored", "cancelled"}),
-    "partially_restored": frozenset({"restored", "closed"}),
-    "restored": frozenset({"closed"}),
-    "closed": frozenset(),
-    "merged": frozenset(),
-    "cancelled": frozenset(),
+    None: frozenset({PREDICTED, CONFIRMED, SCHEDULED}),
+    SCHEDULED: frozenset({CONFIRMED, CANCELLED, RESTORED}),
+    PREDICTED: frozenset({CONFIRMED, DISPATCHED, PARTIALLY_RESTORED, RESTORED, MERGED, CANCELLED}),
+    CONFIRMED: frozenset({DISPATCHED, PARTIALLY_RESTORED, RESTORED, CANCELLED}),
+    DISPATCHED: frozenset({CONFIRMED, PARTIALLY_RESTORED, RESTORED, CANCELLED}),
+    PARTIALLY_RESTORED: frozenset({RESTORED, CLOSED}),
+    RESTORED: frozenset({CLOSED}),
+    CLOSED: frozenset(),
+    MERGED: frozenset(),
+    CANCELLED: frozenset(),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCall:
+    """A call an incident holds: who called, when (epoch seconds), and whether it is a hazard."""
+
+    premise: int
+    at: int
+    hazard: bool
 
 
 @dataclass(slots=True, eq=False)
@@ -59,17 +76,20 @@ class Incident:
     crew: str | None = None
     parent: str | None = None
     merged_into: str | None = None
-    #: Placed by a duty officer (merge/split): automatic roll-up no longer moves or absorbs it.
+    #: Placed by a duty officer (merge/split): inference no longer moves or absorbs it.
     pinned: bool = False
-    calls: list[str] = field(default_factory=list)
-    call_premises: list[int] = field(default_factory=list)  # parallel to ``calls``
-    hazards: list[str] = field(default_factory=list)
+    #: A fact rather than a prediction (SCADA, an officer, planned work, a pin): the tree
+    #: holds its asset open whatever the evidence says.
+    forced: bool = False
     meter_events: int = 0
-    #: Premises reporting no power (calls or last gasps) -> time of their latest report.
-    reports: dict[int, datetime] = field(default_factory=dict)
-    #: Transformers that ever reported here: a report from a new one re-evaluates the roll-up.
-    report_transformers: set[int] = field(default_factory=set)
+    #: Earliest evidence that was not a call (a last gasp, a SCADA trip, planned work), epoch
+    #: seconds: a call made after it did not open the ticket.
+    origin_at: int | None = None
+    #: Every call this incident holds, by call id.
+    held: dict[str, HeldCall] = field(default_factory=dict)
     timeline: list[tuple[str, datetime]] = field(default_factory=list)
+    #: The latest explanation of the prediction in numbers (see `outage.inference.explain`).
+    explanation: dict[str, Any] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -79,4 +99,35 @@ class Incident:
     @property
     def is_predicted(self) -> bool:
         """Still a prediction the engine may move, merge or split."""
-        return self.status == "predicted"
+        return self.status == PREDICTED and not self.forced
+
+    @property
+    def calls(self) -> list[str]:
+        """Call ids in the order they were made (time, then id)."""
+        return [c for c, _ in self._ordered()]
+
+    @property
+    def call_premises(self) -> list[int]:
+        """Premise numbers of `calls`, in the same order."""
+        return [h.premise for _, h in self._ordered()]
+
+    @property
+    def hazards(self) -> list[str]:
+        """The wire-down and fire calls among `calls`."""
+        return [c for c, h in self._ordered() if h.hazard]
+
+    def suppressed(self) -> set[str]:
+        """Calls that created no ticket: every non-hazard call but the one that opened it.
+
+        Derived from the calls themselves, so it is the same whatever order they arrived in.
+        """
+        ordered = self._ordered()
+        out = {c for c, h in ordered if not h.hazard}
+        if ordered and not ordered[0][1].hazard:
+            first = ordered[0][1].at
+            if self.origin_at is None or first < self.origin_at:
+                out.discard(ordered[0][0])
+        return out
+
+    def _ordered(self) -> list[tuple[str, HeldCall]]:
+        return sorted(self.held.items(), key=lambda item: (item[1].at, item[0]))

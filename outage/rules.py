@@ -1,39 +1,25 @@
-"""Prediction and storm rules: declarative, YAML, validated, with documented defaults.
+"""Inference parameters and storm rules: declarative YAML, validated, every default documented.
 
-A rules file has two prediction rule sets, ``normal`` and ``storm`` (the engine switches to
-``storm`` while a system-wide storm is declared), and the storm detector's thresholds::
+The engine infers which devices are open by weighing all the evidence at once (see
+`outage.inference`). This file holds the numbers that model needs — what an outage makes
+customers and meters do, how often each kind of device opens — and the storm detector's
+thresholds. There are no roll-up thresholds: a prediction is the most probable explanation
+of the evidence under these parameters. A rules file::
 
-    normal:
-      window_minutes: 60              # reports older than this do not group with a new one
-      min_transformers: {fuse: 2, switch: 3, recloser: 3, breaker: 4, ...}
-      min_coverage: {fuse: 0.0, switch: 0.5, recloser: 0.5, breaker: 0.5, ...}
-      min_share: {fuse: 0.3, switch: 0.15, recloser: 0.15, breaker: 0.15, ...}
-      escalate_children: {fuse: 2, switch: 3, recloser: 3, breaker: 3, ...}
-      all_reported: true              # every customer below a device reported -> that device
-    storm: {...same keys...}
+    inference:                        # how evidence arises (shared by both rule sets)
+      call_share: {mean: 0.15, concentration: 12}
+      call_delay: {median_minutes: 8, sigma: 1.0}
+      noise_share: 1.0e-6
+      ...
+    normal:                           # how often devices open in normal weather
+      prior_open: {transformer: 1.0e-3, fuse: 1.0e-3, ...}
+    storm:                            # ...and while a system-wide storm is declared
+      prior_open: {transformer: 3.0e-3, fuse: 1.0e-2, ...}
     storm_detection:
       system: {customers_out_share: 0.05, open_incidents: 20, call_rate_multiple: 5.0, ...}
       substation: {...}
 
-A device qualifies for a prediction when, counting only reports within the window from
-*predicted* (not yet confirmed) incidents below it, every customer below it reported
-(``all_reported``), or distinct reporting transformers >= ``min_transformers[kind]`` and at
-least one of these, each measured *outside the branch with the most coverage* (a branch is a
-direct child device, or a transformer fed with no device in between):
-
-* coverage — customers already predicted out / customers — >= ``min_coverage[kind]``;
-* reporting customers / customers >= ``min_share[kind]``;
-* branches holding a device-level prediction >= ``escalate_children[kind]`` (with at least
-  half the coverage asked for above).
-
-Reports must also come from ``min_outside_branches[kind]`` branches besides the biggest, and
-``strong_transformers[kind]`` distinct reporting transformers (with that spread) suffice on
-their own — what feeders without fuses or meters give.
-
-Leaving the biggest branch out is what keeps a recloser outage, which alone may cover two
-thirds of its feeder, from implicating the feeder breaker: the breaker's *other* branches must
-report too. A device with a premise shown energised since the first of those reports never
-qualifies. A single report predicts its service transformer.
+Missing keys take their defaults; unknown keys are errors that name the file and the field.
 """
 
 from __future__ import annotations
@@ -47,70 +33,153 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from outage.errors import RulesError
 
 DeviceKind = Literal["breaker", "recloser", "relay", "fuse", "sectionalizer", "switch", "tie"]
+#: What can be open: a device kind, or a service transformer.
+AssetKind = Literal[
+    "transformer", "breaker", "recloser", "relay", "fuse", "sectionalizer", "switch", "tie"
+]
+OutageKind = Literal["no_power", "partial_power", "wire_down", "fire"]
+WeakKind = Literal["flicker", "other"]
+Probability = Annotated[float, Field(gt=0, lt=1)]
 Share = Annotated[float, Field(gt=0, le=1)]
 Count = Annotated[int, Field(ge=1)]
+#: A log-likelihood ratio in nats (natural log): +1 makes a hypothesis e ≈ 2.7 times likelier.
+Nats = Annotated[float, Field(ge=-50, le=50)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _per_kind(fuse: float, mid: float, recloser: float, head: float) -> dict[str, float]:
-    return {
-        "fuse": fuse,
-        "switch": mid,
-        "sectionalizer": mid,
-        "tie": mid,
-        "recloser": recloser,
-        "relay": head,
-        "breaker": head,
+class CallShare(_Strict):
+    """Share of the customers of an outage who call about it (a Beta distribution over it).
+
+    Each outage has its own share — long outages, evenings and storms differ — so the model
+    does not fix it but integrates over Beta(mean × concentration, (1 − mean) × concentration).
+    A higher concentration trusts ``mean`` more and makes silence stronger evidence.
+    """
+
+    mean: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    concentration: Annotated[float, Field(gt=0.5, le=1000)] = 12.0
+
+
+class CallDelay(_Strict):
+    """Minutes from the start of an outage to a caller's first call: lognormal."""
+
+    median_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 8.0
+    sigma: Annotated[float, Field(gt=0, le=4)] = 1.0
+
+
+class InferenceModel(_Strict):
+    """How evidence arises from open devices (see `outage.inference.likelihood`)."""
+
+    call_share: CallShare = CallShare()
+    call_delay: CallDelay = CallDelay()
+    #: Probability that a premise WITH power makes an outage report in an evidence epoch
+    #: (a wrong number, a tripped house breaker). It must stay well below
+    #: ``prior_open[transformer] × call_share.mean`` so that one lone report still opens a
+    #: ticket on its service transformer, as call centres expect.
+    noise_share: Annotated[float, Field(gt=0, lt=0.01)] = 1.0e-6
+    #: Extra log-likelihood ratio of a report's kind, given that the premise called about
+    #: power: a plain "no power" is the most specific; hazard callers often still have power.
+    kind_llr: dict[OutageKind, Nats] = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]
+            "no_power": 0.9,
+            # "Some lights are out" comes from premises with power (brownouts, a lost phase
+            # in the house) about a thousand times as often as "no power" does: alone it is a
+            # service matter; beside other reports it still counts.
+            "partial_power": -8.0,
+            "wire_down": -0.5,
+            "fire": -0.5,
+        }
+    )
+    #: Weak reports that do not count as "called about no power" but still lean towards an
+    #: outage when one covers the premise (log-likelihood ratio per premise).
+    weak_llr: dict[WeakKind, Nats] = Field(
+        default_factory=lambda: {"flicker": 0.5, "other": 0.2}  # type: ignore[arg-type]
+    )
+    #: Share of the out premises of an outage whose meter's last gasp reaches us, where meters
+    #: report at all: a Beta over outages with this mean...
+    last_gasp_delivery: Share = 0.8
+    #: ...and this concentration. Meters that stay silent in an outage's area then count
+    #: against it, as silent callers do.
+    last_gasp_concentration: Annotated[float, Field(gt=0.5, le=1000)] = 10.0
+    #: Probability that no meter in an outage's area reports at all (no AMI there, or the
+    #: head end is down): keeps a network without smart meters from counting their silence.
+    no_meters: Probability = 0.5
+    #: Probability of a false last gasp from a premise with power.
+    last_gasp_false: Annotated[float, Field(gt=0, lt=0.1)] = 1.0e-5
+    #: Of the outages at a transformer node, the share that are one premise's own service
+    #: drop rather than the transformer: a lone report (or one meter's last gasp) is then
+    #: explained whole, and the silence of the transformer's other premises does not undo it.
+    service_share: Probability = 0.5
+    #: A meter said "power restored" after the hypothesised outage began: near-certain
+    #: against that device being open now (log-likelihood ratio, nats).
+    power_restored_llr: Nats = -12.0
+    #: Prior probability that a telemetered device (``scada`` in the topology, default: the
+    #: feeder-head breaker) is open although SCADA has not said so.
+    telemetered_prior: Annotated[float, Field(gt=0, lt=1e-3)] = 1.0e-9
+    #: Asset kinds that open by themselves on a fault. A manual or load-break ``switch`` (and
+    #: a ``tie``) is open only when SCADA or an officer says so.
+    candidates: tuple[AssetKind, ...] = (
+        "transformer",
+        "fuse",
+        "sectionalizer",
+        "recloser",
+        "relay",
+        "breaker",
+    )
+    #: The device already shown keeps its prediction unless the alternative is this much
+    #: likelier (nats): tickets do not flap between two devices on successive reports.
+    hysteresis: Annotated[float, Field(ge=0, le=10)] = 1.0
+    #: How often (event time) silence is re-weighed as outages age.
+    tick_minutes: Annotated[float, Field(gt=0, le=60)] = 1.0
+
+
+def _priors(scale: dict[str, float] | None = None) -> dict[str, float]:
+    # Per asset, not per kind. "transformer" also stands for a problem with one premise's own
+    # service drop, which is what most lone no-power calls are. A fuse is as likely as that:
+    # a single report predicts its transformer, reports from two transformers its fuse.
+    base = {
+        "transformer": 1.0e-3,
+        "fuse": 1.0e-3,
+        "sectionalizer": 1.0e-3,
+        "recloser": 5.0e-4,
+        "relay": 2.0e-4,
+        "breaker": 2.0e-4,
+        "switch": 1.0e-4,
+        "tie": 1.0e-4,
     }
+    return {kind: min(p * (scale or {}).get(kind, 1.0), 0.5) for kind, p in base.items()}
 
 
 class PredictionRules(_Strict):
-    """How calls and last gasps roll up to the device that must have opened."""
+    """The parameters of one rule set (``normal``, or ``storm`` while a storm is declared)."""
 
-    window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 60
-    min_transformers: dict[DeviceKind, Count] = Field(
-        default_factory=lambda: {k: int(v) for k, v in _per_kind(2, 3, 3, 4).items()}
-    )
-    min_coverage: dict[DeviceKind, Annotated[float, Field(ge=0, le=1)]] = Field(
-        default_factory=lambda: _per_kind(0.0, 0.5, 0.5, 0.5)
-    )
-    min_share: dict[DeviceKind, Share] = Field(
-        default_factory=lambda: _per_kind(0.3, 0.15, 0.15, 0.15)
-    )
-    escalate_children: dict[DeviceKind, Count] = Field(
-        default_factory=lambda: {k: int(v) for k, v in _per_kind(2, 3, 3, 3).items()}
-    )
-    #: Reporting branches needed besides the biggest one (spread, not one busy lateral).
-    min_outside_branches: dict[DeviceKind, Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: {k: int(v) for k, v in _per_kind(1, 2, 2, 2).items()}
-    )
-    #: This many distinct reporting transformers (with the spread above) suffice on their own:
-    #: feeders without fuses, whose transformers hang straight off switched sections.
-    strong_transformers: dict[DeviceKind, Count] = Field(
-        default_factory=lambda: {k: int(v) for k, v in _per_kind(2, 6, 8, 10).items()}
-    )
-    all_reported: bool = True
+    #: Prior probability that one asset of this kind is open at a given moment. Only
+    #: ``inference.candidates`` use theirs; the others open only on a hard fact.
+    prior_open: dict[AssetKind, Probability] = Field(default_factory=_priors)  # type: ignore[arg-type]
     #: A restored incident auto-closes this long after restoration (event time).
     close_after_minutes: Annotated[float, Field(gt=0)] = 120
     #: Interruptions shorter than this are momentary (IEEE 1366) and left out of SAIFI/SAIDI.
     momentary_minutes: Annotated[float, Field(ge=0)] = 5
 
 
+#: How much likelier each asset is to be open while a storm is declared: wind and trees take
+#: lines down (fuses, reclosers, sectionalisers) far more than they fail transformers.
+STORM_SCALE: dict[str, float] = {
+    "transformer": 3.0,
+    "fuse": 10.0,
+    "sectionalizer": 10.0,
+    "recloser": 10.0,
+    "relay": 5.0,
+    "breaker": 5.0,
+}
+
+
 def _storm_prediction() -> PredictionRules:
-    # In a storm calls trickle in over hours and many faults are independent: group reports
-    # over a longer window, but ask for more evidence before escalating above a fuse so that
-    # separate laterals under one recloser are not merged into one wrong prediction.
-    return PredictionRules(
-        window_minutes=180,
-        min_transformers={k: int(v) for k, v in _per_kind(2, 4, 4, 5).items()},  # type: ignore[misc]
-        min_coverage=_per_kind(0.0, 0.6, 0.6, 0.6),  # type: ignore[arg-type]
-        min_share=_per_kind(0.3, 0.2, 0.2, 0.15),  # type: ignore[arg-type]
-        escalate_children={k: int(v) for k, v in _per_kind(2, 4, 4, 4).items()},  # type: ignore[misc]
-        strong_transformers={k: int(v) for k, v in _per_kind(2, 8, 10, 14).items()},  # type: ignore[misc]
-    )
+    # Storm parameters, not looser thresholds: likelier faults mean fewer reports are needed
+    # to believe one, and several outages at once cost less than one big one.
+    return PredictionRules(prior_open=_priors(STORM_SCALE))  # type: ignore[arg-type]
 
 
 class StormThresholds(_Strict):
@@ -167,8 +236,9 @@ class StormDetection(_Strict):
 
 
 class Rules(_Strict):
-    """Everything configurable about prediction and storm detection."""
+    """Everything configurable about inference and storm detection."""
 
+    inference: InferenceModel = InferenceModel()
     normal: PredictionRules = PredictionRules()
     storm: PredictionRules = Field(default_factory=_storm_prediction)
     storm_detection: StormDetection = StormDetection()

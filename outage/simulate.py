@@ -46,7 +46,8 @@ FAULT_MIX: Final = (("feeder", 0.03), ("line", 0.12), ("fuse", 0.60), ("transfor
 #: Device kinds of each category ("transformer" faults name a service transformer instead).
 CATEGORY_KINDS: Final[dict[str, tuple[str, ...]]] = {
     "feeder": ("breaker", "relay"),
-    "line": ("recloser", "switch", "sectionalizer"),
+    # Not "switch": a manual or load-break switch does not open on a fault.
+    "line": ("recloser", "sectionalizer"),
     "fuse": ("fuse",),
 }
 #: Feeder and line faults together black out at most this share of premises, so that a small

@@ -40,13 +40,8 @@ class PartitionEngine(Engine):
 
     def __init__(self, partition: str, network: Network, rules: Rules) -> None:
         resolver = Resolver(network.topology, network.customers, network.locator)
-        super().__init__(network.topology, resolver, rules)
+        super().__init__(network.topology, resolver, rules, id_scope=partition)
         self.partition = partition
-
-    def _next(self, prefix: str) -> str:
-        # Overrides the engine's id source: the same counter, with the partition in the id.
-        self._seq[prefix] += 1
-        return f"{prefix}-{self.partition}-{self._seq[prefix]:06d}"
 
 
 def partition_of_incident(incident: str) -> str | None:

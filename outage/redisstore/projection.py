@@ -96,7 +96,7 @@ class PartitionState:
     def _handle(self, message: Message) -> tuple[list[Event], str | None, str | None]:
         """Events, why a command was refused, why it was rejected (as `EngineHost` does)."""
         rejected = None
-        if isinstance(message, Command) and message.id not in self.engine.seen:
+        if isinstance(message, Command) and not self.engine.seen_message(message):
             rejected = self.engine.check_references(message)
         try:
             events, refusal = self.engine.handle(message), None

@@ -48,10 +48,11 @@ def test_calls_from_two_transformers_roll_up_to_the_fuse(driver: Driver, feeder:
     (incident,) = driver.open_incidents()
     topo = driver.engine.topology
     assert incident.asset == topo.device_ids[feeder.fuse]
-    assert incident.id == "INC-000001"  # the first ticket survives the merge
+    assert incident.id == "INC-000001"  # the first ticket moves up: customers quote its number
     assert set(incident.calls) == {"call-1", "call-2"}
-    assert [e.into for e in driver.of_type("IncidentMerged")] == ["INC-000001"]  # type: ignore[attr-defined]
-    assert driver.engine.incidents["INC-000002"].status == "merged"
+    (moved,) = driver.of_type("PredictionMoved")
+    assert moved.incident == "INC-000001" and moved.to_device == incident.asset  # type: ignore[attr-defined]
+    assert all(e.into == "INC-000001" for e in driver.of_type("IncidentMerged"))  # type: ignore[attr-defined]
 
 
 def test_unrelated_fuses_under_one_recloser_stay_separate(driver: Driver, feeder: Feeder) -> None:
@@ -142,24 +143,38 @@ def test_scada_open_confirms_and_absorbs_predictions_below(driver: Driver, feede
     assert incident.status == "restored"
 
 
-def test_crew_restoring_a_fuse_moves_an_over_rolled_prediction_down(
+def test_crew_restore_below_a_well_supported_outage_is_nested(
     driver: Driver, feeder: Feeder
 ) -> None:
+    """Every lateral of the recloser reported: closing one fuse below it ends nothing, the
+    customers elsewhere under the recloser are still out."""
     topo = driver.engine.topology
     call_every_lateral(driver, feeder, every=0.1)
     (predicted,) = driver.open_incidents()
     assert predicted.asset == topo.device_ids[feeder.recloser]
     driver.send(30, type="restore", device=topo.device_ids[feeder.fuse])
+    assert driver.open_incidents() == [predicted]
+    assert predicted.asset == topo.device_ids[feeder.recloser] and predicted.is_open
+    assert len(predicted.calls) == driver.engine.calls_received
+    assert driver.of_type("DeviceOperated")[-1].device == topo.device_ids[feeder.fuse]  # type: ignore[attr-defined]
+
+
+def test_crew_restoring_below_a_prediction_it_explains_moves_it_down(
+    driver: Driver, feeder: Feeder
+) -> None:
+    """Two transformers under the fuse reported; the crew re-fuses one of them: the outage was
+    that transformer (the ticket moves down and is restored), the other report starts over."""
+    topo = driver.engine.topology
+    first, second = feeder.transformers[:2]
+    driver.call(0, driver.premise_of(first))
+    driver.call(1, driver.premise_of(second))
+    (predicted,) = driver.open_incidents()
     assert predicted.asset == topo.device_ids[feeder.fuse]
-    assert predicted.status == "restored"
-    assert all(c in predicted.calls for c in ["call-1", "call-2"])  # the fuse's own callers
-    # Only callers below the fuse stay with the restored incident ...
-    assert all(feeder.fuse in topo.premise_chain(p) for p in predicted.call_premises)
-    # ... customers elsewhere are still out: a new prediction holds them and their calls.
+    driver.send(30, type="restore", device=topo.transformer_ids[first])
+    assert predicted.asset == topo.transformer_ids[first] and predicted.status == "restored"
+    assert predicted.calls == ["call-1"]
     (rest,) = driver.open_incidents()
-    assert rest.asset == topo.device_ids[feeder.recloser] and rest.id != predicted.id
-    assert len(rest.calls) + len(predicted.calls) == driver.engine.calls_received
-    assert not any(feeder.fuse in topo.premise_chain(p) for p in rest.call_premises)
+    assert rest.asset == topo.transformer_ids[second] and rest.calls == ["call-2"]
 
 
 def test_nested_outage_partial_restoration_and_cmi_counted_once(
@@ -180,7 +195,7 @@ def test_nested_outage_partial_restoration_and_cmi_counted_once(
         )
     )
     driver.send(10, type="scada", device=topo.device_ids[feeder.recloser], state="open")
-    recloser_incident = engine.active_device[feeder.recloser]
+    recloser_incident = engine.registry.open_at[feeder.recloser]
     assert fuse_incident.parent == recloser_incident.id
     driver.send(70, type="scada", device=topo.device_ids[feeder.recloser], state="closed")
     assert recloser_incident.status == "partially_restored"
@@ -369,17 +384,20 @@ def test_snapshot_has_the_contract_keys(driver: Driver, feeder: Feeder) -> None:
 
 def test_rules_file_errors_name_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
-    path.write_text("normal:\n  window_minutes: -5\n  min_transformers: {fuse: 3}\n")
+    path.write_text("normal:\n  prior_open: {fuse: 1.5}\n")
     with pytest.raises(
-        RulesError, match=r"rules\.yaml: normal\.window_minutes: Input should be greater than 0"
+        RulesError, match=r"rules\.yaml: normal\.prior_open\.fuse: Input should be less than 1"
     ):
         load_rules(path)
-    path.write_text("normal:\n  window_minutes: 30\n  bogus: 1\n")
-    with pytest.raises(RulesError, match=r"normal\.bogus: Extra inputs are not permitted"):
+    path.write_text("normal:\n  close_after_minutes: 30\n  min_transformers: {fuse: 3}\n")
+    with pytest.raises(
+        RulesError, match=r"normal\.min_transformers: Extra inputs are not permitted"
+    ):
         load_rules(path)
-    path.write_text("normal:\n  window_minutes: 30\n")
+    path.write_text("inference:\n  call_share: {mean: 0.2}\nnormal:\n  close_after_minutes: 30\n")
     rules = load_rules(path)
-    assert rules.normal.window_minutes == 30 and rules.storm.window_minutes == 180
+    assert rules.normal.close_after_minutes == 30 and rules.storm.close_after_minutes == 120
+    assert rules.inference.call_share.mean == 0.2 and rules.inference.call_share.concentration == 12
     path.write_text("normal: [unclosed\n")
     with pytest.raises(RulesError, match=r"rules\.yaml:\d+: not valid YAML"):
         load_rules(path)
@@ -391,9 +409,10 @@ def test_suppressed_calls_follow_their_incident_through_a_roll_up(
     first = driver.premise_of(feeder.transformers[0])
     driver.call(0, first)
     driver.call(1, first)  # a repeat: suppressed on the transformer ticket
-    driver.call(2, driver.premise_of(feeder.transformers[1]))  # rolls up to the fuse
+    # Moves the ticket up to the fuse: it opens no ticket of its own, so it is suppressed too.
+    driver.call(2, driver.premise_of(feeder.transformers[1]))
     driver.call(3, first)  # suppressed on the fuse ticket
     (incident,) = driver.open_incidents()
     (view,) = [i for i in snapshot(driver.engine)["incidents"] if i["id"] == incident.id]
-    assert view["suppressed"] == driver.engine.suppressed_total == 2
+    assert view["suppressed"] == driver.engine.suppressed_total == 3
     assert len(view["calls"]) == 4

@@ -1,0 +1,569 @@
+"""The most probable set of open assets on the radial network, kept exact as evidence arrives.
+
+Nodes are the protective devices and the service transformers of the topology (device ``d`` is
+node ``d``, transformer ``t`` is node ``D + t``). For every node ``v`` the tree keeps, over the
+premises of its *free region* (its subtree minus the subtrees of forced nodes below it):
+
+* aggregates — premises reporting (``k``), reporting by meter (``g``), the kind factors of the
+  reporters (``K``), premises with any evidence (``ev``), the earliest report (``s``) and the
+  latest "power restored" from a meter (``e``);
+* ``A[v]`` — the log-likelihood ratio that ``v`` is open (`Likelihood.score`);
+* ``C[v]`` — the sum of its children's ``B``: the best its subtree does with ``v`` closed;
+* ``B[v] = max(prior[v] + A[v] + F[v], C[v])`` — the best log-probability ratio of its subtree
+  when nothing above it is open, ``F[v]`` being the ``B`` of the forced nodes directly inside
+  its free region (forced nodes are facts: SCADA trips, officer confirmations, planned work).
+
+Because an open asset de-energises everything below it, the subtree of an open node is
+explained whatever else is open there, so this recursion is the exact maximum a posteriori
+open set (Felsenstein-style dynamic programming on a tree): a node is open when its own open
+score beats its children's best (``dec[v]``), and the open set is read top-down. One new
+report changes only the aggregates on its path to the root, so an update is O(depth); silence
+that grows with time is re-weighed on a tick over the nodes whose outage is still young.
+
+Scores are integer micro-nats and aggregates are integers or min/max of times, so every value
+is a pure function of the evidence and ``now``: the answer does not depend on the order in
+which the evidence arrived. Ties go to the smaller explanation (closed above).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from grid.topology import NO_DEVICE, Topology
+from grid.tree import telemetered, transformer_premise_counts
+from outage.inference.likelihood import Likelihood, micro
+
+NONE = NO_DEVICE
+NEVER = 1 << 62  # "no report" as an epoch second: later than any real time
+
+
+@dataclass(frozen=True, slots=True)
+class PremiseSummary:
+    """What one premise reports in its current evidence epoch (see `outage.inference.evidence`).
+
+    ``kind`` is the premise's kind factor in micro-nats; ``called`` says it reported an outage
+    by phone; ``gasped`` that its meter sent a last gasp; ``first`` is when its outage began
+    by its own evidence (a last gasp's time, or a call's less a caller's usual delay).
+    """
+
+    called: bool
+    gasped: bool
+    kind: int
+    first: int
+
+
+class InferenceTree:
+    """Exact MAP open set over one network (see the module docstring)."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        likelihood: Likelihood,
+        priors: list[int | None],
+        hysteresis: int,
+    ) -> None:
+        topo = topology
+        self.topology = topo
+        self.likelihood = likelihood
+        self.hysteresis = hysteresis
+        d_count, t_count = len(topo.device_ids), len(topo.transformer_ids)
+        self.devices = d_count
+        total = d_count + t_count
+        self.parent: list[int] = list(topo.device_parent) + list(topo.transformer_device)
+        self.depth: list[int] = [len(chain) - 1 for chain in topo.device_chain] + [
+            len(topo.device_chain[d]) if d != NONE else 0 for d in topo.transformer_device
+        ]
+        self.n: list[int] = [int(x) for x in topo.device_premises] + [
+            x for x in transformer_premise_counts(topo)
+        ]
+        if len(priors) != total:
+            raise ValueError(f"priors: {len(priors)} values for {total} assets")
+        self.prior = priors
+        self.k = [0] * total
+        self.kk = [0] * total  # the K aggregate (kind factors)
+        self.g = [0] * total
+        self.ev = [0] * total
+        self.s = [NEVER] * total
+        self.e = [-NEVER] * total
+        self.A = [0] * total
+        self.B = [0] * total
+        self.C = [0] * total
+        self.F = [0] * total
+        self.dec = [False] * total
+        self.forced = [False] * total
+        self.fcnt = [0] * total  # forced nodes strictly below
+        self.veto = [False] * total
+        self.shown = [False] * total
+        #: node -> children with evidence or forced nodes in their subtree.
+        self.act: dict[int, set[int]] = {}
+        #: transformer node -> {premise: earliest report} of its premises with evidence.
+        self.reporters: dict[int, dict[int, int]] = {}
+        self.summary: dict[int, PremiseSummary] = {}
+        #: Nodes with evidence in their free region (the ones silence can change).
+        self.evidence_nodes: set[int] = set()
+        self.forced_nodes: set[int] = set()
+        #: Event time every score is taken at; moved only by `tick`, so that all scores always
+        #: refer to one moment and the values are a function of the evidence and the clock.
+        self.clock = 0
+
+    # -- node numbering ---------------------------------------------------------------------
+
+    def transformer_node(self, transformer: int) -> int:
+        """The node of a transformer number."""
+        return self.devices + transformer
+
+    def premise_node(self, premise: int) -> int:
+        """The node of a premise's service transformer."""
+        return self.devices + self.topology.premise_transformer[premise]
+
+    def asset(self, node: int) -> tuple[str, int]:
+        """``("device", d)`` or ``("transformer", t)`` of a node."""
+        if node < self.devices:
+            return "device", node
+        return "transformer", node - self.devices
+
+    def node_of(self, level: str, number: int) -> int:
+        """The node of an asset given as (level, number)."""
+        return number if level == "device" else self.devices + number
+
+    def chain(self, node: int) -> list[int]:
+        """``node`` and every node above it, nearest first."""
+        out = []
+        while node != NONE:
+            out.append(node)
+            node = self.parent[node]
+        return out
+
+    def root(self, node: int) -> int:
+        """The feeder-head node above ``node``."""
+        while self.parent[node] != NONE:
+            node = self.parent[node]
+        return node
+
+    def is_below(self, node: int, ancestor: int) -> bool:
+        """True when ``ancestor`` is ``node`` or lies above it."""
+        while node != NONE:
+            if node == ancestor:
+                return True
+            node = self.parent[node]
+        return False
+
+    # -- evidence in ------------------------------------------------------------------------
+
+    def set_premise(self, premise: int, new: PremiseSummary | None) -> list[int]:
+        """Replace a premise's summary (None: no evidence); returns nodes whose decision flipped."""
+        old = self.summary.get(premise)
+        if old == new:
+            return []
+        node = self.premise_node(premise)
+        reporters = self.reporters.setdefault(node, {})
+        if new is None:
+            del self.summary[premise]
+            reporters.pop(premise, None)
+            if not reporters:
+                del self.reporters[node]
+        else:
+            self.summary[premise] = new
+            reporters[premise] = new.first
+        o_called, o_gasp, o_kind, o_first = (
+            (old.called, old.gasped, old.kind, old.first) if old else (False, False, 0, NEVER)
+        )
+        n_called, n_gasp, n_kind, n_first = (
+            (new.called, new.gasped, new.kind, new.first) if new else (False, False, 0, NEVER)
+        )
+        flips: list[int] = []
+        self._climb(
+            node,
+            NONE,
+            0,
+            0,
+            0,
+            int(n_called) - int(o_called),
+            n_kind - o_kind,
+            int(n_gasp) - int(o_gasp),
+            int(new is not None) - int(old is not None),
+            o_first,
+            n_first,
+            True,
+            flips,
+        )
+        return flips
+
+    def power_restored(self, premise: int, at: int) -> list[int]:
+        """A meter says ``premise`` had power at ``at``: raises ``e`` on its path."""
+        flips: list[int] = []
+        node = self.premise_node(premise)
+        path = []
+        while node != NONE and self.e[node] < at:
+            self.e[node] = at
+            path.append(node)
+            node = self.parent[node]
+        if path:
+            self._rebuild(path, flips)
+        return flips
+
+    # -- facts ------------------------------------------------------------------------------
+
+    def force(self, node: int, on: bool) -> list[int]:
+        """Make ``node`` a fact (open whatever the evidence) or release it."""
+        if self.forced[node] == on:
+            return []
+        flips: list[int] = []
+        old_b = self.B[node]
+        topmost_below = self.F[node]
+        self.forced[node] = on
+        if on:
+            self.forced_nodes.add(node)
+        else:
+            self.forced_nodes.discard(node)
+        child, up = node, self.parent[node]
+        while up != NONE:
+            self.fcnt[up] += 1 if on else -1
+            self._mark(up, child)
+            child, up = up, self.parent[up]
+        self._evaluate(node)
+        sign = -1 if on else 1
+        # Ancestors stop (or start again) seeing this free region; their Fsum swaps the forced
+        # nodes below for this one (or back).
+        fd = (self.B[node] - topmost_below) if on else (topmost_below - old_b)
+        s_old, s_new = (self.s[node], NEVER) if on else (NEVER, self.s[node])
+        self._climb(
+            self.parent[node],
+            node,
+            self.B[node] - old_b,
+            fd,
+            sign * self.n[node],
+            sign * self.k[node],
+            sign * self.kk[node],
+            sign * self.g[node],
+            sign * self.ev[node],
+            s_old,
+            s_new,
+            True,
+            flips,
+        )
+        return flips
+
+    def set_veto(self, node: int, on: bool) -> list[int]:
+        """An officer says ``node`` is not open: it may not explain evidence (until cleared)."""
+        return self._set_flag(self.veto, node, on)
+
+    def set_shown(self, node: int, on: bool) -> list[int]:
+        """``node`` holds a prediction people have seen: hysteresis favours keeping it."""
+        return self._set_flag(self.shown, node, on)
+
+    def set_priors(self, priors: list[int | None]) -> list[int]:
+        """Switch rule sets: new priors, every active node re-weighed."""
+        self.prior = priors
+        flips: list[int] = []
+        self._rebuild(list(self.evidence_nodes | self.forced_nodes), flips)
+        return flips
+
+    # -- time -------------------------------------------------------------------------------
+
+    def tick(self, now: int) -> list[int]:
+        """Move the clock to ``now`` and re-weigh silence for the outages it can still change:
+        those with silent premises that were not yet settled at the previous clock."""
+        previous = self.clock
+        if now <= previous:
+            return []
+        self.clock = now
+        settle = self.likelihood.settle_seconds
+        young = [
+            v
+            for v in self.evidence_nodes
+            if self.k[v] < self.n[v] and previous - self.s[v] < settle
+        ]
+        flips: list[int] = []
+        if young:
+            self._rebuild(young, flips)
+        return flips
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def open_nodes(self, root: int) -> Iterator[tuple[int, bool]]:
+        """The open set below a feeder head: (node, forced), parents before children.
+
+        Inferred open nodes form an antichain; forced nodes may nest under anything open.
+        """
+        stack = [(root, False)]
+        act = self.act
+        while stack:
+            v, covered = stack.pop()
+            forced = self.forced[v]
+            if forced:
+                yield v, True
+            elif not covered and self.dec[v]:
+                yield v, False
+            opened = forced or (not covered and self.dec[v])
+            cover = covered or opened
+            for child in sorted(act.get(v, ()), reverse=True):
+                if self.forced[child] or self.fcnt[child] or (not cover and self.B[child] > 0):
+                    stack.append((child, cover))
+
+    def covering(self, premise: int) -> list[tuple[int, bool]]:
+        """Open nodes above ``premise``, outermost first: (node, forced)."""
+        path = self.chain(self.premise_node(premise))
+        out: list[tuple[int, bool]] = []
+        inferred_above = False
+        for v in reversed(path):
+            if self.forced[v]:
+                out.append((v, True))
+            elif not inferred_above and self.dec[v] and not any(f for _, f in out):
+                out.append((v, False))
+                inferred_above = True
+        return out
+
+    def premises_below(self, node: int) -> Iterator[int]:
+        """Premises with evidence in ``node``'s subtree (forced subtrees included)."""
+        stack = [node]
+        while stack:
+            v = stack.pop()
+            if v >= self.devices:
+                yield from self.reporters.get(v, {})
+            else:
+                stack.extend(self.act.get(v, ()))
+
+    def open_score(self, node: int) -> int:
+        """``node``'s own open option (prior + A + F, with hysteresis if shown), micro-nats."""
+        prior = self.prior[node]
+        base = self.A[node] + self.F[node]
+        if prior is None:
+            return base
+        return base + prior + (self.hysteresis if self.shown[node] else 0)
+
+    def margin(self, node: int) -> int:
+        """How much the open option beats (>0) or trails the children's best, micro-nats."""
+        return self.open_score(node) - self.C[node]
+
+    def open_without(self, node: int, top: int) -> bool:
+        """Would ``top`` (an ancestor of ``node``) still be open if ``node``'s subtree held no
+        premises at all? (Is a crew's restore of ``node`` nested under an outage above it?)
+
+        A dry run of the path update: nothing is changed.
+        """
+        forced = self.forced[node]
+        dn = dk = dkk = dg = dev = 0
+        if not forced:
+            dn, dk, dkk, dg, dev = (
+                -self.n[node],
+                -self.k[node],
+                -self.kk[node],
+                -self.g[node],
+                -self.ev[node],
+            )
+        d_child = -self.B[node]
+        fd = -(self.B[node] if forced else self.F[node])
+        child, child_s = node, NEVER
+        v = self.parent[node]
+        aggregate = not forced
+        while v != NONE:
+            n, k, kk, g, ev = self.n[v], self.k[v], self.kk[v], self.g[v], self.ev[v]
+            s = self.s[v]
+            if aggregate:
+                n, k, kk, g, ev = n + dn, k + dk, kk + dkk, g + dg, ev + dev
+                s = child_s
+                for other in self.act.get(v, ()):
+                    if other != child and not self.forced[other] and self.s[other] < s:
+                        s = self.s[other]
+            c, f = self.C[v] + d_child, self.F[v] + fd
+            elapsed = max(self.clock - s, self.likelihood.lead_seconds)
+            a = self.likelihood.score(k, n - k, elapsed, kk, g, self.e[v] > s) if ev > 0 else 0
+            prior = self.prior[v]
+            if v == top:
+                if prior is None or self.veto[v] or self.forced[v]:
+                    return self.forced[v]
+                return prior + a + f + (self.hysteresis if self.shown[v] else 0) > c
+            if self.forced[v]:
+                b = a + f
+                aggregate = False
+                fd = b - self.B[v]
+            else:
+                open_v = None if prior is None or self.veto[v] else prior + a + f
+                if open_v is not None and self.shown[v]:
+                    open_v += self.hysteresis
+                b = open_v if open_v is not None and open_v > c else c
+            d_child = b - self.B[v]
+            child, child_s = v, s
+            v = self.parent[v]
+        return False
+
+    # -- the recursion ----------------------------------------------------------------------
+
+    def _set_flag(self, flags: list[bool], node: int, on: bool) -> list[int]:
+        if flags[node] == on:
+            return []
+        flags[node] = on
+        flips: list[int] = []
+        old_b, old_dec = self.B[node], self.dec[node]
+        self._evaluate(node)
+        if self.dec[node] != old_dec:
+            flips.append(node)
+        d = self.B[node] - old_b
+        fd = d if self.forced[node] else 0
+        self._climb(self.parent[node], node, d, fd, 0, 0, 0, 0, 0, NEVER, NEVER, False, flips)
+        return flips
+
+    def _evaluate(self, v: int) -> None:
+        if self.ev[v] > 0:
+            s = self.s[v]
+            k = self.k[v]
+            # An outage is at least one usual caller delay old when we hear of it, even if
+            # its report is newer than the clock's last tick.
+            elapsed = max(self.clock - s, self.likelihood.lead_seconds)
+            if v >= self.devices:
+                self.A[v] = self.likelihood.score_transformer(
+                    k, self.n[v] - k, elapsed, self.kk[v], self.g[v], self.e[v] > s, self.ev[v]
+                )
+            else:
+                self.A[v] = self.likelihood.score(
+                    k, self.n[v] - k, elapsed, self.kk[v], self.g[v], self.e[v] > s
+                )
+        else:
+            self.A[v] = 0
+        if self.forced[v]:
+            self.B[v] = self.A[v] + self.F[v]
+            self.dec[v] = False
+            return
+        prior = self.prior[v]
+        if prior is None or self.veto[v]:
+            self.B[v], self.dec[v] = self.C[v], False
+            return
+        open_v = prior + self.A[v] + self.F[v] + (self.hysteresis if self.shown[v] else 0)
+        if open_v > self.C[v]:
+            self.B[v], self.dec[v] = open_v, True
+        else:
+            self.B[v], self.dec[v] = self.C[v], False
+
+    def _climb(
+        self,
+        v: int,
+        child: int,
+        d_child: int,
+        fd: int,
+        dn: int,
+        dk: int,
+        dkk: int,
+        dg: int,
+        dev: int,
+        s_old: int,
+        s_new: int,
+        aggregate: bool,
+        flips: list[int],
+    ) -> None:
+        """Walk from ``v`` to the root applying aggregate deltas (up to and including the first
+        forced node) and the change of the child's ``B`` (and of the forced ``B`` in ``F``)."""
+        parent = self.parent
+        while v != NONE:
+            if aggregate:
+                self.n[v] += dn
+                self.k[v] += dk
+                self.kk[v] += dkk
+                self.g[v] += dg
+                if dev:
+                    before = self.ev[v]
+                    self.ev[v] = before + dev
+                    if before == 0:
+                        self.evidence_nodes.add(v)
+                    elif self.ev[v] == 0:
+                        self.evidence_nodes.discard(v)
+                if s_new < self.s[v]:
+                    self.s[v] = s_new
+                elif s_old == self.s[v] and s_new != s_old:
+                    self.s[v] = self._first_report(v)
+            if child != NONE:
+                self.C[v] += d_child
+                self.F[v] += fd
+                self._mark(v, child)
+            old_b, old_dec = self.B[v], self.dec[v]
+            self._evaluate(v)
+            if self.dec[v] != old_dec:
+                flips.append(v)
+            d = self.B[v] - old_b
+            if self.forced[v]:
+                aggregate = False
+                fd = d
+            up = parent[v]
+            if not aggregate and d == 0 and fd == 0:
+                if up != NONE:
+                    self._mark(up, v)
+                return
+            child, d_child = v, d
+            v = up
+
+    def _mark(self, v: int, child: int) -> None:
+        """Keep ``act[v]`` = the children worth descending into."""
+        live = self.ev[child] > 0 or self.forced[child] or self.fcnt[child] > 0
+        members = self.act.get(v)
+        if live:
+            if members is None:
+                self.act[v] = {child}
+            else:
+                members.add(child)
+        elif members is not None and child in members:
+            members.discard(child)
+            if not members:
+                del self.act[v]
+
+    def _first_report(self, v: int) -> int:
+        if v >= self.devices:
+            reporters = self.reporters.get(v)
+            return min(reporters.values()) if reporters else NEVER
+        best = NEVER
+        for child in self.act.get(v, ()):
+            if not self.forced[child] and self.s[child] < best:
+                best = self.s[child]
+        return best
+
+    def _active_closure(self, nodes: Iterable[int]) -> list[int]:
+        """``nodes`` and all their ancestors, deepest first."""
+        seen: set[int] = set()
+        for v in nodes:
+            while v != NONE and v not in seen:
+                seen.add(v)
+                v = self.parent[v]
+        return sorted(seen, key=lambda v: -self.depth[v])
+
+    def _rebuild(self, nodes: list[int], flips: list[int]) -> None:
+        """Re-evaluate ``nodes`` (deepest first, with all their ancestors among them) and
+        propagate to the root, recomputing C and F from the children."""
+        ordered = self._active_closure(nodes)
+        for v in ordered:
+            c = f = 0
+            for child in self.act.get(v, ()):
+                c += self.B[child]
+                f += self.B[child] if self.forced[child] else self.F[child]
+            self.C[v], self.F[v] = c, f
+            old_dec = self.dec[v]
+            self._evaluate(v)
+            if self.dec[v] != old_dec:
+                flips.append(v)
+
+
+def prior_table(
+    topology: Topology,
+    prior_open: dict[str, float],
+    candidates: Iterable[str],
+    telemetered_prior: float,
+) -> list[int | None]:
+    """Per node log prior odds of being open (micro-nats), None where a node cannot open by
+    itself (not a candidate kind): devices first, then transformers."""
+    allowed = set(candidates)
+
+    def log_odds(p: float) -> int:
+        return micro(math.log(p) - math.log1p(-p))
+
+    watched = telemetered(topology)
+    out: list[int | None] = []
+    for d, kind in enumerate(topology.device_kind):
+        if kind not in allowed:
+            out.append(None)
+        elif watched[d]:
+            out.append(log_odds(telemetered_prior))
+        else:
+            out.append(log_odds(prior_open[kind]))
+    transformer = log_odds(prior_open["transformer"]) if "transformer" in allowed else None
+    out.extend([transformer] * len(topology.transformer_ids))
+    return out

@@ -1,0 +1,307 @@
+"""Turn changes of the inferred open set into incident changes — and end outages on facts.
+
+The inference tree says which assets are most probably open; the registry holds the tickets
+people already quote. After every change this module lines the two up, feeder by feeder:
+
+* an asset that newly explains predictions below it takes over the earliest of their tickets
+  (``PredictionMoved``) and the others merge into it (``IncidentMerged``);
+* a prediction that falls apart into smaller ones keeps its ticket on the part holding most of
+  its calls, the other parts get new tickets (cause "split from ...");
+* a new open asset with no ticket near it gets one (``OutagePredicted``);
+* a prediction left with no explanation is restored if its evidence ended (meters show power)
+  and cancelled otherwise; under a forced outage it merges into that one.
+
+Calls follow their premise: they belong to the open outage above it that started first (the
+outermost on a tie), so the calls of a fuse confirmed before its recloser tripped stay with it.
+
+Restorations are facts: a crew restore, a SCADA close, an officer's restore or the end of
+planned work end the outage at that asset, move the ticket there when it was predicted above
+or below (the crew found where it really was), and end the evidence epoch of the premises
+below, unless the asset was only nested inside an outage still open above it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from outage.incidents import PREDICTED, Incident
+from outage.inference.evidence import EvidenceStore
+from outage.inference.tree import InferenceTree
+from outage.registry import IncidentRegistry, moment, seconds
+from outage.signals import HAZARD_KINDS
+
+
+class Reconciler:
+    """Keeps the registry's incidents in line with the inference (see the module docstring)."""
+
+    def __init__(
+        self,
+        tree: InferenceTree,
+        evidence: EvidenceStore,
+        registry: IncidentRegistry,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.tree = tree
+        self.evidence = evidence
+        self.registry = registry
+        self.now = now
+        #: Assets an officer said are not where the outage is (a split), until reset.
+        self.vetoed: set[int] = set()
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def holder(self, premise: int) -> Incident | None:
+        """The open incident a premise's current calls belong to (see the module docstring)."""
+        best: Incident | None = None
+        for node, _forced in self.tree.covering(premise):
+            incident = self.registry.open_at.get(node)
+            if incident is not None and (best is None or incident.started < best.started):
+                best = incident
+        return best
+
+    def rehome(self, premise: int) -> Incident | None:
+        """Put a premise's current-epoch calls on their holder; returns the holder."""
+        holder = self.holder(premise)
+        if holder is not None:
+            calls = [
+                (r.id, r.at, r.kind in HAZARD_KINDS)
+                for r in self.evidence.reports(premise)
+                if r.kind != "last_gasp"
+            ]
+            self.registry.place(premise, calls, holder)
+        return holder
+
+    # -- the open set ---------------------------------------------------------------------------
+
+    def apply(self, flips: list[int], cause: str) -> None:
+        """Line the registry up with the tree on every feeder where a decision flipped."""
+        if not flips:
+            return
+        for root in sorted({self.tree.root(v) for v in flips}):
+            self._feeder(root, cause)
+
+    def _feeder(self, root: int, cause: str) -> None:
+        tree, registry = self.tree, self.registry
+        opened = list(tree.open_nodes(root))
+        inferred = {v for v, forced in opened if not forced}
+        forced_nodes = [v for v, forced in opened if forced]
+        old = {v: i for v, i in registry.open_on(root).items() if not i.forced}
+        removed = sorted(set(old) - inferred)
+        added = sorted(inferred - set(old))
+        if not removed and not added:
+            self._link_nested(opened)
+            return
+        now = self.now()
+        absorbed: dict[int, int] = {}
+        parts: dict[int, list[int]] = {}
+        for n in added:
+            for m in removed:
+                if tree.is_below(m, n):
+                    absorbed[m] = n
+                elif tree.is_below(n, m):
+                    parts.setdefault(m, []).append(n)
+        claimed: set[int] = set()
+        for n in added:
+            members = sorted(
+                (old[m] for m in removed if absorbed.get(m) == n), key=lambda i: (i.started, i.id)
+            )
+            if not members:
+                continue
+            keeper = members[0]
+            registry.move(keeper, n, now, "the reports below it are one outage")
+            for other in members[1:]:
+                registry.merge(other, keeper, now)
+            claimed.add(n)
+        for m in sorted(parts):
+            incident = old[m]
+            choices = parts[m]
+            target = max(choices, key=lambda n: (self._held_below(incident, n), -n))
+            registry.move(incident, target, now, "only part of it is explained as out")
+            claimed.update(choices)
+            for n in choices:
+                if n != target:
+                    self._new(n, f"split from {incident.id}", now)
+        for n in added:
+            if n not in claimed:
+                self._new(n, cause, now)
+        orphans = [m for m in removed if m not in absorbed and m not in parts]
+        before = {m: set(old[m].held) for m in orphans}
+        for m in removed:
+            tree.set_shown(m, False)
+        for n in inferred:
+            tree.set_shown(n, True)
+        self._link_nested(opened)
+        for v in set(removed) | set(added):
+            for premise in list(tree.premises_below(v)):
+                self.rehome(premise)
+        later: list[int] = []
+        for m in orphans:
+            later += self._orphan(old[m], m, before[m], forced_nodes, now)
+        if later:
+            self.apply(later, cause)
+
+    def _orphan(
+        self,
+        incident: Incident,
+        node: int,
+        held_before: set[str],
+        forced_nodes: list[int],
+        now: datetime,
+    ) -> list[int]:
+        """A prediction the inference no longer holds open: where did its outage go?"""
+        tree, registry = self.tree, self.registry
+        if not incident.is_open:
+            return []
+        cover = next((f for f in forced_nodes if f != node and tree.is_below(node, f)), None)
+        if cover is not None and cover in registry.open_at:
+            registry.merge(incident, registry.open_at[cover], now)
+            return []
+        if tree.ev[node] == 0:
+            registry.restore(incident, now, "every reporting premise has power again", [])
+            return []
+        if tree.e[node] > tree.s[node]:
+            # Meters below say power is back: the outage ended; what is left is its history.
+            keep = [
+                v
+                for v, i in registry.open_on(tree.root(node)).items()
+                if i.forced and v != node and tree.is_below(v, node)
+            ]
+            flips = self.end_epoch(node, seconds(now), incident, keep)
+            registry.restore(incident, now, "meters below show power again", [])
+            return flips
+        moved = Counter(
+            registry.where[c]
+            for c in held_before
+            if registry.where.get(c, incident.id) != incident.id
+        )
+        if moved:
+            registry.merge(incident, registry.incidents[moved.most_common(1)[0][0]], now)
+        else:
+            registry.cancel(incident, now, "the reports are better explained without it", "engine")
+        return []
+
+    def _new(self, node: int, cause: str, now: datetime) -> Incident:
+        times = [self.evidence.earliest(p) for p in self.tree.premises_below(node)]
+        first = min((t for t in times if t is not None), default=None)
+        started = moment(first) if first is not None else now
+        incident = self.registry.create(node, PREDICTED, started, cause)
+        self.registry.announce(incident, now)
+        return incident
+
+    def _held_below(self, incident: Incident, node: int) -> int:
+        tree = self.tree
+        return sum(
+            1 for h in incident.held.values() if tree.is_below(tree.premise_node(h.premise), node)
+        )
+
+    def _link_nested(self, opened: list[tuple[int, bool]]) -> None:
+        """A forced outage inside another open one is its nested child."""
+        registry, tree = self.registry, self.tree
+        nodes = [v for v, _ in opened]
+        for v, forced in opened:
+            if not forced:
+                continue
+            child = registry.open_at.get(v)
+            if child is None:
+                continue
+            for u in tree.chain(v)[1:]:
+                if u in nodes and u in registry.open_at:
+                    child.parent = registry.open_at[u].id
+                    break
+
+    # -- facts ----------------------------------------------------------------------------------
+
+    def force(self, incident: Incident, cause: str) -> None:
+        """Hold ``incident``'s asset open as a fact (SCADA, an officer, planned work)."""
+        incident.forced = True
+        node = self.registry.node_of(incident)
+        flips = self.tree.set_shown(node, False)
+        flips += self.tree.force(node, True)
+        self.apply([*flips, node], cause)
+        for premise in list(self.tree.premises_below(node)):
+            self.rehome(premise)
+
+    def restore(self, node: int, at: datetime, cause: str) -> Incident | None:
+        """The asset at ``node`` was closed at ``at``: end its outage (see the module docstring).
+
+        Returns the incident restored, or None when nothing known was out there.
+        """
+        tree, registry = self.tree, self.registry
+        above = tree.chain(node)[1:]
+        forced_above = any(tree.forced[u] for u in above)
+        inferred_above = None
+        if not forced_above:
+            for u in reversed(above):
+                if tree.dec[u]:
+                    inferred_above = u
+                    break
+        target = registry.open_at.get(node)
+        nested = forced_above or (
+            inferred_above is not None and tree.open_without(node, inferred_above)
+        )
+        below = [
+            i
+            for v, i in registry.open_on(tree.root(node)).items()
+            if v != node and tree.is_below(v, node)
+        ]
+        still_open = [i for i in below if i.forced]
+        if nested:
+            if target is None:
+                return None
+            changed = tree.force(node, False) if target.forced else []
+            changed += tree.set_shown(node, False)
+            registry.restore(target, at, cause, still_open)
+            self.apply([*changed, node], cause)
+            return target
+        predicted_below = sorted(
+            (i for i in below if not i.forced), key=lambda i: (i.started, i.id)
+        )
+        if target is None and inferred_above is not None:
+            target = registry.open_at[inferred_above]
+            registry.move(target, node, at, "the crew found the device open")
+        if target is None and predicted_below:
+            target = predicted_below.pop(0)
+            registry.move(target, node, at, "the crew found the device open")
+        if target is None:
+            if not any(
+                r.at <= seconds(at)
+                for p in tree.premises_below(node)
+                for r in self.evidence.reports(p)
+            ):
+                return None
+            target = self._new(node, cause, at)
+        for other in predicted_below:
+            registry.merge(other, target, at)
+        flips: list[int] = []
+        if target.forced:
+            flips += tree.force(node, False)
+        flips += tree.set_shown(node, False)
+        flips += self.end_epoch(
+            node, seconds(at), target, [registry.node_of(i) for i in still_open]
+        )
+        for v in [v for v in self.vetoed if tree.is_below(v, node)]:
+            self.vetoed.discard(v)
+            flips += tree.set_veto(v, False)
+        registry.restore(target, at, cause, still_open)
+        self.apply([*flips, node], cause)
+        return target
+
+    def end_epoch(self, node: int, until: int, owner: Incident, keep: list[int]) -> list[int]:
+        """Reports below ``node`` made until ``until`` become ``owner``'s history (except under
+        the nodes in ``keep``, outages that stay open); returns flipped nodes."""
+        tree, registry = self.tree, self.registry
+        flips: list[int] = []
+        for premise in list(tree.premises_below(node)):
+            pnode = tree.premise_node(premise)
+            if any(tree.is_below(pnode, k) for k in keep):
+                continue
+            gone, summary = self.evidence.reset(premise, until)
+            if not gone:
+                continue
+            calls = [(r.id, r.at, r.kind in HAZARD_KINDS) for r in gone if r.kind != "last_gasp"]
+            registry.place(premise, calls, owner)
+            flips += tree.set_premise(premise, summary)
+        registry.record_reset(node, None, until, owner.id)
+        return flips
