@@ -17,7 +17,7 @@ numpy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grid.errors import AssetNotFound, Problem, TopologyValidationError
-from grid.model import GridTables
+from grid.model import GridTables, device_scada
 from grid.validate import check_graph, check_tables, energised_graph
 
 IntArray = npt.NDArray[np.int64]
@@ -85,6 +85,9 @@ class Topology:
     section_feeder: IntArray
     _transformer_premise_order: IntArray
     _transformer_premise_start: IntArray
+    #: Per device: does it report its state by telemetry (the devices layer's ``scada`` column,
+    #: else true for a feeder-head breaker or relay; see `grid.model.device_scada`).
+    device_scada: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.substation_index = {s: i for i, s in enumerate(self.substation_ids)}
@@ -310,6 +313,7 @@ class _Builder:
             section_feeder=section_feeder,
             _transformer_premise_order=order,
             _transformer_premise_start=start,
+            device_scada=device_scada(tables.devices, set(tables.feeders["head_device"])),
         )
 
     def _declared_feeder(self, feeder_id: str) -> int:

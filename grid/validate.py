@@ -15,7 +15,7 @@ import networkx as nx
 import pandas as pd
 
 from grid.errors import Problem
-from grid.model import DEVICE_KINDS, LAYERS, GridTables
+from grid.model import DEVICE_KINDS, LAYERS, GridTables, optional_column, parse_flag
 
 NORMAL_STATES: Final = frozenset({"open", "closed"})
 
@@ -53,6 +53,11 @@ def check_tables(tables: GridTables) -> list[Problem]:
         devices.loc[~devices["normal_state"].isin(NORMAL_STATES), "id"],
         "normal_state must be 'open' or 'closed'",
     )
+    for asset, cell in zip(devices["id"], optional_column(devices, "scada"), strict=True):
+        try:
+            parse_flag(cell)
+        except ValueError:
+            add("devices", [asset], f"scada must be true, false or blank, got {cell!r}")
     for layer in ("devices", "sections"):
         frame = tables.layer(layer)
         blank = (frame["from_bus"] == "") | (frame["to_bus"] == "")
