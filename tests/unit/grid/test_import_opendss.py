@@ -359,7 +359,7 @@ def test_coordinate_file_beside_the_master_is_loaded(tmp_path: Path) -> None:
         assert distance == pytest.approx(metres, rel=1e-3)
 
 
-def test_loop_imports_and_validation_names_it(tmp_path: Path) -> None:
+def test_loop_imports_and_is_condensed_with_a_warning(tmp_path: Path) -> None:
     text = """\
 Clear
 New Circuit.loop basekv=12.47 bus1=sourcebus
@@ -370,8 +370,10 @@ New Line.d bus1=b3 bus2=b1
 New Load.l bus1=b3 kv=12.47 kw=10
 """
     tables = import_opendss(_write(tmp_path, text))
-    with pytest.raises(TopologyValidationError, match="loop with ties removed"):
-        build_topology(tables)
+    (warning,) = build_topology(tables).warnings
+    assert "closed loop condensed" in str(warning) and "line.b, line.c, line.d" in str(warning)
+    with pytest.raises(TopologyValidationError, match="closed loop condensed"):
+        build_topology(tables, strict=True)
 
 
 def test_folder_picks_the_master_over_run_scripts(tmp_path: Path) -> None:
