@@ -14,7 +14,7 @@ layers, so a message naming an id never needs to say which layer it means.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -164,6 +164,10 @@ class GridTables:
     customers: pd.DataFrame = field(default_factory=empty_customers)
     source: str = "<memory>"
     customers_source: str = "<memory>"
+    #: What an importer inferred on the way (substations and feeder heads found, ties, cycles
+    #: condensed, coordinates filled, elements skipped and why, warnings): the JSON-ready
+    #: import summary. Empty for tables read from a canonical file or generated.
+    inferred: dict[str, Any] = field(default_factory=dict)
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """The layer called ``name`` (one of `LAYERS`)."""
