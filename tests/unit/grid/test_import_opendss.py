@@ -39,9 +39,12 @@ class Feeder:
 
 FEEDERS = {
     "IEEE13": Feeder(
-        "IEEE13Nodeckt.dss", 15, {"breaker": 1, "switch": 1}, "breaker.ieee13nodeckt",
+        "IEEE13Nodeckt.dss",
+        15,
+        {"breaker": 1, "switch": 1},
+        "breaker.ieee13nodeckt",
         ("transformer.sub",),
-    ),  # fmt: skip
+    ),
     "IEEE34": Feeder(
         "ieee34Mod1.dss", 68, {"breaker": 1}, "breaker.ieee34-1", ("transformer.subxf",)
     ),
@@ -51,25 +54,36 @@ FEEDERS = {
     "IEEE123": Feeder("IEEE123Master.dss", 91, {"switch": 6, "tie": 2}, "line.sw1"),
     # 73 switch lines: 67 enabled, 6 disabled; plus 5 disabled plain lines (ties to other subs).
     "ckt5": Feeder(
-        "Master_ckt5.dss", 1379, {"breaker": 1, "switch": 67, "tie": 11}, "breaker.ckt5",
+        "Master_ckt5.dss",
+        1379,
+        {"breaker": 1, "switch": 67, "tie": 11},
+        "breaker.ckt5",
         ("reactor.mdv_sub_1_hsb", "transformer.mdv_sub_1"),
-    ),  # fmt: skip
+    ),
     # 11 switch lines: 2 disabled, 1 (line.261249) to a bus nothing else touches.
     "ckt7": Feeder(
-        "Master_ckt7.dss", 906, {"breaker": 1, "switch": 8, "tie": 3}, "breaker.ckt7",
+        "Master_ckt7.dss",
+        906,
+        {"breaker": 1, "switch": 8, "tie": 3},
+        "breaker.ckt7",
         ("transformer.sub1", "transformer.sub2", "transformer.sub3"),
-    ),  # fmt: skip
+    ),
     # Lines.dss: 43 "switch=y" lines, 5 of them enabled=False; 1,177 loads (Loads.dss).
     "IEEE8500/Master.dss": Feeder(
-        "Master.dss", 1177, {"breaker": 1, "switch": 38, "tie": 5}, "breaker.ieee8500",
+        "Master.dss",
+        1177,
+        {"breaker": 1, "switch": 38, "tie": 5},
+        "breaker.ieee8500",
         ("reactor.hvmv_sub_hsb", "transformer.hvmv_sub"),
-    ),  # fmt: skip
+    ),
     # + Fuses.DSS (30 "New Fuse") and Relay.SubBreaker on line ln5815900-1.
     "IEEE8500/Master_protected.dss": Feeder(
-        "Master_protected.dss", 1177,
-        {"breaker": 1, "relay": 1, "fuse": 30, "switch": 38, "tie": 5}, "breaker.ieee8500",
+        "Master_protected.dss",
+        1177,
+        {"breaker": 1, "relay": 1, "fuse": 30, "switch": 38, "tie": 5},
+        "breaker.ieee8500",
         ("reactor.hvmv_sub_hsb", "transformer.hvmv_sub"),
-    ),  # fmt: skip
+    ),
 }
 
 
