@@ -37,13 +37,15 @@ class Loop:
 
 def find_loops(graph: nx.MultiGraph) -> list[Loop]:
     """Every closed loop of ``graph`` (edge keys are asset ids), in order of their node."""
+    components = list(nx.connected_components(graph))
+    edges = graph.number_of_edges() - nx.number_of_selfloops(graph)
+    if edges == graph.number_of_nodes() - len(components):
+        return []  # a forest: the common case, decided by counting (no block search)
     loops: list[Loop] = []
-    for component in nx.connected_components(graph):
+    for component in components:
         sub = graph.subgraph(component)
-        self_loops = nx.number_of_selfloops(sub)
-        if sub.number_of_edges() - self_loops <= sub.number_of_nodes() - 1:
-            continue  # a tree: the common case, decided without looking for blocks
-        loops.extend(_loops_of(sub))
+        if sub.number_of_edges() - nx.number_of_selfloops(sub) > len(component) - 1:
+            loops.extend(_loops_of(sub))
     return sorted(loops, key=lambda loop: loop.node)
 
 
