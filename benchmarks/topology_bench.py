@@ -1,7 +1,9 @@
-"""Topology benchmark: load + build time and peak memory per city size, lookups per second.
+"""Topology benchmark: load + build time and peak memory per city size, lookups per second,
+and the import path (`outage topology import`: read, validate + trace, write) per model.
 
-    python benchmarks/topology_bench.py                 # 10k, 100k, 1M customers
+    python benchmarks/topology_bench.py                 # 10k, 100k, 1M customers + imports
     python benchmarks/topology_bench.py --sizes 10000   # a quick run
+    python benchmarks/topology_bench.py --sizes 0 --imports ieee8500,cim123,city-1000000
 
 Cities are generated once into ``.bench/`` (same seed, same city). Each size is loaded in a
 fresh child process so its peak RSS is its own. Figures go to stdout as a table and to
@@ -109,20 +111,71 @@ def child(customers: int) -> dict[str, float]:
     }
 
 
+SHARED = ROOT.parent / "shared" / "data"
+#: Import cases: name -> (source, format). ``city-N`` imports the cached N-customer city.
+IMPORTS = {
+    "ieee8500": (SHARED / "opendss" / "IEEE8500" / "Master_protected.dss", "opendss"),
+    "ckt5": (SHARED / "opendss" / "ckt5", "opendss"),
+    "cim123": (SHARED / "cim" / "IEEE123.xml", "cim"),
+}
+
+
+def import_child(name: str) -> dict[str, float | str]:
+    """Runs in a fresh process: the steps of ``outage topology import`` for one model."""
+    from grid.importers import load_source
+    from grid.io import write_gpkg
+    from grid.topology import build_topology
+
+    if name.startswith("city-"):
+        src, fmt = ensure_city(int(name.removeprefix("city-"))), "gpkg"
+    else:
+        src, fmt = IMPORTS[name]
+    started = time.perf_counter()
+    tables = load_source(src, fmt)
+    read = time.perf_counter()
+    build_topology(tables)
+    built = time.perf_counter()
+    write_gpkg(tables, BENCH / f"import-{name}.gpkg")
+    written = time.perf_counter()
+    return {
+        "model": name,
+        "premises": len(tables.premises),
+        "read_s": round(read - started, 2),
+        "validate_trace_s": round(built - read, 2),
+        "write_s": round(written - built, 2),
+        "import_s": round(written - started, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _table(title: str, rows: list[dict[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for key in rows[0]:
+        table.add_column(key.replace("_", " "), justify="right")
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
+    Console().print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--imports", default="ieee8500,ckt5,cim123,city-1000000")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--import-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child)))
         return
-    from rich.console import Console
-    from rich.table import Table
-
+    if args.import_child:
+        print(json.dumps(import_child(args.import_child)))
+        return
     BENCH.mkdir(exist_ok=True)
     rows = []
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in (int(s) for s in args.sizes.split(",") if int(s) > 0):
         ensure_city(size)
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(size)],
@@ -131,13 +184,25 @@ def main() -> None:
             check=True,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    table = Table(title="topology benchmark (one process per size)")
-    for key in rows[0]:
-        table.add_column(key.replace("_", " "), justify="right")
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
-    Console().print(table)
-    (BENCH / "topology.json").write_text(json.dumps(rows, indent=2))
+    if rows:
+        _table("topology benchmark (one process per size)", rows)
+    imports = []
+    for name in (n for n in args.imports.split(",") if n):
+        if name.startswith("city-"):
+            ensure_city(int(name.removeprefix("city-")))
+        elif not IMPORTS[name][0].exists():
+            print(f"skipping {name}: {IMPORTS[name][0]} not found", file=sys.stderr)
+            continue
+        out = subprocess.run(
+            [sys.executable, __file__, "--import-child", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        imports.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    if imports:
+        _table("outage topology import: read, validate + trace, write (one process each)", imports)
+    (BENCH / "topology.json").write_text(json.dumps({"cities": rows, "imports": imports}, indent=2))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from grid.model import (
     CUSTOMER_COLUMNS,
     LAYER_COLUMNS,
     LAYERS,
+    OPTIONAL_COLUMNS,
     WGS84,
     GridTables,
     empty_customers,
@@ -205,8 +206,12 @@ def write_customers(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _conform(frame: pd.DataFrame, name: str, *, source: str = "<memory>") -> gpd.GeoDataFrame:
-    """Return ``frame`` with exactly the layer's columns (ids as strings) in WGS84."""
+    """Return ``frame`` with exactly the layer's columns (ids as strings) in WGS84.
+
+    Optional columns (`grid.model.OPTIONAL_COLUMNS`) are kept when present and blank when not,
+    so a file written before such a column existed reads as "default" everywhere."""
     columns = LAYER_COLUMNS[name]
+    optional = OPTIONAL_COLUMNS.get(name, ())
     if len(frame) == 0:
         return empty_layer(name)
     missing = [c for c in columns if c not in frame.columns and c != "kva"]
@@ -227,6 +232,15 @@ def _conform(frame: pd.DataFrame, name: str, *, source: str = "<memory>") -> gpd
             )
             data[column] = pd.to_numeric(values, errors="coerce").to_numpy()
         else:
-            data[column] = gdf[column].astype("string").fillna("").astype(object).to_numpy()
+            data[column] = _text(gdf[column])
+    for column in optional:
+        data[column] = _text(gdf[column]) if column in gdf.columns else [""] * len(gdf)
     geometry = shapely.force_2d(gdf.geometry.to_numpy())
     return gpd.GeoDataFrame(data, geometry=geometry, crs=WGS84)
+
+
+def _text(values: pd.Series) -> object:
+    """A column as plain strings, blank for missing values (booleans as "true"/"false")."""
+    if values.dtype == bool:
+        return values.map(lambda v: "true" if v else "false").astype(object).to_numpy()
+    return values.astype("string").fillna("").astype(object).to_numpy()

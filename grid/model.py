@@ -14,7 +14,7 @@ layers, so a message naming an id never needs to say which layer it means.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -52,6 +52,26 @@ LAYER_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "premises": ("id", "transformer", "address"),
 }
 
+#: Optional attribute columns, after the required ones: always written, and read when present
+#: (files written before a column existed still load; a missing or blank cell means "default").
+OPTIONAL_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    # mrid: the CIM mRID of the asset the row came from (blank for other sources).
+    "substations": ("mrid",),
+    "feeders": ("mrid",),
+    # scada: "true"/"false" - does the device report its state by telemetry? Blank = default
+    # (see `device_scada`). to_feeder: for an open tie, the feeder on its to_bus side.
+    "devices": ("scada", "to_feeder", "mrid"),
+    "sections": ("mrid",),
+    "transformers": ("mrid",),
+    "premises": ("mrid",),
+}
+
+#: Device kinds that are telemetered by default when they head a feeder.
+SCADA_HEAD_KINDS: Final = frozenset({"breaker", "relay"})
+
+_TRUE: Final = frozenset({"1", "true", "yes", "y", "t"})
+_FALSE: Final = frozenset({"0", "false", "no", "n", "f"})
+
 #: Columns of ``customers.csv``: one row per customer account.
 CUSTOMER_COLUMNS: Final = (
     "account",
@@ -69,9 +89,14 @@ CUSTOMER_PRIORITIES: Final = ("critical_care", "vip", "normal")
 LANGUAGES: Final = ("zh-CN", "en")
 
 
+def all_columns(name: str) -> tuple[str, ...]:
+    """Required then optional attribute columns of layer ``name``."""
+    return LAYER_COLUMNS[name] + OPTIONAL_COLUMNS.get(name, ())
+
+
 def empty_layer(name: str) -> gpd.GeoDataFrame:
-    """An empty GeoDataFrame with the columns and CRS of layer ``name``."""
-    columns = list(LAYER_COLUMNS[name])
+    """An empty GeoDataFrame with the columns (required and optional) and CRS of ``name``."""
+    columns = list(all_columns(name))
     return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in columns}, geometry=[], crs=WGS84)
 
 
@@ -79,6 +104,42 @@ def point_coords(geometry: gpd.GeoSeries) -> npt.NDArray[np.float64]:
     """(lon, lat) of a point layer's rows as an array of shape (rows, 2), in row order."""
     values = geometry.to_numpy()
     return np.column_stack([shapely.get_x(values), shapely.get_y(values)]).astype(np.float64)
+
+
+def optional_column(frame: pd.DataFrame, column: str) -> list[str]:
+    """The values of an optional column as strings, blank where the frame lacks it."""
+    if column not in frame.columns:
+        return [""] * len(frame)
+    return ["" if pd.isna(v) else str(v) for v in frame[column]]
+
+
+def parse_flag(text: str) -> bool | None:
+    """``"true"``/``"false"`` (and 1/0, yes/no) as a bool; blank is None; else ValueError."""
+    value = text.strip().lower()
+    if value == "":
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def device_scada(devices: pd.DataFrame, heads: set[str]) -> list[bool]:
+    """Per device row: is it telemetered? The ``scada`` cell when given, otherwise true for a
+    feeder-head device (an id in ``heads``) of a kind in `SCADA_HEAD_KINDS` and false for the
+    rest: a feeder breaker almost always reports to SCADA, a fuse never does. A value that is
+    not a flag counts as blank here; `grid.validate.check_tables` reports it."""
+    out: list[bool] = []
+    for asset, kind, cell in zip(
+        devices["id"], devices["kind"], optional_column(devices, "scada"), strict=True
+    ):
+        try:
+            flag = parse_flag(cell)
+        except ValueError:
+            flag = None
+        out.append(flag if flag is not None else (asset in heads and kind in SCADA_HEAD_KINDS))
+    return out
 
 
 def empty_customers() -> pd.DataFrame:
@@ -103,6 +164,10 @@ class GridTables:
     customers: pd.DataFrame = field(default_factory=empty_customers)
     source: str = "<memory>"
     customers_source: str = "<memory>"
+    #: What an importer inferred on the way (substations and feeder heads found, ties, cycles
+    #: condensed, coordinates filled, elements skipped and why, warnings): the JSON-ready
+    #: import summary. Empty for tables read from a canonical file or generated.
+    inferred: dict[str, Any] = field(default_factory=dict)
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """The layer called ``name`` (one of `LAYERS`)."""

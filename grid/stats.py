@@ -12,14 +12,18 @@ from grid.topology import build_topology
 def describe(tables: GridTables) -> dict[str, Any]:
     """Counts per asset kind, radiality and the WGS84 bounding box of ``tables``.
 
-    ``radial`` is true only when the whole network validates; otherwise ``problems`` lists what
-    is wrong (so a caller can show it without a second command).
+    ``radial`` is true only when the whole network validates and holds no closed loop;
+    otherwise ``problems`` lists what is wrong (so a caller can show it without a second
+    command) and ``warnings`` each loop the trace condenses into one node.
     """
     kinds = tables.devices["kind"].value_counts()
     protective = {kind: int(kinds.get(kind, 0)) for kind in DEVICE_KINDS}
     problems: list[str] = []
+    warnings: list[str] = []
     try:
-        customers = build_topology(tables).customer_count
+        topology = build_topology(tables)
+        customers = topology.customer_count
+        warnings = [str(w) for w in topology.warnings]
     except TopologyValidationError as exc:
         problems = [str(p) for p in exc.problems]
         customers = len(tables.customers) if len(tables.customers) else len(tables.premises)
@@ -42,9 +46,11 @@ def describe(tables: GridTables) -> dict[str, Any]:
         "transformers": len(tables.transformers),
         "premises": len(tables.premises),
         "customers": customers,
-        "radial": not problems,
+        "radial": not problems and not warnings,
         "bbox": bbox,
     }
     if problems:
         out["problems"] = problems
+    if warnings:
+        out["warnings"] = warnings
     return out

@@ -17,7 +17,7 @@ numpy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from grid.errors import AssetNotFound, Problem, TopologyValidationError
-from grid.model import GridTables
+from grid.loops import Loop, find_loops
+from grid.model import GridTables, device_scada
 from grid.validate import check_graph, check_tables, energised_graph
 
 IntArray = npt.NDArray[np.int64]
@@ -85,6 +86,11 @@ class Topology:
     section_feeder: IntArray
     _transformer_premise_order: IntArray
     _transformer_premise_start: IntArray
+    #: Per device: does it report its state by telemetry (the devices layer's ``scada`` column,
+    #: else true for a feeder-head breaker or relay; see `grid.model.device_scada`).
+    device_scada: list[bool] = field(default_factory=list)
+    #: Findings that did not stop the build: each closed loop condensed into one node.
+    warnings: list[Problem] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.substation_index = {s: i for i, s in enumerate(self.substation_ids)}
@@ -152,8 +158,12 @@ class Topology:
         return int(self.premise_customers.sum())
 
 
-def build_topology(tables: GridTables, *, validate: bool = True) -> Topology:
-    """Validate ``tables`` and precompute the radial view; raises `TopologyValidationError`."""
+def build_topology(tables: GridTables, *, validate: bool = True, strict: bool = False) -> Topology:
+    """Validate ``tables`` and precompute the radial view; raises `TopologyValidationError`.
+
+    A closed loop is condensed into one node (`grid.loops`) and reported in
+    ``Topology.warnings``; with ``strict`` every warning is an error instead.
+    """
     graph = energised_graph(tables)
     if validate:
         problems = check_tables(tables)
@@ -161,15 +171,36 @@ def build_topology(tables: GridTables, *, validate: bool = True) -> Topology:
             problems = check_graph(tables, graph)
         if problems:
             raise TopologyValidationError(problems)
-    return _Builder(tables, graph).build()
+    loops = find_loops(graph)
+    warnings = loop_warnings(tables, loops)
+    if strict and warnings:
+        raise TopologyValidationError(warnings)
+    return _Builder(tables, graph, loops).build(warnings)
+
+
+def loop_warnings(tables: GridTables, loops: list[Loop]) -> list[Problem]:
+    """One finding per condensed loop, on its first element, naming its buses and elements."""
+    layer_of = dict.fromkeys(tables.sections["id"], "sections")
+    layer_of.update(dict.fromkeys(tables.devices["id"], "devices"))
+    out = []
+    for loop in loops:
+        first = loop.elements[0]
+        message = (
+            f"closed loop condensed into one node ({len(loop.buses)} buses: "
+            f"{', '.join(loop.buses)}; elements: {', '.join(loop.elements)})"
+        )
+        out.append(Problem(tables.source, layer_of.get(first, "sections"), first, message))
+    return out
 
 
 class _Builder:
     """One breadth-first walk per substation; fills the arrays `Topology` serves."""
 
-    def __init__(self, tables: GridTables, graph: nx.MultiGraph) -> None:
+    def __init__(self, tables: GridTables, graph: nx.MultiGraph, loops: list[Loop]) -> None:
         self.tables = tables
-        self.graph = graph
+        #: Bus -> the bus standing for its condensed loop (only buses on a loop are keys).
+        self.node_of = {bus: loop.node for loop in loops for bus in loop.buses}
+        self.graph = _condensed(graph, self.node_of) if loops else graph
         self.device_ids: list[str] = list(tables.devices["id"])
         self.device_index = {d: i for i, d in enumerate(self.device_ids)}
         self.section_ids: list[str] = list(tables.sections["id"])
@@ -178,8 +209,9 @@ class _Builder:
         self.feeder_index = {f: i for i, f in enumerate(self.feeder_ids)}
         self.substation_ids: list[str] = list(tables.substations["id"])
 
-    def build(self) -> Topology:
+    def build(self, warnings: list[Problem]) -> Topology:
         tables = self.tables
+        node_of = self.node_of
         n_dev = len(self.device_ids)
         substation_index = {s: i for i, s in enumerate(self.substation_ids)}
         feeder_of_head = {
@@ -198,13 +230,27 @@ class _Builder:
         bus_device: dict[str, int] = {}
         bus_feeder: dict[str, int] = {}
         adjacency = self.graph.adj
-        for sub, bus in zip(self.substation_ids, tables.substations["bus"], strict=True):
+        substation_of_bus: dict[str, int] = {}
+
+        def place_device(device: int, above: int, feeder: int, s: int) -> None:
+            parent[device] = above
+            chain[device] = (device, *chain[above]) if above != NO_DEVICE else (device,)
+            if above != NO_DEVICE:
+                children[above].append(device)
+            dev_feeder[device] = feeder
+            dev_substation[device] = s
+            discovery.append(device)
+
+        for sub, source_bus in zip(self.substation_ids, tables.substations["bus"], strict=True):
             s = substation_index[sub]
+            bus = node_of.get(source_bus, source_bus)
             bus_device[bus] = NO_DEVICE
             bus_feeder[bus] = NO_DEVICE
+            substation_of_bus[bus] = s
             for u, v in nx.bfs_edges(self.graph, bus):
                 key = next(iter(adjacency[u][v]))
                 above = bus_device[u]
+                substation_of_bus[v] = s
                 device = self.device_index.get(key) if adjacency[u][v][key]["device"] else None
                 if device is None:
                     bus_device[v] = above
@@ -214,20 +260,30 @@ class _Builder:
                     section_feeder[section] = bus_feeder[u]
                     continue
                 feeder = feeder_of_head.get(device, bus_feeder[u])
-                parent[device] = above
-                chain[device] = (device, *chain[above]) if above != NO_DEVICE else (device,)
-                if above != NO_DEVICE:
-                    children[above].append(device)
-                dev_feeder[device] = feeder
-                dev_substation[device] = s
-                discovery.append(device)
+                place_device(device, above, feeder, s)
                 bus_device[v] = device
                 bus_feeder[v] = feeder
+        # Edges inside a condensed loop (or from a bus to itself) were not walked: they stand
+        # below whatever feeds their node, and a device there has nothing of its own below it.
+        for key, a, is_device in self._inner_edges():
+            node = node_of.get(a, a)
+            if node not in bus_device:
+                continue  # an orphan: validation has already said so
+            above, feeder = bus_device[node], bus_feeder[node]
+            if is_device:
+                device = self.device_index[key]
+                if parent[device] == NO_DEVICE and not chain[device]:
+                    place_device(device, above, feeder, substation_of_bus[node])
+            else:
+                section = self.section_index[key]
+                section_device[section] = above
+                section_feeder[section] = feeder
 
         transformer_ids: list[str] = list(tables.transformers["id"])
         transformer_index = {t: i for i, t in enumerate(transformer_ids)}
-        transformer_device = [bus_device.get(bus, NO_DEVICE) for bus in tables.transformers["bus"]]
-        transformer_feeder = [bus_feeder.get(bus, NO_DEVICE) for bus in tables.transformers["bus"]]
+        transformer_nodes = [node_of.get(bus, bus) for bus in tables.transformers["bus"]]
+        transformer_device = [bus_device.get(node, NO_DEVICE) for node in transformer_nodes]
+        transformer_feeder = [bus_feeder.get(node, NO_DEVICE) for node in transformer_nodes]
         device_transformers: list[list[int]] = [[] for _ in range(n_dev)]
         problems: list[Problem] = []
         for t, (d, f) in enumerate(zip(transformer_device, transformer_feeder, strict=True)):
@@ -310,7 +366,25 @@ class _Builder:
             section_feeder=section_feeder,
             _transformer_premise_order=order,
             _transformer_premise_start=start,
+            device_scada=device_scada(tables.devices, set(tables.feeders["head_device"])),
+            warnings=warnings,
         )
+
+    def _inner_edges(self) -> list[tuple[str, str, bool]]:
+        """(id, from_bus, is_device) of closed edges whose two ends are one node."""
+        node_of = self.node_of
+        out: list[tuple[str, str, bool]] = []
+        devices = self.tables.devices
+        closed = devices[devices["normal_state"] == "closed"]
+        for frame, is_device in ((self.tables.sections, False), (closed, True)):
+            a, b = frame["from_bus"], frame["to_bus"]
+            if node_of:  # rare: map every end to its node
+                inner = [node_of.get(x, x) == node_of.get(y, y) for x, y in zip(a, b, strict=True)]
+            else:  # the common case, vectorised: only an edge from a bus to itself
+                inner = list(a == b)
+            for key, bus in zip(frame["id"][inner], a[inner], strict=True):
+                out.append((key, bus, is_device))
+        return out
 
     def _declared_feeder(self, feeder_id: str) -> int:
         return self.feeder_index.get(feeder_id, NO_DEVICE)
@@ -322,3 +396,15 @@ class _Builder:
             return np.ones(len(premise_ids), dtype=np.int64)
         counts = customers["premise"].value_counts()
         return np.asarray(counts.reindex(premise_ids, fill_value=0), dtype=np.int64)
+
+
+def _condensed(graph: nx.MultiGraph, node_of: dict[str, str]) -> nx.MultiGraph:
+    """``graph`` with each loop's buses merged into its node and the loop's own edges left out
+    (they join a node to itself); what remains is a forest."""
+    out: nx.MultiGraph = nx.MultiGraph()
+    out.add_nodes_from(node_of.get(bus, bus) for bus in graph.nodes)
+    for a, b, key, data in graph.edges(keys=True, data=True):
+        u, v = node_of.get(a, a), node_of.get(b, b)
+        if u != v:
+            out.add_edge(u, v, key, **data)
+    return out

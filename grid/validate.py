@@ -2,8 +2,9 @@
 
 Two passes: `check_tables` looks at rows alone (duplicate ids, missing coordinates, unknown
 kinds/states, references to ids that do not exist, premises with no transformer);
-`check_graph` looks at the energised network built from current switch states (loops, two
-substations joined, buses and transformers no substation reaches).
+`check_graph` looks at the energised network built from current switch states (two substations
+joined, buses and transformers no substation reaches). Closed loops are condensed, with a
+warning, by `grid.topology.build_topology` (see `grid.loops`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import networkx as nx
 import pandas as pd
 
 from grid.errors import Problem
-from grid.model import DEVICE_KINDS, LAYERS, GridTables
+from grid.model import DEVICE_KINDS, LAYERS, GridTables, optional_column, parse_flag
 
 NORMAL_STATES: Final = frozenset({"open", "closed"})
 
@@ -53,6 +54,11 @@ def check_tables(tables: GridTables) -> list[Problem]:
         devices.loc[~devices["normal_state"].isin(NORMAL_STATES), "id"],
         "normal_state must be 'open' or 'closed'",
     )
+    for asset, cell in zip(devices["id"], optional_column(devices, "scada"), strict=True):
+        try:
+            parse_flag(cell)
+        except ValueError:
+            add("devices", [asset], f"scada must be true, false or blank, got {cell!r}")
     for layer in ("devices", "sections"):
         frame = tables.layer(layer)
         blank = (frame["from_bus"] == "") | (frame["to_bus"] == "")
@@ -126,10 +132,12 @@ def energised_graph(tables: GridTables) -> nx.MultiGraph:
 
 
 def check_graph(tables: GridTables, graph: nx.MultiGraph) -> list[Problem]:
-    """Network-level problems: loops, joined substations, assets no substation reaches."""
+    """Network-level problems: joined substations, assets no substation reaches.
+
+    A closed loop is not a problem here: the topology builder condenses it into one node and
+    warns (`grid.loops`)."""
     problems: list[Problem] = []
     src = tables.source
-    layer_of = _layer_of_edges(tables)
     source_of = {
         bus: sub
         for sub, bus in zip(tables.substations["id"], tables.substations["bus"], strict=True)
@@ -137,7 +145,6 @@ def check_graph(tables: GridTables, graph: nx.MultiGraph) -> list[Problem]:
     orphan_buses: set[str] = set()
     for component in nx.connected_components(graph):
         sources = [source_of[bus] for bus in component if bus in source_of]
-        sub = graph.subgraph(component)
         if len(sources) > 1:
             joined = ", ".join(sorted(sources))
             problems.append(
@@ -146,18 +153,6 @@ def check_graph(tables: GridTables, graph: nx.MultiGraph) -> list[Problem]:
                     "substations",
                     sources[0],
                     f"energised together with {joined}: a closed path joins substations",
-                )
-            )
-        if sub.number_of_edges() > sub.number_of_nodes() - 1:
-            cycle = nx.find_cycle(sub)
-            assets = [str(key) for _, _, key in cycle]
-            first = assets[0]
-            problems.append(
-                Problem(
-                    src,
-                    layer_of.get(first, "sections"),
-                    first,
-                    "loop with ties removed: " + " -> ".join(assets),
                 )
             )
         if not sources:
@@ -200,9 +195,3 @@ def _unknown(
 def _rows_with_lines(frame: pd.DataFrame, mask: pd.Series) -> Iterator[tuple[int, pd.Series]]:
     for position in mask.to_numpy().nonzero()[0]:
         yield int(position) + 2, frame.iloc[int(position)]
-
-
-def _layer_of_edges(tables: GridTables) -> dict[str, str]:
-    out = dict.fromkeys(tables.sections["id"], "sections")
-    out.update(dict.fromkeys(tables.devices["id"], "devices"))
-    return out

@@ -12,7 +12,9 @@ from typing import Final, Literal
 from grid.errors import GridFormatError
 from grid.model import GridTables
 
-FORMATS: Final = ("opendss", "pandapower-csv", "gpkg", "geojson")
+#: Where the centre of a model's local XY lands when no anchor is given (lon, lat: Shanghai).
+DEFAULT_ANCHOR: Final = (121.47, 31.23)
+FORMATS: Final = ("opendss", "cim", "pandapower-csv", "gpkg", "geojson")
 Unit = Literal["ft", "m"]
 
 
@@ -38,6 +40,10 @@ def load_source(
 
         tables: GridTables = import_opendss(src, anchor=anchor, unit=unit)
         return tables
+    if fmt == "cim":
+        from grid.importers.cim import import_cim
+
+        return import_cim(src, anchor=anchor or DEFAULT_ANCHOR, unit=unit)
     if fmt == "pandapower-csv":
         from grid.importers.pandapower_csv import import_pandapower_csv
 

@@ -41,11 +41,19 @@ def import_(
     out: Annotated[Path, typer.Option("--out", help="GeoPackage to write.")],
     anchor: Annotated[
         str | None,
-        typer.Option(help="LON,LAT for the centre of the model's local XY extent (OpenDSS)."),
+        typer.Option(help="LON,LAT for the centre of the model's local XY extent (OpenDSS, CIM)."),
     ] = None,
     unit: Annotated[str, typer.Option(help="Unit of local XY coordinates: ft or m.")] = "ft",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Fail on warnings too (closed loops condensed, phase cycles through devices)."
+        ),
+    ] = False,
 ) -> None:
-    """Import a network, validate it and write the canonical GeoPackage; prints its stats."""
+    """Import a network, validate it and write the canonical GeoPackage; prints its stats and,
+    under "inferred", what the import inferred (substations, feeder heads, ties, cycles
+    condensed, coordinates filled, elements skipped and why, warnings)."""
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}", 2)
     if unit not in ("ft", "m"):
@@ -54,10 +62,18 @@ def import_(
         with err.status(f"reading {src} as {fmt}"):
             tables = load_source(src, fmt, anchor=_pair(anchor, "--anchor"), unit=unit)  # type: ignore[arg-type]
         with err.status("validating and tracing"):
-            build_topology(tables)
+            topology = build_topology(tables)
+        inferred = dict(tables.inferred)
+        warnings = [*inferred.get("warnings", []), *(str(w) for w in topology.warnings)]
+        if strict and warnings:
+            fail("--strict: " + "; ".join(warnings))
         with err.status(f"writing {out}"):
             write_gpkg(tables, out)
-        emit_json(describe(tables))
+        summary = describe(tables)
+        if inferred or warnings:
+            inferred["warnings"] = warnings
+            summary["inferred"] = inferred
+        emit_json(summary)
     except GridError as exc:
         fail(str(exc))
 
@@ -89,7 +105,8 @@ def generate(
 
 @app.command()
 def stats(gpkg: Gpkg) -> None:
-    """Counts, radiality and bounding box of a topology (exit 1 when it is not valid)."""
+    """Counts, radiality and bounding box of a topology (exit 1 when it is not valid; a closed
+    loop, condensed into one node, is a warning)."""
     try:
         with err.status(f"reading {gpkg}"):
             tables = read_gpkg(gpkg)
@@ -97,7 +114,7 @@ def stats(gpkg: Gpkg) -> None:
         fail(str(exc))
     summary = describe(tables)
     emit_json(summary)
-    if not summary["radial"]:
+    if summary.get("problems"):
         raise typer.Exit(1)
 
 

@@ -117,3 +117,69 @@ def test_locate_finds_the_nearest_assets_and_says_when_none(small_city: Path) ->
     assert far["premise"] is None and far["transformer"] is None and far["section"] is None
     code, _, stderr = run("topology", "locate", str(small_city), "--lon", "200", "--lat", "0")
     assert code == 2 and "lon" in stderr
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def test_import_cim_prints_stats_and_what_was_inferred(tmp_path: Path) -> None:
+    from tests.conftest import shared_path
+
+    src = shared_path("cim", "IEEE13.xml")
+    out = tmp_path / "ieee13.gpkg"
+    code, stats, stderr = run("topology", "import", str(src), "--format", "cim", "--out", str(out))
+    assert code == 0, stderr
+    assert isinstance(stats, dict)
+    assert (stats["substations"], stats["feeders"], stats["premises"]) == (1, 1, 16)
+    assert stats["protective_devices"]["recloser"] == 1 and stats["radial"] is True
+    inferred = stats["inferred"]
+    assert inferred["format"] == "cim"
+    assert [f["head"] for f in inferred["feeders"]] == ["breaker.brkr1"]
+    assert inferred["coordinates"]["buses_located"] == 21 and inferred["warnings"] == []
+    code, trace, _ = run("topology", "trace", str(out), "--premise", "energyconsumer.611")
+    assert code == 0 and isinstance(trace, dict)
+    assert trace["devices"] == ["loadbreakswitch.sect1", "recloser.rec1", "breaker.brkr1"]
+
+
+def test_import_of_several_substations_with_lat_long(tmp_path: Path) -> None:
+    src = FIXTURES / "opendss" / "three_substations.dss"
+    out = tmp_path / "metro.gpkg"
+    code, stats, stderr = run("topology", "import", str(src), "--format", "opendss", "--out",
+                              str(out), "--strict")  # fmt: skip
+    assert code == 0, stderr
+    assert isinstance(stats, dict)
+    assert (stats["substations"], stats["feeders"], stats["premises"]) == (3, 5, 5)
+    west, south, east, north = stats["bbox"]  # the file's lat/long, not a box at an anchor
+    assert 113.93 <= west < east <= 113.97 and 22.54 <= south < north <= 22.58
+    inferred = stats["inferred"]
+    assert len(inferred["ties"]) == 2 and inferred["coordinates"]["kind"].startswith("geo")
+    assert sum(f["synthesised"] for f in inferred["feeders"]) == 2
+
+
+LOOP = """\
+Clear
+New Circuit.loop basekv=12.47 bus1=sourcebus
+New Line.a bus1=sourcebus bus2=b1
+New Line.b bus1=b1 bus2=b2
+New Line.c bus1=b2 bus2=b3
+New Line.d bus1=b3 bus2=b1
+New Load.l bus1=b3 kv=12.47 kw=10
+"""
+
+
+def test_a_closed_loop_warns_and_strict_refuses_it(tmp_path: Path) -> None:
+    src = tmp_path / "loop.dss"
+    src.write_text(LOOP)
+    out = tmp_path / "loop.gpkg"
+    args = ("topology", "import", str(src), "--format", "opendss", "--out", str(out))
+    code, stats, _ = run(*args)
+    assert code == 0 and isinstance(stats, dict)
+    assert stats["radial"] is False
+    (warning,) = stats["inferred"]["warnings"]
+    assert "closed loop condensed into one node" in warning and "line.b" in warning
+    code, stats_again, _ = run("topology", "stats", str(out))
+    assert code == 0 and isinstance(stats_again, dict) and stats_again["warnings"]
+    out.unlink()
+    code, _, stderr = run(*args, "--strict")
+    assert code == 1 and "--strict" in stderr and "closed loop condensed" in stderr
+    assert not out.exists()

@@ -27,22 +27,63 @@ GEOD = Geod(ellps="WGS84")
 
 @dataclass(frozen=True)
 class Feeder:
-    """What the README (and a look at the files) says each reference feeder holds."""
+    """What the README, the published feeder descriptions and a grep of the files say."""
 
     master: str
     premises: int
     kinds: dict[str, int]
+    head: str  # the feeder head device: synthesised breaker.<circuit>, or the model's own
+    #: The substation transformers (115 or 69 kV on the high side), left out with what feeds them.
+    skipped: tuple[str, ...] = ()
 
 
 FEEDERS = {
-    "IEEE13": Feeder("IEEE13Nodeckt.dss", 15, {"breaker": 1, "switch": 1}),
-    "IEEE34": Feeder("ieee34Mod1.dss", 68, {"breaker": 1}),
+    "IEEE13": Feeder(
+        "IEEE13Nodeckt.dss",
+        15,
+        {"breaker": 1, "switch": 1},
+        "breaker.ieee13nodeckt",
+        ("transformer.sub",),
+    ),
+    "IEEE34": Feeder(
+        "ieee34Mod1.dss", 68, {"breaker": 1}, "breaker.ieee34-1", ("transformer.subxf",)
+    ),
+    # No substation transformer (the source is the 4.16 kV bus 150); behind the regulator
+    # reg1a, switch Sw1 leaves the substation: it heads the feeder, no breaker is synthesised.
     # Sw7/Sw8 run to the dead-end buses 300_OPEN/94_OPEN: the two normally-open switches.
-    "IEEE123": Feeder("IEEE123Master.dss", 91, {"breaker": 1, "switch": 6, "tie": 2}),
+    "IEEE123": Feeder("IEEE123Master.dss", 91, {"switch": 6, "tie": 2}, "line.sw1"),
     # 73 switch lines: 67 enabled, 6 disabled; plus 5 disabled plain lines (ties to other subs).
-    "ckt5": Feeder("Master_ckt5.dss", 1379, {"breaker": 1, "switch": 67, "tie": 11}),
+    "ckt5": Feeder(
+        "Master_ckt5.dss",
+        1379,
+        {"breaker": 1, "switch": 67, "tie": 11},
+        "breaker.ckt5",
+        ("reactor.mdv_sub_1_hsb", "transformer.mdv_sub_1"),
+    ),
     # 11 switch lines: 2 disabled, 1 (line.261249) to a bus nothing else touches.
-    "ckt7": Feeder("Master_ckt7.dss", 906, {"breaker": 1, "switch": 8, "tie": 3}),
+    "ckt7": Feeder(
+        "Master_ckt7.dss",
+        906,
+        {"breaker": 1, "switch": 8, "tie": 3},
+        "breaker.ckt7",
+        ("transformer.sub1", "transformer.sub2", "transformer.sub3"),
+    ),
+    # Lines.dss: 43 "switch=y" lines, 5 of them enabled=False; 1,177 loads (Loads.dss).
+    "IEEE8500/Master.dss": Feeder(
+        "Master.dss",
+        1177,
+        {"breaker": 1, "switch": 38, "tie": 5},
+        "breaker.ieee8500",
+        ("reactor.hvmv_sub_hsb", "transformer.hvmv_sub"),
+    ),
+    # + Fuses.DSS (30 "New Fuse") and Relay.SubBreaker on line ln5815900-1.
+    "IEEE8500/Master_protected.dss": Feeder(
+        "Master_protected.dss",
+        1177,
+        {"breaker": 1, "relay": 1, "fuse": 30, "switch": 38, "tie": 5},
+        "breaker.ieee8500",
+        ("reactor.hvmv_sub_hsb", "transformer.hvmv_sub"),
+    ),
 }
 
 
@@ -88,12 +129,34 @@ def test_feeder_imports_as_one_valid_radial_feeder(
     assert topology.customer_count == expected.premises  # no customers table: one per premise
     assert len(tables.customers) == 0
     assert len(tables.substations) == len(tables.feeders) == 1
-    head = tables.devices.set_index("id").loc[tables.feeders["head_device"].iloc[0]]
-    assert head["kind"] == "breaker"
-    assert head["from_bus"] == tables.substations["bus"].iloc[0]
+    assert topology.warnings == []
+    (head,) = tables.feeders["head_device"]
+    assert head == expected.head
+    head_row = tables.devices.set_index("id").loc[head]
+    assert head_row["from_bus"] == tables.substations["bus"].iloc[0] or head == "line.sw1"
     for premise in tables.premises["id"]:
-        assert topology.trace(premise).devices[-1] == head.name
+        assert topology.trace(premise).devices[-1] == head
     assert all(tables.premises["id"].str.startswith("load."))
+    # Telemetered: the synthesised head breaker, nothing else (no SCADA in these models).
+    scada = {d for d, on in zip(topology.device_ids, topology.device_scada, strict=True) if on}
+    assert scada == ({head} if head.startswith("breaker.") else set())
+    inferred = tables.inferred
+    assert inferred["format"] == "opendss"
+    assert [f["head"] for f in inferred["feeders"]] == [head]
+    assert inferred["feeders"][0]["synthesised"] == head.startswith("breaker.")
+    skipped = inferred["skipped"]
+    reasons = [r for r in skipped if r.startswith("above the substations")]
+    elements = tuple(skipped[reasons[0]]["elements"]) if reasons else ()
+    assert elements == expected.skipped
+    assert not set(expected.skipped) & set(tables.sections["id"])
+    (feeder_id,) = tables.feeders["id"]
+    closed = tables.devices["normal_state"] == "closed"
+    assert (tables.devices.loc[closed, "feeder"] == feeder_id).all()
+    # Regulators above a real head (IEEE 123's reg1a) stand in the substation, on no feeder.
+    in_substation = tables.sections["id"].isin(inferred["substations"][0]["regulators"])
+    on_feeder = tables.sections["feeder"] == feeder_id
+    assert (on_feeder | (in_substation & ~head.startswith("breaker."))).all()
+    assert (tables.transformers["feeder"] == feeder_id).all()
 
 
 @pytest.mark.shared
@@ -131,7 +194,7 @@ def test_ieee123_normally_open_switches_are_left_out(feeder: Callable[[str], Imp
 def test_ieee123_load_below_switches(feeder: Callable[[str], Imported]) -> None:
     trace = feeder("IEEE123").topology.trace("load.s68a")
     assert trace.transformer == "transformer.bus_68"  # a primary load: synthesised transformer
-    assert trace.devices == ("line.sw4", "line.sw2", "line.sw1", "breaker.ieee123")
+    assert trace.devices == ("line.sw4", "line.sw2", "line.sw1")
     assert (trace.feeder, trace.substation) == ("feeder.ieee123", "substation.ieee123")
 
 
@@ -142,11 +205,14 @@ def test_ieee13_transformers_and_switch(feeder: Callable[[str], Imported]) -> No
     assert topology.trace("load.692").devices == ("line.671692", "breaker.ieee13nodeckt")
     assert topology.trace("load.671").devices == ("breaker.ieee13nodeckt",)
     sections = set(tables.sections["id"])
-    # The substation transformer and the regulator bank are sections; the three single-phase
-    # regulators between 650 and rg60 are one path.
-    assert {"transformer.sub", "transformer.reg1"} <= sections
-    assert not {"transformer.reg2", "transformer.reg3"} & sections
+    # The regulator bank is a section of the substation; the three single-phase regulators
+    # between 650 and rg60 are one path. The 115/4.16 kV transformer is the substation itself.
+    assert "transformer.reg1" in sections
+    assert not {"transformer.reg2", "transformer.reg3", "transformer.sub"} & sections
     assert "transformer.sub" not in set(tables.transformers["id"])
+    assert tables.substations["bus"].iloc[0] == "substation.ieee13nodeckt"  # a virtual bus
+    head = tables.devices.set_index("id").loc["breaker.ieee13nodeckt"]
+    assert (head["from_bus"], head["to_bus"]) == ("substation.ieee13nodeckt", "650")
 
 
 @pytest.mark.shared
@@ -172,7 +238,7 @@ def test_ckt5_service_transformers_serve_their_secondaries(
     feeder: Callable[[str], Imported],
 ) -> None:
     tables = feeder("ckt5").tables
-    assert "transformer.mdv_sub_1" in set(tables.sections["id"])  # 115/12.47 kV substation
+    assert "transformer.mdv_sub_1" not in set(tables.sections["id"])  # 115/12.47 kV: the sub
     assert not tables.transformers["id"].str.startswith("transformer.bus_").any()
     served = tables.premises.set_index("id")["transformer"]
     assert served["load.mdv201_1144260fuse-1b0"] == "transformer.mdv201_1144260fuse-1b"
@@ -187,7 +253,7 @@ def test_geometry_lies_near_the_anchor(feeder: Callable[[str], Imported], name: 
     east, north = bounds[2].max(), bounds[3].max()
     lon, lat = DEFAULT_ANCHOR
     assert west < lon < east and south < lat < north
-    assert east - west < 0.1 and north - south < 0.1  # ckt7, the widest, spans ~2.5 km
+    assert east - west < 0.15 and north - south < 0.15  # IEEE 8500, the widest, spans ~11 km
     for layer in LAYERS:
         geometry = tables.layer(layer).geometry
         assert not (geometry.is_empty | geometry.isna()).any(), layer
@@ -288,7 +354,7 @@ def test_protective_devices_replace_the_elements_they_switch(protected: GridTabl
     devices = protected.devices.set_index("id")
     rows = devices[["kind", "from_bus", "to_bus", "normal_state"]].apply(tuple, axis=1).to_dict()
     assert rows == {
-        "breaker.demo": ("breaker", "substation.demo", "sourcebus", "closed"),
+        # the relay on the line leaving the source bus heads the feeder: no breaker synthesised
         "relay.rl1": ("relay", "sourcebus", "b1", "closed"),
         # two devices on line.lat1: chained, the recloser upstream of the fuse
         "recloser.r1": ("recloser", "b1", "line.lat1~1", "closed"),
@@ -334,10 +400,12 @@ def test_traces_of_a_protected_model(protected: GridTables) -> None:
         "fuse.f2",
         "recloser.r1",
         "relay.rl1",
-        "breaker.demo",
     )
     assert topology.trace("load.p1").devices[:2] == ("line.sw1", "fuse.f2")
-    assert topology.trace("load.h1").devices == ("fuse.f1", "relay.rl1", "breaker.demo")
+    assert topology.trace("load.h1").devices == ("fuse.f1", "relay.rl1")
+    assert list(protected.feeders["head_device"]) == ["relay.rl1"]
+    scada = dict(zip(topology.device_ids, topology.device_scada, strict=True))
+    assert scada["relay.rl1"] is True and not scada["recloser.r1"]  # a relay-tripped head
 
 
 def test_model_without_coordinates_is_drawn_around_the_anchor(protected: GridTables) -> None:
@@ -359,7 +427,7 @@ def test_coordinate_file_beside_the_master_is_loaded(tmp_path: Path) -> None:
         assert distance == pytest.approx(metres, rel=1e-3)
 
 
-def test_loop_imports_and_validation_names_it(tmp_path: Path) -> None:
+def test_loop_imports_and_is_condensed_with_a_warning(tmp_path: Path) -> None:
     text = """\
 Clear
 New Circuit.loop basekv=12.47 bus1=sourcebus
@@ -370,8 +438,10 @@ New Line.d bus1=b3 bus2=b1
 New Load.l bus1=b3 kv=12.47 kw=10
 """
     tables = import_opendss(_write(tmp_path, text))
-    with pytest.raises(TopologyValidationError, match="loop with ties removed"):
-        build_topology(tables)
+    (warning,) = build_topology(tables).warnings
+    assert "closed loop condensed" in str(warning) and "line.b, line.c, line.d" in str(warning)
+    with pytest.raises(TopologyValidationError, match="closed loop condensed"):
+        build_topology(tables, strict=True)
 
 
 def test_folder_picks_the_master_over_run_scripts(tmp_path: Path) -> None:

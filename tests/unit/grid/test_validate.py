@@ -28,11 +28,16 @@ def test_valid_tiny_network_builds(tiny: GridTables) -> None:
     assert build_topology(tiny).customer_count == 4
 
 
-def test_loop_after_ties_removed_is_named(tiny: GridTables) -> None:
+def test_loop_after_ties_removed_is_a_warning_and_strict_makes_it_an_error(
+    tiny: GridTables,
+) -> None:
     tiny.devices.loc[tiny.devices["id"] == "tie.1", ["to_bus", "normal_state"]] = ["b8", "closed"]
-    (message,) = _messages(tiny)
-    assert "loop with ties removed" in message
-    assert "tie.1" in message and "tiny.gpkg" in message
+    (warning,) = build_topology(tiny).warnings  # not a validation problem: it is condensed
+    assert "closed loop condensed into one node" in str(warning)
+    assert "tie.1" in str(warning) and "tiny.gpkg" in str(warning)
+    with pytest.raises(TopologyValidationError, match="closed loop condensed") as caught:
+        build_topology(tiny, strict=True)
+    assert [p.asset for p in caught.value.problems] == ["fuse.2"]
 
 
 def test_closed_path_between_substations_is_reported(tiny: GridTables) -> None:
