@@ -65,12 +65,6 @@ def transformer_premise_counts(topology: Topology) -> list[int]:
 
 
 def telemetered(topology: Topology) -> list[bool]:
-    """Per device: does SCADA watch it? From the topology's ``scada`` attribute when present,
-    else only the feeder-head breakers and relays."""
-    explicit = getattr(topology, "device_scada", None)
-    if explicit is not None:
-        return list(explicit)
-    heads = set(topology.feeder_head)
-    return [
-        d in heads and kind in ("breaker", "relay") for d, kind in enumerate(topology.device_kind)
-    ]
+    """Per device: does SCADA watch it? (the topology's ``scada`` attribute, whose default is
+    the feeder-head breakers and relays)."""
+    return list(topology.device_scada)
