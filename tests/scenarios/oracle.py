@@ -7,7 +7,6 @@ found by asking every fault, one premise and one instant at a time.
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 
 import networkx as nx
@@ -20,6 +19,18 @@ from scenarios.truth import Fault, Truth
 
 def interrupter_by_path(tables: GridTables, section_id: str) -> str | None:
     """The last fault-interrupting device on the path from the substation to the section."""
+    return interrupters_by_path(tables)[section_id]
+
+
+_PATHS: dict[int, tuple[GridTables, dict[str, str | None]]] = {}
+
+
+def interrupters_by_path(tables: GridTables) -> dict[str, str | None]:
+    """`interrupter_by_path` of every energised section, from one breadth-first search of a
+    networkx graph of the raw tables (closed devices and sections as edges)."""
+    cached = _PATHS.get(id(tables))
+    if cached is not None and cached[0] is tables:
+        return cached[1]
     graph = nx.Graph()
     kind = {}
     for row in tables.devices.itertuples():
@@ -28,21 +39,30 @@ def interrupter_by_path(tables: GridTables, section_id: str) -> str | None:
             kind[row.id] = row.kind
     for row in tables.sections.itertuples():
         graph.add_edge(row.from_bus, row.to_bus, asset=row.id)
-    source = ("every substation",)  # one virtual root above all substation buses
+    root = ("every substation",)  # one virtual root above all substation buses
     for bus in tables.substations["bus"]:
-        graph.add_edge(source, bus, asset=None)
-    section = tables.sections.set_index("id").loc[section_id]
-    near = min(
-        (section.from_bus, section.to_bus),
-        key=lambda b: nx.shortest_path_length(graph, source, b),
-    )
-    path = nx.shortest_path(graph, source, near)
-    found = None
-    for a, b in itertools.pairwise(path):
-        asset = graph.edges[a, b]["asset"]
-        if kind.get(asset) in INTERRUPTING_KINDS:
-            found = asset
-    return found
+        graph.add_edge(root, bus, asset=None)
+    parent = dict(nx.bfs_predecessors(graph, root))
+    depth = {root: 0}
+    for bus in nx.bfs_tree(graph, root):
+        if bus != root:
+            depth[bus] = depth[parent[bus]] + 1
+
+    def last_interrupter(bus: object) -> str | None:
+        while bus != root:
+            up = parent[bus]
+            if kind.get(graph.edges[up, bus]["asset"]) in INTERRUPTING_KINDS:
+                return str(graph.edges[up, bus]["asset"])
+            bus = up
+        return None
+
+    answers: dict[str, str | None] = {}
+    for row in tables.sections.itertuples():
+        ends = [b for b in (row.from_bus, row.to_bus) if b in depth]
+        if ends:
+            answers[row.id] = last_interrupter(min(ends, key=lambda b: depth[b]))
+    _PATHS[id(tables)] = (tables, answers)
+    return answers
 
 
 def premises_of(topology: Topology, fault: Fault) -> set[str]:
