@@ -30,7 +30,8 @@ customer-minutes
     pointed to at each moment; without events, at its final device from ``started`` to
     ``restored`` (or the horizon). Truly out: the union of the truth outages of each premise.
     Wrongly out: shown out while having power. Both are customer-minutes within
-    ``[truth.start, truth.horizon_end]``.
+    ``[truth.start, truth.horizon_end]``; ``wrongly_out_noise_cmin`` is the part shown by the
+    noise tickets.
 minutes to correct
     From a fault's first report (call or delivered last gasp) to the first instant, before its
     restoration, at which an incident shown at the true asset holds every call of the fault
@@ -55,7 +56,7 @@ import numpy.typing as npt
 from grid.topology import Topology
 from scenarios.physics import Grid
 from scenarios.timeline import Shown, Timeline, View
-from scenarios.truth import Truth, parse_time
+from scenarios.truth import NOISE, Truth, parse_time
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -86,10 +87,12 @@ class StormScore:
     equivalent: int
     multi_faults: int
     multi_exact: int
+    multi_minutes_to_correct: list[float]  # the same as minutes_to_correct, >= 2 transformers
     tickets: int  # incidents holding a call of a true outage
     noise_tickets: int  # incidents holding only noise calls
     truly_out_cmin: float
     wrongly_out_cmin: float
+    wrongly_out_noise_cmin: float  # the part shown by incidents holding only noise calls
     whole_feeder_false: int
     minutes_to_correct: list[float]
     never_correct: int
@@ -147,14 +150,14 @@ def score_storm(
     calls_of: defaultdict[str, list[tuple[datetime, str]]] = defaultdict(list)
     noise = set()
     for call in truth.calls:
-        if call.fault is None:
+        if call.fault == NOISE:
             noise.add(call.id)
         else:
             calls_of[call.fault].append((call.ts, call.id))
     reporters: defaultdict[str, set[str]] = defaultdict(set)
     first_report: dict[str, datetime] = {}
     for report in [*truth.calls, *(m for m in truth.meters if m.kind == "last_gasp")]:
-        if report.fault is None:
+        if report.fault == NOISE:
             continue
         reporters[report.fault].add(report.transformer)
         if report.fault not in first_report or report.ts < first_report[report.fault]:
@@ -217,6 +220,8 @@ def score_storm(
     tickets, noise_tickets = _tickets(final, noise)
     intervals = timeline_intervals if timeline_intervals is not None else _state_intervals(final)
     truly, wrongly = _customer_minutes(grid, truth, intervals)
+    inferred = [i for i in intervals if i.incident not in noise_tickets]
+    _, wrongly_inferred = _customer_minutes(grid, truth, inferred)
     corrected = [f.minutes_to_correct for f in judged if f.minutes_to_correct is not None]
     return StormScore(
         faults=len(truth.faults),
@@ -226,11 +231,15 @@ def score_storm(
         multi_faults=len(multi),
         multi_exact=sum(1 for f in multi if f.exact),
         tickets=tickets,
-        noise_tickets=noise_tickets,
+        noise_tickets=len(noise_tickets),
         truly_out_cmin=truly,
         wrongly_out_cmin=wrongly,
+        wrongly_out_noise_cmin=wrongly - wrongly_inferred,
         whole_feeder_false=_whole_feeder_false(grid, truth, intervals),
         minutes_to_correct=corrected,
+        multi_minutes_to_correct=[
+            f.minutes_to_correct for f in multi if f.minutes_to_correct is not None
+        ],
         never_correct=len(judged) - len(corrected) if events is not None else 0,
         per_fault=per_fault,
     )
@@ -259,13 +268,14 @@ def _holders(state: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
     return dict(held)
 
 
-def _tickets(final: Mapping[str, Any], noise: set[str]) -> tuple[int, int]:
-    """(incidents holding an outage call, incidents holding only noise calls)."""
-    tickets = noise_only = 0
+def _tickets(final: Mapping[str, Any], noise: set[str]) -> tuple[int, set[str]]:
+    """(incidents holding an outage call, ids of the incidents holding only noise calls)."""
+    tickets = 0
+    noise_only: set[str] = set()
     for incident in _listed(final):
         calls = {*incident.get("calls", []), *incident.get("hazards", [])}
         if calls and calls <= noise:
-            noise_only += 1
+            noise_only.add(incident["id"])
         elif calls:
             tickets += 1
     return tickets, noise_only

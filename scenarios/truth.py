@@ -6,8 +6,8 @@ call and meter message was about. Times are aware UTC datetimes; in JSON they ar
 ending in ``Z``.
 
 ``calls[i].fault`` is the id of the fault whose outage the caller was in at the call time (the
-one that de-energised the premise, see `scenarios.physics`), or ``None`` for a noise call from a
-premise that had power.
+one that de-energised the premise, see `scenarios.physics`), or `NOISE` (``"noise"``) for a call
+from a premise that had power. A meter message names the fault whose outage it began or ended.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 FORMAT = "scenarios.truth/1"
+#: The ``fault`` of a call from a premise that had power.
 NOISE = "noise"
 
 
@@ -56,7 +57,7 @@ class Report:
     ts: datetime  # the time in the signal (meters: their own clock)
     premise: str
     transformer: str
-    fault: str | None  # None: noise (calls) / not tied to one fault
+    fault: str  # a fault id, or NOISE
     kind: str  # call kind, or the meter event
 
 

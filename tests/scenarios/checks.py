@@ -9,7 +9,7 @@ from grid.model import GridTables
 from grid.topology import Topology
 from outage.signals import parse_signal
 from scenarios.generate import Storm
-from scenarios.truth import parse_time
+from scenarios.truth import NOISE, parse_time
 from tests.scenarios.oracle import dark_faults, dark_intervals, interrupter_by_path, premises_of
 
 
@@ -45,7 +45,7 @@ def check_storm(topology: Topology, tables: GridTables, storm: Storm) -> None:
         assert named == call.premise
         assert raw.get("kind", "no_power") == call.kind
         dark = dark_faults(topology, truth, call.premise, call.ts)
-        if call.fault is None:
+        if call.fault == NOISE:
             assert not dark, f"noise call {call.id} from a dark premise"
         else:
             assert call.fault in {f.id for f in dark}, f"{call.id}: premise not dark by its fault"

@@ -18,7 +18,7 @@ import pytest
 from grid.topology import build_topology
 from scenarios.physics import Grid
 from scenarios.score import score_storm
-from scenarios.truth import Fault, Report, Truth, iso
+from scenarios.truth import NOISE, Fault, Report, Truth, iso
 from tests.conftest import tiny_tables
 
 
@@ -36,7 +36,7 @@ def truth() -> Truth:
     def fault(fid: str, kind: str, asset: str, start: datetime, end: datetime, n: int) -> Fault:
         return Fault(fid, kind, asset, asset, "fuse", "fdr.1", start, end, n, n)
 
-    def call(cid: str, ts: datetime, premise: str, tx: str, fid: str | None) -> Report:
+    def call(cid: str, ts: datetime, premise: str, tx: str, fid: str) -> Report:
         return Report(cid, ts, premise, tx, fid, "no_power")
 
     return Truth(
@@ -51,7 +51,7 @@ def truth() -> Truth:
             call("c1", at(8, 5), "p3", "tx.2", "F1"),
             call("c2", at(8, 10), "p4", "tx.3", "F1"),
             call("c3", at(8, 40), "p1", "tx.1", "F2"),
-            call("n1", at(9, 20), "p3", "tx.2", None),
+            call("n1", at(9, 20), "p3", "tx.2", NOISE),
         ],
     )
 
@@ -94,6 +94,7 @@ def test_perfect(grid: Grid, truth: Truth) -> None:
     assert (score.tickets, score.noise_tickets, score.tickets_per_outage) == (2, 1, 1.0)
     assert score.truly_out_cmin == pytest.approx(240)
     assert score.wrongly_out_cmin == pytest.approx(10)  # the noise ticket, p3 09:20-09:30
+    assert score.wrongly_out_noise_cmin == pytest.approx(10)
     assert score.whole_feeder_false == 0
     assert [f.judged_on for f in score.per_fault] == ["final", "final"]
 
@@ -110,6 +111,7 @@ def test_one_fault_split_over_two_incidents(grid: Grid, truth: Truth) -> None:
     assert score.tickets_per_outage == pytest.approx(1.5)
     # INC4 shows p4 out from 08:10 to the horizon; p4 has power from 09:00: 30 min wrong
     assert score.wrongly_out_cmin == pytest.approx(30)
+    assert score.wrongly_out_noise_cmin == 0
 
 
 def test_two_faults_merged_at_the_feeder_breaker(grid: Grid, truth: Truth) -> None:
