@@ -25,9 +25,16 @@ import pandas as pd
 from grid.topology import Topology
 from scenarios.faults import Drawn, draw_faults, pick_feeder
 from scenarios.physics import Grid, power_episodes
-from scenarios.reports import Calls, account_identities, meter_messages, noise_calls, outage_calls
+from scenarios.reports import (
+    Calls,
+    Meters,
+    account_identities,
+    meter_messages,
+    noise_calls,
+    outage_calls,
+)
 from scenarios.spec import StormSpec
-from scenarios.truth import DeviceSignal, Fault, Report, Truth, iso
+from scenarios.truth import NOISE, DeviceSignal, Fault, Report, Truth, iso
 
 _ORDER = {"scada": 0, "restore": 1, "meter": 2, "call": 3}
 _STREAMS = ("feeder", "faults", "calls", "noise", "meters", "identity")
@@ -57,6 +64,19 @@ def write_jsonl(signals: list[dict[str, Any]], path: Path) -> None:
             out.write(orjson.dumps(signal) + b"\n")
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """One signal before it gets its id: when, how to order ties, its body, and its truth."""
+
+    t: int  # seconds since the storm start
+    order: int  # _ORDER of its type
+    seq: int  # generation order within the type
+    body: dict[str, Any]
+    about: int  # premise number (call, meter) or fault index (restore, scada); -1 none
+    cause: int  # fault index the report is about, -1 for noise
+    kind: str  # call kind, meter event, "restore", "scada_open" / "scada_closed"
+
+
 def generate_storm(
     topology: Topology,
     spec: StormSpec,
@@ -68,113 +88,120 @@ def generate_storm(
     """Draw the storm ``spec`` describes on ``topology`` (module docstring).
 
     ``customers`` (the network's customers table) lets callers identify by account or phone;
-    ``grid`` reuses the precomputed tree views across storms on one network.
+    ``grid`` reuses the precomputed tree views across storms on one network; signal ids are
+    ``<id_prefix>000000``... (default ``g<seed>-``).
     """
     grid = grid or Grid(topology)
-    streams = dict(
-        zip(
-            _STREAMS,
-            (np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(6)),
-            strict=True,
-        )
-    )
-    feeder = pick_feeder(grid, spec, streams["feeder"])
-    drawn = draw_faults(grid, feeder, spec, streams["faults"])
-    assets = np.array([f.asset for f in drawn], dtype=np.int64)
-    starts = np.array([f.start for f in drawn], dtype=np.int64)
+    seeds = np.random.SeedSequence(spec.seed).spawn(len(_STREAMS))
+    rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds, strict=True)}
+    feeder = pick_feeder(grid, spec, rng["feeder"])
+    drawn = draw_faults(grid, feeder, spec, rng["faults"])
     ends = np.array([f.end for f in drawn], dtype=np.int64)
-    episodes = power_episodes(grid, assets, starts, ends)
+    episodes = power_episodes(
+        grid,
+        np.array([f.asset for f in drawn], dtype=np.int64),
+        np.array([f.start for f in drawn], dtype=np.int64),
+        ends,
+    )
     horizon = int(ends.max())
-
-    calls = outage_calls(grid, episodes, spec.calls, streams["calls"])
+    calls = outage_calls(grid, episodes, spec.calls, rng["calls"])
     if spec.noise.per_1000_customers_per_hour > 0:
-        noise = noise_calls(grid, episodes, spec.noise, feeder, horizon, streams["noise"])
-        calls = Calls(
-            *(np.concatenate([a, b]) for a, b in zip(_fields(calls), _fields(noise), strict=True))
-        )
-    meters = meter_messages(grid, episodes, spec.meters, streams["meters"])
+        calls = calls + noise_calls(grid, episodes, spec.noise, feeder, horizon, rng["noise"])
+    meters = meter_messages(grid, episodes, spec.meters, rng["meters"])
+    identity = _identities(grid, customers, calls, spec, rng["identity"])
 
-    topo = topology
-    t0 = spec.start
+    pending = [
+        *_call_rows(calls, identity),
+        *_meter_rows(grid, meters),
+        *_device_rows(grid, drawn, spec),
+    ]
+    pending.sort(key=lambda p: (p.t, p.order, p.seq))
     fault_ids = [f"F{i + 1:02d}" for i in range(len(drawn))]
-    faults = _truth_faults(grid, drawn, fault_ids, feeder, t0)
+    prefix = id_prefix if id_prefix is not None else f"g{spec.seed}-"
+    truth = Truth(
+        feeder=topology.feeder_ids[feeder],
+        start=spec.start,
+        horizon_end=spec.start + timedelta(seconds=horizon),
+        faults=_truth_faults(grid, drawn, fault_ids, feeder, spec.start),
+        spec=spec.model_dump(mode="json"),
+    )
+    signals = [
+        _record(grid, truth, fault_ids, f"{prefix}{n:06d}", p) for n, p in enumerate(pending)
+    ]
+    return Storm(spec, signals, truth)
 
-    rows: list[tuple[int, int, int, dict[str, Any], Any]] = []
-    identity = _identities(grid, customers, calls, spec, streams["identity"])
+
+def _call_rows(calls: Calls, identity: list[dict[str, str]]) -> list[_Pending]:
+    rows = []
     for k in range(len(calls.ts)):
-        premise = int(calls.premise[k])
-        body: dict[str, Any] = {"type": "call", **identity[k]}
         kind = str(calls.kind[k])
-        if kind != "no_power":
+        body: dict[str, Any] = {"type": "call", **identity[k]}
+        if kind != "no_power":  # the contract's default
             body["kind"] = kind
-        cause = int(calls.cause[k])
-        rows.append((int(calls.ts[k]), _ORDER["call"], k, body, ("call", premise, cause, kind)))
-    for k in range(len(meters.ts)):
-        premise = int(meters.premise[k])
-        event = str(meters.event[k])
-        body = {"type": "meter", "premise": topo.premise_ids[premise], "event": event}
         rows.append(
-            (
-                int(meters.ts[k]),
-                _ORDER["meter"],
+            _Pending(
+                int(calls.ts[k]),
+                _ORDER["call"],
                 k,
                 body,
-                ("meter", premise, int(meters.cause[k]), event),
+                int(calls.premise[k]),
+                int(calls.cause[k]),
+                kind,
             )
         )
+    return rows
+
+
+def _meter_rows(grid: Grid, meters: Meters) -> list[_Pending]:
+    ids = grid.topology.premise_ids
+    rows = []
+    for k in range(len(meters.ts)):
+        premise, event = int(meters.premise[k]), str(meters.event[k])
+        body = {"type": "meter", "premise": ids[premise], "event": event}
+        rows.append(
+            _Pending(
+                int(meters.ts[k]), _ORDER["meter"], k, body, premise, int(meters.cause[k]), event
+            )
+        )
+    return rows
+
+
+def _device_rows(grid: Grid, drawn: list[Drawn], spec: StormSpec) -> list[_Pending]:
+    """Crew restores (every fault) and SCADA (telemetered assets), when the spec has them."""
+    rows = []
     for i, f in enumerate(drawn):
         asset = grid.asset_id(f.asset)
         if spec.restores:
             body = {"type": "restore", "device": asset}
-            rows.append((f.end, _ORDER["restore"], i, body, ("restore", asset, i, "restore")))
+            rows.append(_Pending(f.end, _ORDER["restore"], i, body, i, i, "restore"))
         if spec.scada.enabled and grid.asset_kind(f.asset) in spec.scada.kinds:
-            lag = spec.scada.latency_seconds
             for state, t in (("open", f.start), ("closed", f.end)):
                 body = {"type": "scada", "device": asset, "state": state}
-                rows.append(
-                    (t + lag, _ORDER["scada"], i, body, ("scada", asset, i, f"scada_{state}"))
-                )
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
-
-    prefix = id_prefix if id_prefix is not None else f"g{spec.seed}-"
-    signals: list[dict[str, Any]] = []
-    truth_calls: list[Report] = []
-    truth_meters: list[Report] = []
-    devices: list[DeviceSignal] = []
-    for n, (t, _, _, body, what) in enumerate(rows):
-        sid = f"{prefix}{n:06d}"
-        ts = t0 + timedelta(seconds=t)
-        signals.append({"id": sid, "ts": iso(ts), **body})
-        tag = what[0]
-        if tag in ("call", "meter"):
-            _, premise, cause, kind = what
-            report = Report(
-                id=sid,
-                ts=ts,
-                premise=topo.premise_ids[premise],
-                transformer=topo.transformer_ids[topo.premise_transformer[premise]],
-                fault=fault_ids[cause] if cause >= 0 else None,
-                kind=kind,
-            )
-            (truth_calls if tag == "call" else truth_meters).append(report)
-        else:
-            _, asset, i, kind = what
-            devices.append(DeviceSignal(sid, ts, asset, fault_ids[i], kind))
-    truth = Truth(
-        feeder=topo.feeder_ids[feeder],
-        start=t0,
-        horizon_end=t0 + timedelta(seconds=horizon),
-        faults=faults,
-        calls=truth_calls,
-        meters=truth_meters,
-        devices=devices,
-        spec=spec.model_dump(mode="json"),
-    )
-    return Storm(spec, signals, truth)
+                t += spec.scada.latency_seconds
+                rows.append(_Pending(t, _ORDER["scada"], i, body, i, i, f"scada_{state}"))
+    return rows
 
 
-def _fields(calls: Calls) -> tuple[Any, ...]:
-    return (calls.ts, calls.premise, calls.caller, calls.cause, calls.kind)
+def _record(
+    grid: Grid, truth: Truth, fault_ids: list[str], sid: str, p: _Pending
+) -> dict[str, Any]:
+    """The signal with its id and time; its truth row is appended to ``truth``."""
+    topo = grid.topology
+    ts = truth.start + timedelta(seconds=p.t)
+    kind = p.body["type"]
+    if kind in ("call", "meter"):
+        report = Report(
+            id=sid,
+            ts=ts,
+            premise=topo.premise_ids[p.about],
+            transformer=topo.transformer_ids[topo.premise_transformer[p.about]],
+            fault=fault_ids[p.cause] if p.cause >= 0 else NOISE,
+            kind=p.kind,
+        )
+        (truth.calls if kind == "call" else truth.meters).append(report)
+    else:
+        truth.devices.append(DeviceSignal(sid, ts, p.body["device"], fault_ids[p.about], p.kind))
+    return {"id": sid, "ts": iso(ts), **p.body}
 
 
 def _identities(

@@ -43,6 +43,16 @@ class Calls:
     cause: IntArray
     kind: npt.NDArray[np.str_]
 
+    def __add__(self, other: Calls) -> Calls:
+        """Both sets of calls, these first."""
+        return Calls(
+            np.concatenate([self.ts, other.ts]),
+            np.concatenate([self.premise, other.premise]),
+            np.concatenate([self.caller, other.caller]),
+            np.concatenate([self.cause, other.cause]),
+            np.concatenate([self.kind, other.kind]),
+        )
+
 
 @dataclass(frozen=True)
 class Meters:

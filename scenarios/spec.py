@@ -147,7 +147,7 @@ class ScadaSpec(_Part):
 
     enabled: bool = False
     kinds: Annotated[frozenset[str], Field(description="device kinds that are telemetered")] = (
-        frozenset({"breaker", "recloser"})
+        frozenset({"breaker", "relay", "recloser"})
     )
     latency_seconds: Annotated[int, Field(ge=0)] = 2
 
@@ -178,7 +178,12 @@ class StormSpec(_Part):
         2024, 7, 1, 8, 0, tzinfo=UTC
     )
     window_minutes: Annotated[
-        float, Field(ge=0, description="primary fault starts fall within this window")
+        float,
+        Field(
+            ge=0,
+            description="primary fault starts fall within this window; the faults overlap in "
+            "time whenever it is shorter than their repairs",
+        ),
     ] = 30.0
     spacing: Annotated[
         Literal["uniform", "even"],
