@@ -56,7 +56,7 @@ import numpy.typing as npt
 from grid.topology import Topology
 from scenarios.physics import Grid
 from scenarios.timeline import Shown, Timeline, View
-from scenarios.truth import NOISE, Truth, parse_time
+from scenarios.truth import NOISE, Fault, Truth, parse_time
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -146,82 +146,32 @@ def score_storm(
 ) -> StormScore:
     """Score one storm (module docstring)."""
     grid = network if isinstance(network, Grid) else Grid(network)
-    before_restore = before_restore or {}
-    calls_of: defaultdict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    noise = set()
-    for call in truth.calls:
-        if call.fault == NOISE:
-            noise.add(call.id)
-        else:
-            calls_of[call.fault].append((call.ts, call.id))
-    reporters: defaultdict[str, set[str]] = defaultdict(set)
-    first_report: dict[str, datetime] = {}
-    for report in [*truth.calls, *(m for m in truth.meters if m.kind == "last_gasp")]:
-        if report.fault == NOISE:
-            continue
-        reporters[report.fault].add(report.transformer)
-        if report.fault not in first_report or report.ts < first_report[report.fault]:
-            first_report[report.fault] = report.ts
-
-    timeline_intervals: list[Shown] | None = None
+    evidence = _Evidence(truth)
     correct_at: dict[str, datetime] = {}
-    if events is not None:
-        timeline_intervals = _watch(truth, calls_of, first_report, events, correct_at)
-
-    per_fault: list[FaultScore] = []
-    holders_cache: dict[int, dict[str, list[tuple[str, str]]]] = {}
+    shown = (
+        _watch(truth, evidence, events, correct_at)
+        if events is not None
+        else _state_intervals(final)
+    )
+    holders: dict[int, dict[str, list[tuple[str, str]]]] = {}  # by id(state): states repeat
+    per_fault = []
     for fault in truth.faults:
-        state = before_restore.get(fault.id)
-        judged_on = "before_restore" if state is not None else "final"
-        state = state if state is not None else final
-        key = id(state)
-        if key not in holders_cache:
-            holders_cache[key] = _holders(state)
-        held = holders_cache[key]
-        mine = [c for _, c in calls_of.get(fault.id, [])]
-        holding: Counter[str] = Counter()
-        incidents: set[str] = set()
-        for call_id in mine:
-            owners = held.get(call_id, [])
-            if not owners:
-                holding["-"] += 1
-            for incident, device in owners:
-                holding[device] += 1
-                incidents.add(incident)
-        exact: bool | None = None
-        equivalent: bool | None = None
-        if mine:
-            one = all(len(held.get(c, [])) == 1 for c in mine) and len(incidents) == 1
-            devices = {held[c][0][1] for c in mine if held.get(c)}
-            exact = one and devices == {fault.asset}
-            equivalent = exact or (
-                one and len(devices) == 1 and _same_area(grid, devices.pop(), fault.asset)
-            )
-        minutes = None
-        if fault.id in correct_at and fault.id in first_report:
-            gap = (correct_at[fault.id] - first_report[fault.id]).total_seconds() / 60.0
-            minutes = max(0.0, gap)
+        state = (before_restore or {}).get(fault.id)
+        judged_on = "final" if state is None else "before_restore"
+        state = final if state is None else state
+        if id(state) not in holders:
+            holders[id(state)] = _holders(state)
         per_fault.append(
-            FaultScore(
-                fault=fault.id,
-                asset=fault.asset,
-                calls=len(mine),
-                transformers=len(reporters.get(fault.id, ())),
-                exact=exact,
-                equivalent=equivalent,
-                holders=dict(holding),
-                minutes_to_correct=minutes,
-                judged_on=judged_on,
-            )
+            _judge(grid, fault, evidence, holders[id(state)], correct_at.get(fault.id), judged_on)
         )
 
     judged = [f for f in per_fault if f.exact is not None]
     multi = [f for f in judged if f.transformers >= 2]
-    tickets, noise_tickets = _tickets(final, noise)
-    intervals = timeline_intervals if timeline_intervals is not None else _state_intervals(final)
-    truly, wrongly = _customer_minutes(grid, truth, intervals)
-    inferred = [i for i in intervals if i.incident not in noise_tickets]
-    _, wrongly_inferred = _customer_minutes(grid, truth, inferred)
+    tickets, noise_tickets = _tickets(final, evidence.noise)
+    truly, wrongly = _customer_minutes(grid, truth, shown)
+    _, wrongly_inferred = _customer_minutes(
+        grid, truth, [i for i in shown if i.incident not in noise_tickets]
+    )
     corrected = [f.minutes_to_correct for f in judged if f.minutes_to_correct is not None]
     return StormScore(
         faults=len(truth.faults),
@@ -230,18 +180,90 @@ def score_storm(
         equivalent=sum(1 for f in judged if f.equivalent),
         multi_faults=len(multi),
         multi_exact=sum(1 for f in multi if f.exact),
+        multi_minutes_to_correct=[
+            f.minutes_to_correct for f in multi if f.minutes_to_correct is not None
+        ],
         tickets=tickets,
         noise_tickets=len(noise_tickets),
         truly_out_cmin=truly,
         wrongly_out_cmin=wrongly,
         wrongly_out_noise_cmin=wrongly - wrongly_inferred,
-        whole_feeder_false=_whole_feeder_false(grid, truth, intervals),
+        whole_feeder_false=_whole_feeder_false(grid, truth, shown),
         minutes_to_correct=corrected,
-        multi_minutes_to_correct=[
-            f.minutes_to_correct for f in multi if f.minutes_to_correct is not None
-        ],
         never_correct=len(judged) - len(corrected) if events is not None else 0,
         per_fault=per_fault,
+    )
+
+
+class _Evidence:
+    """What the truth says was reported, per fault."""
+
+    def __init__(self, truth: Truth) -> None:
+        self.noise: set[str] = set()
+        #: fault id -> [(ts, call id)] in time order
+        self.calls: defaultdict[str, list[tuple[datetime, str]]] = defaultdict(list)
+        #: fault id -> transformers with a call or a delivered last gasp
+        self.transformers: defaultdict[str, set[str]] = defaultdict(set)
+        self.first_report: dict[str, datetime] = {}
+        for call in truth.calls:
+            if call.fault == NOISE:
+                self.noise.add(call.id)
+            else:
+                self.calls[call.fault].append((call.ts, call.id))
+        for calls in self.calls.values():
+            calls.sort()
+        gasps = (m for m in truth.meters if m.kind == "last_gasp")
+        for report in (*truth.calls, *gasps):
+            if report.fault == NOISE:
+                continue
+            self.transformers[report.fault].add(report.transformer)
+            first = self.first_report.get(report.fault)
+            if first is None or report.ts < first:
+                self.first_report[report.fault] = report.ts
+
+
+def _judge(
+    grid: Grid,
+    fault: Fault,
+    evidence: _Evidence,
+    held: Mapping[str, list[tuple[str, str]]],
+    correct_at: datetime | None,
+    judged_on: str,
+) -> FaultScore:
+    """One fault against the state it is judged on (``held``: call -> incidents listing it)."""
+    mine = [c for _, c in evidence.calls.get(fault.id, [])]
+    holding: Counter[str] = Counter()
+    incidents: set[str] = set()
+    for call in mine:
+        owners = held.get(call, [])
+        if not owners:
+            holding["-"] += 1
+        for incident, device in owners:
+            holding[device] += 1
+            incidents.add(incident)
+    exact: bool | None = None
+    equivalent: bool | None = None
+    if mine:
+        one = len(incidents) == 1 and all(len(held.get(c, [])) == 1 for c in mine)
+        devices = set(holding) - {"-"}
+        exact = one and devices == {fault.asset}
+        equivalent = exact or (
+            one and len(devices) == 1 and _same_area(grid, devices.pop(), fault.asset)
+        )
+    minutes = None
+    first = evidence.first_report.get(fault.id)
+    if correct_at is not None and first is not None:
+        minutes = max(0.0, (correct_at - first).total_seconds() / 60.0)
+    return FaultScore(
+        fault=fault.id,
+        asset=fault.asset,
+        calls=len(mine),
+        transformers=len(evidence.transformers.get(fault.id, ())),
+        exact=exact,
+        equivalent=equivalent,
+        holders=dict(holding),
+        minutes_to_correct=minutes,
+        judged_on=judged_on,
     )
 
 
@@ -301,15 +323,14 @@ def _state_intervals(state: Mapping[str, Any]) -> list[Shown]:
 
 def _watch(
     truth: Truth,
-    calls_of: Mapping[str, list[tuple[datetime, str]]],
-    first_report: Mapping[str, datetime],
+    evidence: _Evidence,
     events: Sequence[dict[str, Any]],
     correct_at: dict[str, datetime],
 ) -> list[Shown]:
     """Run the timeline; note when each fault first became correctly predicted."""
-    pending = {f.id: f for f in truth.faults if calls_of.get(f.id) and f.id in first_report}
-    times = {fid: [t for t, _ in sorted(calls_of[fid])] for fid in pending}
-    ids = {fid: [c for _, c in sorted(calls_of[fid])] for fid in pending}
+    pending = {f.id: f for f in truth.faults if evidence.calls.get(f.id)}
+    times = {fid: [t for t, _ in evidence.calls[fid]] for fid in pending}
+    ids = {fid: [c for _, c in evidence.calls[fid]] for fid in pending}
 
     def check(now: datetime, view: View) -> None:
         for fid in list(pending):
@@ -317,7 +338,7 @@ def _watch(
             if now >= fault.restore:
                 del pending[fid]  # judged before its repair only
                 continue
-            if now < first_report[fid]:
+            if now < evidence.first_report[fid]:
                 continue
             arrived = ids[fid][: bisect.bisect_right(times[fid], now)]
             for incident in view.incidents_at(fault.asset):
