@@ -44,6 +44,7 @@ whole-feeder false predictions
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -340,9 +341,10 @@ def _watch(
                 continue
             if now < evidence.first_report[fid]:
                 continue
-            arrived = ids[fid][: bisect.bisect_right(times[fid], now)]
+            arrived = bisect.bisect_right(times[fid], now)
             for incident in view.incidents_at(fault.asset):
-                if all(view.call_incident.get(c) == incident for c in arrived):
+                calls = itertools.islice(ids[fid], arrived)
+                if all(view.call_incident.get(c) == incident for c in calls):
                     correct_at[fid] = now
                     del pending[fid]
                     break

@@ -51,6 +51,9 @@ class View:
         self.call_incident: dict[str, str] = {}
         self.incident_calls: defaultdict[str, set[str]] = defaultdict(set)
         self.at_device: defaultdict[str, set[str]] = defaultdict(set)
+        #: incidents whose device or status changed since the last settle (so settling an
+        #: instant costs what changed in it, not every incident of the storm)
+        self.touched: set[str] = set()
 
     def shown(self, incident: str) -> bool:
         """Whether the incident currently shows its device's area out."""
@@ -76,16 +79,18 @@ class Timeline:
         now: datetime | None = None
 
         def settle(t: datetime) -> None:
-            """Close or open intervals to match the view at ``t``."""
-            for incident in list(opened):
-                device, since = opened[incident]
-                if not view.shown(incident) or view.device[incident] != device:
+            """Close or open the intervals of the incidents touched since the last instant."""
+            for incident in view.touched:
+                if incident in opened:
+                    device, since = opened[incident]
+                    if view.shown(incident) and view.device[incident] == device:
+                        continue
                     if t > since:
                         intervals.append(Shown(incident, device, since, t))
                     del opened[incident]
-            for incident, device in view.device.items():
-                if incident not in opened and view.shown(incident):
-                    opened[incident] = (device, t)
+                if view.shown(incident):
+                    opened[incident] = (view.device[incident], t)
+            view.touched.clear()
 
         for event in self.events:
             at = _time(event["at"])
@@ -113,6 +118,7 @@ def _apply(view: View, event: dict[str, Any]) -> None:
         _point(view, event["incident"], event["to_device"])
     elif kind == "IncidentStatusChanged":
         view.status[event["incident"]] = event["new"]
+        view.touched.add(event["incident"])
     elif kind == "CallAttached":
         _attach(view, event["call"], event["incident"])
     elif kind == "IncidentMerged":
@@ -120,17 +126,20 @@ def _apply(view: View, event: dict[str, Any]) -> None:
         for call in list(view.incident_calls.get(source, ())):
             _attach(view, call, into)
         view.status[source] = "merged"
+        view.touched.add(source)
     elif kind == "StateObserved":
         listed = set()
         for incident in event["incidents"]:
             listed.add(incident["id"])
             _point(view, incident["id"], incident["device"])
             view.status[incident["id"]] = incident["status"]
+            view.touched.add(incident["id"])
             for call in incident["calls"]:
                 _attach(view, call, incident["id"])
         for incident in view.device:
-            if incident not in listed:
+            if incident not in listed and view.status.get(incident) != "merged":
                 view.status[incident] = "merged"
+                view.touched.add(incident)
 
 
 def _point(view: View, incident: str, device: str) -> None:
@@ -139,6 +148,7 @@ def _point(view: View, incident: str, device: str) -> None:
         view.at_device[old].discard(incident)
     view.device[incident] = device
     view.at_device[device].add(incident)
+    view.touched.add(incident)
 
 
 def _attach(view: View, call: str, incident: str) -> None:

@@ -54,9 +54,12 @@ def test_storms_hold_their_invariants(feeder) -> None:
         assert kinds <= {"breaker", "relay", "recloser", "fuse", "sectionalizer", "transformer"}
 
 
-def test_ieee8500_faults_open_fuses_not_switches(feeder) -> None:
-    name, _, topology, grid = feeder
-    if name != "ieee8500":
-        pytest.skip("IEEE 8500 only")
-    storm = generate_storm(topology, StormSpec(seed=4, faults=25, section_share=1.0), grid=grid)
+def test_ieee8500_faults_open_fuses_not_switches() -> None:
+    """The feeder's main line hangs off the substation relay; every lateral off a fuse."""
+    topology = build_topology(load_source(shared_path(*FEEDERS["ieee8500"]), "opendss"))
+    storm = generate_storm(topology, StormSpec(seed=4, faults=25, section_share=1.0))
     assert {f.asset_kind for f in storm.truth.faults} == {"fuse"}
+    whole = generate_storm(
+        topology, StormSpec(seed=4, faults=1, section_share=1.0, allow_whole_feeder=True)
+    )
+    assert {f.asset_kind for f in whole.truth.faults} <= {"fuse", "relay"}
