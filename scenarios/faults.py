@@ -143,8 +143,9 @@ class _Candidates:
 
 
 def draw_faults(grid: Grid, feeder: int, spec: StormSpec, rng: np.random.Generator) -> list[Drawn]:
-    """The storm's faults, primaries first in start order, each nested child after them."""
+    """The storm's faults: the primaries in start order, then each nested child."""
     pool = _Candidates(grid, feeder, spec.allow_whole_feeder)
+    name = grid.topology.feeder_ids[feeder]
     n = spec.faults
     if spec.spacing == "even" and n > 1:
         offsets = np.linspace(0.0, spec.window_minutes, n)
@@ -154,71 +155,77 @@ def draw_faults(grid: Grid, feeder: int, spec: StormSpec, rng: np.random.Generat
     durations = np.maximum(
         MINUTE, np.round(spec.restore_minutes.sample(rng, n) * MINUTE).astype(np.int64)
     )
-    parents = set(rng.permutation(n)[: spec.nested.count].tolist())
+    parents = sorted(rng.permutation(n)[: spec.nested.count].tolist())
     placed: dict[int, tuple[int, str, int]] = {}
-    for i in sorted(parents):  # nested parents first: they need the scarcest places
+    for i in parents:  # nested parents first: they need the scarcest places
         got = pool.section_fault(rng, pool.parents())
         if got is None:
-            raise ValueError(
-                f"feeder {grid.topology.feeder_ids[feeder]}: no place for a nested pair"
-            )
+            raise ValueError(f"feeder {name}: no place for a nested pair")
         placed[i] = (got[0], "section", got[1])
-    children: dict[int, tuple[int, str, int]] = {}
-    for i in sorted(parents):
-        top = placed[i][0]
-        below = pool.children(top)
-        if below:
-            child = below[int(rng.integers(len(below)))]
-            pool.used.add(child)
-            children[i] = (child, "device", child)
-        else:
-            got = pool.transformer_fault(rng, below=top)
-            if got is None:
-                raise ValueError(f"{grid.asset_id(top)}: nothing below it to nest a fault in")
-            children[i] = (got[0], "transformer", got[1])
+    children = {i: _child_place(pool, placed[i][0], rng) for i in parents}
     for i in range(n):
-        if i in placed:
-            continue
-        got = None
-        if rng.random() < spec.section_share:
-            got = pool.section_fault(rng)
-            kind = "section"
-        if got is None:
-            got, kind = pool.transformer_fault(rng), "transformer"
-        if got is None:
-            raise ValueError(
-                f"feeder {grid.topology.feeder_ids[feeder]}: fewer free assets than faults"
-            )
-        placed[i] = (got[0], kind, got[1])
-
-    drawn = [
-        Drawn(
-            placed[i][0], placed[i][1], placed[i][2], int(starts[i]), int(starts[i] + durations[i])
-        )
-        for i in range(n)
-    ]
-    nested = spec.nested
-    for i in sorted(children):
-        parent = drawn[i]
-        asset, how, where = children[i]
-        span = parent.end - parent.start
-        lag = int(np.round(nested.lag_minutes.sample(rng, 1)[0] * MINUTE))
-        start = parent.start + min(lag, span // 2)
-        order = nested.restore_order
-        if order == "random":
-            order = "parent_first" if rng.random() < 0.5 else "child_first"
-        if order == "parent_first":
-            extra = int(np.round(nested.extra_minutes.sample(rng, 1)[0] * MINUTE))
-            end = parent.end + max(MINUTE, extra)
-        else:  # repaired while the parent is still open: nobody notices
-            end = int(rng.integers(start + (parent.end - start) // 4, parent.end))
-            end = max(end, start + 1)
-        if how == "transformer":
-            drawn.append(Drawn(asset, "transformer", where, start, end, nested_under=i))
-        else:
-            own = pool.sections_of.get(asset, [])
-            # a device with no section of its own below it (a fuse right above a transformer)
-            # faults at its own terminals: location -1 means "the device itself"
-            location = own[int(rng.integers(len(own)))] if own else -1
-            drawn.append(Drawn(asset, "section", location, start, end, nested_under=i))
+        if i not in placed:
+            placed[i] = _primary_place(pool, spec.section_share, rng, name)
+    drawn = [Drawn(*placed[i], int(starts[i]), int(starts[i] + durations[i])) for i in range(n)]
+    for i in parents:
+        drawn.append(_nested_child(drawn[i], i, children[i], pool, spec, rng))
     return drawn
+
+
+def _primary_place(
+    pool: _Candidates, section_share: float, rng: np.random.Generator, feeder: str
+) -> tuple[int, str, int]:
+    """(asset, kind, location) of one primary fault; a section fault with nowhere free to go
+    becomes a transformer fault."""
+    if rng.random() < section_share:
+        got = pool.section_fault(rng)
+        if got is not None:
+            return got[0], "section", got[1]
+    got = pool.transformer_fault(rng)
+    if got is None:
+        raise ValueError(f"feeder {feeder}: fewer free assets than faults")
+    return got[0], "transformer", got[1]
+
+
+def _child_place(pool: _Candidates, parent: int, rng: np.random.Generator) -> tuple[int, str, int]:
+    """(asset, "device" | "transformer", location) below ``parent``: an interrupting device
+    if there is a free one, else a transformer."""
+    below = pool.children(parent)
+    if below:
+        child = below[int(rng.integers(len(below)))]
+        pool.used.add(child)
+        return child, "device", child
+    got = pool.transformer_fault(rng, below=parent)
+    if got is None:
+        raise ValueError(f"{pool.grid.asset_id(parent)}: nothing below it to nest a fault in")
+    return got[0], "transformer", got[1]
+
+
+def _nested_child(
+    parent: Drawn,
+    index: int,
+    place: tuple[int, str, int],
+    pool: _Candidates,
+    spec: StormSpec,
+    rng: np.random.Generator,
+) -> Drawn:
+    """The child fault: it blows while the parent is open and is repaired before or after."""
+    nested = spec.nested
+    asset, how, where = place
+    lag = int(np.round(nested.lag_minutes.sample(rng, 1)[0] * MINUTE))
+    start = parent.start + min(lag, (parent.end - parent.start) // 2)
+    order = nested.restore_order
+    if order == "random":
+        order = "parent_first" if rng.random() < 0.5 else "child_first"
+    if order == "parent_first":
+        extra = int(np.round(nested.extra_minutes.sample(rng, 1)[0] * MINUTE))
+        end = parent.end + max(MINUTE, extra)
+    else:  # repaired while the parent is still open: nobody notices
+        end = max(start + 1, int(rng.integers(start + (parent.end - start) // 4, parent.end)))
+    if how == "transformer":
+        return Drawn(asset, "transformer", where, start, end, nested_under=index)
+    own = pool.sections_of.get(asset, [])
+    # a device with no section of its own below it (a fuse right above a transformer) faults
+    # at its own terminals: location -1 means "the device itself"
+    location = own[int(rng.integers(len(own)))] if own else -1
+    return Drawn(asset, "section", location, start, end, nested_under=index)
