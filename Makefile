@@ -29,10 +29,10 @@ system-deps:
 test: setup system-deps lint typecheck contracts unit
 
 lint: setup
-	$(VENV)/bin/ruff check grid outage notify playbooks tests benchmarks
+	$(VENV)/bin/ruff check grid outage notify playbooks scenarios tests benchmarks
 
 typecheck: setup
-	$(VENV)/bin/mypy grid
+	$(VENV)/bin/mypy grid scenarios
 
 contracts: setup
 	$(VENV)/bin/lint-imports

@@ -1,498 +1,373 @@
-"""Engine accuracy benchmark: do a fault's calls end in one incident at the faulted device?
+"""Engine accuracy on independent storms (issue 12): the accuracy table and the arrival-order row.
 
-    python benchmarks/engine_accuracy.py              # 3 networks x 3 call rates x meters on/off
-    python benchmarks/engine_accuracy.py --quick      # 1 seed, 10% call rate only (smoke run)
-    python benchmarks/engine_accuracy.py --failures 5 # also explain the first 5 misses per network
+    python benchmarks/engine_accuracy.py                    # every feeder, 10 seeds per row
+    python benchmarks/engine_accuracy.py --quick            # fewer rows, 1 seed: about a minute
+    python benchmarks/engine_accuracy.py --feeder ieee8500 --seeds 5
 
-Networks: the shared IEEE 123 feeder and EPRI ckt5 (``../shared/data/opendss``, skipped with a
-note when absent) and the demo city (``data/topology/demo.gpkg``). For every network, call rate
-(5%, 10%, 30%) and meter setting (``ami_delivery`` 0.8 or 0.0), ``--seeds`` (30) seeded storms
-are simulated (`outage.simulate.simulate_storm`, premise lon/lat passed so that app callers
-resolve), each is replayed through a fresh engine (signals validated by `parse_signal`, then
-``finish``), and the snapshot is scored with `outage.evaluate.accuracy`. Figures are pooled
-over the storms' faults that got at least one call:
+Storms come from `scenarios` — a generator that knows nothing of the engine's rules: faults on
+conductor sections open the nearest upstream fault-interrupting device, transformer faults take
+out one transformer, and customers, meters and crews report what they live through (see
+`scenarios.spec.StormSpec` for every knob and its default). Each storm is replayed time-sorted
+through today's engine (`scenarios.replay`: `build_engine`, `handle`, `finish`, `snapshot`) and
+scored by `scenarios.score` on the prediction shown just before each crew restore.
 
-    exact           all the fault's calls ended in exactly one incident, at the fault's device
-    right device    its calls ended (at least partly) in an incident at the right device
-    exact or equiv. exact, or one incident at another asset that de-energises exactly the same
-                    premises (a switch feeding a single transformer, switches in series): no
-                    call or meter can tell those apart
-    split           its calls ended in more than one incident
-    wrong device    its calls ended in one incident at a wrong asset
-    tickets/outage  incidents kept as tickets (not merged, not cancelled) per simulated fault;
-                    "of which noise": those opened only by noise calls (partial_power / flicker
-                    from customers who were never out)
+Rows per feeder: 1 / 3 / 10 / 25 simultaneous faults on one feeder (starts within 30 min,
+repairs taking ~90 min, so they overlap) at a 30% call-in share; 3 faults at 10% and 5%; a
+nested pair (a fault below an open device, restored after or before it); each without meters
+and with 80% meter delivery. Columns (pooled over the row's seeds):
 
-The same seed gives the same fault plan at every call rate, so the rows of one network compare
-like with like. ``--failures N`` prints, for the first N misses per network at the 10% call
-rate, which incidents the fault's calls ended in (asset, relation to the faulted asset, status,
-cause) and what the calls told the engine. Output: a table on stdout, a markdown table for the
-README, and ``.bench/engine_accuracy.json``. Takes ~30 s with the defaults.
+    exact            faults whose calls all end in one incident at the true asset
+    exact or equiv.  ... or at an asset de-energising the very same premises (series devices)
+    exact >=2 tx     exact, for faults reported (calls, last gasps) from >= 2 transformers
+    tickets/outage   incidents holding outage calls per fault with calls
+    noise tickets    incidents holding only noise calls, per storm
+    wrongly/truly    customer-minutes shown out while powered / truly out
+    min to correct   median minutes from a fault's first report to an incident at the true
+                     asset holding all its calls so far (never: not before its repair)
+    whole-feeder     storms with an incident at a whole-feeder device while it was in service
+
+The arrival-order row replays one storm per feeder (10 faults, 30%, 80% meters) time-sorted,
+shuffled within windows of 10 and of 50 signals, with two adjacent 50-signal batches swapped,
+and with meter clocks 10 minutes fast, and compares the final incidents (device, status,
+sorted calls, started, restored) with the sorted replay.
+
+Output: markdown tables on stdout and ``.bench/engine_accuracy.json``. The goals of issue 12
+are shown beside the figures (a cell that misses its goal is marked ✗); never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from provenance import code_state  # benchmarks/ is on sys.path when run as a script
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / ".bench"
-SHARED = ROOT.parent / "shared" / "data" / "opendss"
+sys.path.insert(0, str(ROOT))
 
-CALL_RATES = (0.05, 0.10, 0.30)
-AMI = (0.8, 0.0)
+from grid.importers import load_source  # noqa: E402
+from outage.bootstrap import Network  # noqa: E402
+from scenarios.distributions import Component, LogNormalMixture, Weibull  # noqa: E402
+from scenarios.generate import Storm, generate_storm  # noqa: E402
+from scenarios.order import differing, meter_clock, shuffled_within, swapped_batches  # noqa: E402
+from scenarios.physics import Grid  # noqa: E402
+from scenarios.replay import replay  # noqa: E402
+from scenarios.score import StormScore, score_storm  # noqa: E402
+from scenarios.spec import CallSpec, MeterSpec, NestedSpec, NoiseSpec, StormSpec  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+BENCH = ROOT / ".bench"
+GOALS = {"multi_exact": 0.98, "tickets": 1.05, "wrongly": 0.02, "whole_feeder": 0}
 
 
 @dataclass(frozen=True)
-class NetworkCase:
-    """One network to score: how to load it and how many faults a storm on it gets."""
+class Feeder:
+    """A network to score on."""
 
     name: str
+    path: Path
+    fmt: str
+
+
+FEEDERS: dict[str, Feeder] = {
+    "ieee8500": Feeder("IEEE 8500", SHARED / "opendss/IEEE8500/Master_protected.dss", "opendss"),
+    "ckt5": Feeder("EPRI ckt5", SHARED / "opendss/ckt5", "opendss"),
+    "ckt7": Feeder("EPRI ckt7", SHARED / "opendss/ckt7", "opendss"),
+    "ieee123": Feeder("IEEE 123", SHARED / "opendss/IEEE123", "opendss"),
+    "demo": Feeder("demo city", ROOT / "data/topology/demo.gpkg", "gpkg"),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One storm shape; ``make(seed, meters)`` gives its spec."""
+
+    label: str
     faults: int
-    source: Path
-    load: Callable[[], Any]
-    shared: bool
+    share: float
+    nested: str | None = None  # restore order of one nested pair
+    calls: dict[str, Any] = field(default_factory=dict)  # other CallSpec fields
+    noise: float | None = None  # noise calls per 1,000 customers per hour (None: default)
+
+    def make(self, seed: int, meters: float) -> StormSpec:
+        """The spec of this row for one seed and meter delivery."""
+        nested = NestedSpec(count=1, restore_order=self.nested) if self.nested else NestedSpec()
+        noise = (
+            NoiseSpec() if self.noise is None else NoiseSpec(per_1000_customers_per_hour=self.noise)
+        )
+        return StormSpec(
+            seed=seed,
+            faults=self.faults,
+            calls=CallSpec(share=self.share, **self.calls),
+            meters=MeterSpec(delivery=meters),
+            nested=nested,
+            noise=noise,
+        )
 
 
-def cases() -> list[NetworkCase]:
-    """IEEE 123 (91 premises: few faults), EPRI ckt5, and the demo city."""
-    from grid.importers import load_source
-    from grid.io import read_gpkg
-
-    ieee123 = SHARED / "IEEE123"
-    ckt5 = SHARED / "ckt5"
-    demo = ROOT / "data" / "topology" / "demo.gpkg"
-    return [
-        NetworkCase("IEEE 123", 4, ieee123, lambda: load_source(ieee123, "opendss"), True),
-        NetworkCase("EPRI ckt5", 10, ckt5, lambda: load_source(ckt5, "opendss"), True),
-        NetworkCase("demo city", 20, demo, lambda: read_gpkg(demo), False),
-    ]
-
-
-def replay(network: Any, signals: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
-    """Feed ``signals`` (validated one by one) through a fresh engine; (engine, STATE)."""
-    from outage.bootstrap import build_engine
-    from outage.signals import parse_signal
-    from outage.state import snapshot
-
-    engine = build_engine(network)
-    for raw in signals:
-        engine.handle(parse_signal(raw))
-    engine.finish()
-    return engine, snapshot(engine)
-
-
-def relation(topology: Any, fault: dict[str, Any], incident: dict[str, Any]) -> str:
-    """Where ``incident`` sits relative to the faulted asset: same, above, below, elsewhere."""
-    if incident["device"] == fault["device"]:
-        return "same"
-    if fault["kind"] == "transformer":
-        t = topology.transformer_index[fault["device"]]
-        above = topology.device_chain[topology.transformer_device[t]]
-        if incident["level"] == "device" and topology.device_index[incident["device"]] in above:
-            return "above"
-        return "elsewhere"
-    d = topology.device_index[fault["device"]]
-    if incident["level"] == "transformer":
-        t = topology.transformer_index[incident["device"]]
-        chain = topology.device_chain[topology.transformer_device[t]]
-        return "below" if d in chain else "elsewhere"
-    e = topology.device_index[incident["device"]]
-    if d in topology.device_chain[e]:
-        return "below"
-    if e in topology.device_chain[d]:
-        return "above"
-    return "elsewhere"
+#: callers who notice late: a third of them call after about an hour
+LATE = LogNormalMixture(
+    components=[
+        Component(weight=2, median=8, sigma=0.6),
+        Component(weight=1, median=60, sigma=0.5),
+    ],
+    low=0.5,
+    high=360,
+)
+ROWS = (
+    Row("1 fault, 30%", 1, 0.30),
+    Row("3 faults, 30%", 3, 0.30),
+    Row("10 faults, 30%", 10, 0.30),
+    Row("25 faults, 30%", 25, 0.30),
+    Row("3 faults, 10%", 3, 0.10),
+    Row("3 faults, 5%", 3, 0.05),
+    Row("10 faults, 10%", 10, 0.10),
+    Row("10 faults, 5%", 10, 0.05),
+    Row("nested, parent restored first", 2, 0.30, "parent_first"),
+    Row("nested, child restored first", 2, 0.30, "child_first"),
+    Row("10 faults, 30%, late callers", 10, 0.30, calls={"delay": LATE}),
+    Row("10 faults, 30%, Weibull k=0.7", 10, 0.30, calls={"delay": Weibull(shape=0.7, scale=8)}),
+    Row("10 faults, 30%, no repeats, no noise", 10, 0.30, calls={"repeat_share": 0}, noise=0),
+    Row("10 faults, 30%, 4x noise", 10, 0.30, noise=2.0),
+)
+QUICK_ROWS = (ROWS[0], ROWS[1], ROWS[2], ROWS[4], ROWS[8])
+METERS = (0.0, 0.8)
+ORDER_ROW = Row("10 faults, 30%", 10, 0.30)
 
 
-def premises_of(topology: Any, asset: str) -> frozenset[int]:
-    """Premises an asset (device or transformer id) de-energises when it opens."""
-    if asset in topology.device_index:
-        return frozenset(topology.premises_below(topology.device_index[asset]).tolist())
-    return frozenset(topology.premises_of_transformer(topology.transformer_index[asset]).tolist())
+def load(feeder: Feeder) -> tuple[Network, Grid]:
+    """The network and its tree views."""
+    network = Network.from_tables(load_source(feeder.path, feeder.fmt))
+    return network, Grid(network.topology)
 
 
-def equivalent_misses(topology: Any, state: dict[str, Any], truth: dict[str, Any]) -> int:
-    """Faults whose calls all ended in one incident at *another* asset that de-energises exactly
-    the same premises (a switch feeding one transformer, switches in series): no call or meter
-    can tell those apart, so these count as right in ``exact_or_equivalent``."""
-    home: dict[str, dict[str, Any]] = {}
-    for incident in state["incidents"]:
-        for call in incident["calls"]:
-            home[call] = incident
-    count = 0
-    for fault in truth["faults"]:
-        # as in outage.evaluate.accuracy: calls that ended in no incident are left out
-        ended = {home[c]["id"]: home[c] for c in fault["calls"] if c in home}
-        if len(ended) != 1:
-            continue
-        incident = next(iter(ended.values()))
-        if incident["device"] == fault["device"]:
-            continue
-        if premises_of(topology, incident["device"]) == premises_of(topology, fault["device"]):
-            count += 1
-    return count
-
-
-def noise_tickets(state: dict[str, Any], truth: dict[str, Any]) -> int:
-    """Tickets (as `accuracy` counts them) opened only by calls from customers who were never
-    out: partial_power noise calls are outage evidence to the engine."""
-    noise = set(truth["noise_calls"])
-    return sum(
-        1
-        for i in state["incidents"]
-        if i["status"] != "cancelled"
-        and not i["planned"]
-        and i["calls"]
-        and not i["meter_events"]
-        and all(c in noise for c in i["calls"])
+def run_storm(network: Network, grid: Grid, spec: StormSpec) -> tuple[Storm, StormScore, float]:
+    """Generate, replay time-sorted, score; also the seconds spent in the engine."""
+    storm = generate_storm(network.topology, spec, customers=network.tables.customers, grid=grid)
+    result = replay(network, storm.signals, restore_faults=storm.truth.restore_signals())
+    score = score_storm(
+        grid,
+        storm.truth,
+        result.final,
+        before_restore=result.before_restore,
+        events=result.events,
     )
+    return storm, score, result.seconds
 
 
-def storm_rules_at(engine: Any, iso: str) -> bool:
-    """Was a system-wide storm declared (storm rule set in force) at ``iso``?"""
-    from datetime import datetime
-
-    from outage.storm import SYSTEM
-
-    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    spans = [(a, b) for scope, a, b in engine.storm.history if scope == SYSTEM]
-    current = engine.storm.scopes[SYSTEM].declared_at
-    if current is not None:
-        spans.append((current, None))
-    return any(a <= at and (b is None or at < b) for a, b in spans)
-
-
-def evidence(engine: Any, fault: dict[str, Any]) -> dict[str, Any]:
-    """What the fault's calls told the engine about the faulted asset (rule-independent)."""
-    topology = engine.topology
-    premise_of: dict[str, int] = {}
-    for incident in engine.incidents.values():
-        premise_of.update(zip(incident.calls, incident.call_premises, strict=True))
-    premises = {premise_of[c] for c in fault["calls"] if c in premise_of}
-    transformers = {topology.premise_transformer[p] for p in premises}
-    called = int(sum(int(topology.premise_customers[p]) for p in premises))
-    out: dict[str, Any] = {
-        "storm_rules_at_start": storm_rules_at(engine, fault["start"]),
-        "calling_premises": len(premises),
-        "calling_transformers": len(transformers),
+def aggregate(scores: list[StormScore]) -> dict[str, Any]:
+    """Pooled figures of one row."""
+    judged = sum(s.faults_with_calls for s in scores)
+    multi = sum(s.multi_faults for s in scores)
+    truly = sum(s.truly_out_cmin for s in scores)
+    minutes = [m for s in scores for m in s.multi_minutes_to_correct]
+    wrongly = sum(s.wrongly_out_cmin for s in scores)
+    noise_part = sum(s.wrongly_out_noise_cmin for s in scores)
+    return {
+        "storms": len(scores),
+        "faults": sum(s.faults for s in scores),
+        "faults_with_calls": judged,
+        "exact": _ratio(sum(s.exact for s in scores), judged),
+        "equivalent": _ratio(sum(s.equivalent for s in scores), judged),
+        "multi_faults": multi,
+        "multi_exact": _ratio(sum(s.multi_exact for s in scores), multi),
+        "tickets_per_outage": _ratio(sum(s.tickets for s in scores), judged),
+        "noise_tickets_per_storm": _ratio(sum(s.noise_tickets for s in scores), len(scores)),
+        "truly_out_cmin": truly,
+        "wrongly_out_cmin": wrongly,
+        "wrongly_over_truly": _ratio(wrongly, truly),
+        "wrongly_over_truly_without_noise_tickets": _ratio(wrongly - noise_part, truly),
+        "multi_minutes_to_correct_median": statistics.median(minutes) if minutes else None,
+        "never_correct": sum(s.never_correct for s in scores),
+        "whole_feeder_false_storms": sum(1 for s in scores if s.whole_feeder_false),
     }
-    if fault["kind"] == "transformer":
-        return out
-    device = topology.device_index[fault["device"]]
-    total = int(topology.device_customers[device])
-    below = topology.devices_below(device)
-    covered = int(sum(int(topology.transformer_customers[t]) for t in transformers))
-    out |= {
-        "customers": total,
-        "transformers_below": sum(len(topology.device_transformers[d]) for d in below),
-        "devices_below": len(below) - 1,
-        # share of the device's customers who called / whose transformer had a caller
-        "called_share": round(called / max(total, 1), 3),
-        "transformer_coverage": round(covered / max(total, 1), 3),
+
+
+def order_row(network: Network, grid: Grid) -> list[dict[str, Any]]:
+    """The same storm in several arrival orders, compared with the time-sorted replay."""
+    spec = ORDER_ROW.make(seed=0, meters=0.8)
+    storm = generate_storm(network.topology, spec, customers=network.tables.customers, grid=grid)
+    orders: dict[str, Callable[[list[dict[str, Any]]], list[dict[str, Any]]]] = {
+        "time-sorted": list,
+        "shuffled within 10": lambda s: shuffled_within(s, 10, seed=1),
+        "shuffled within 50": lambda s: shuffled_within(s, 50, seed=1),
+        "two 50-signal batches swapped": lambda s: swapped_batches(s, 50),
+        "meter clock 10 min fast": lambda s: meter_clock(s, 10.0),
     }
-    return out
-
-
-def explain(
-    engine: Any, state: dict[str, Any], truth: dict[str, Any], limit: int
-) -> list[dict[str, Any]]:
-    """Up to ``limit`` faults that were not exact: where their calls ended and why."""
-    topology = engine.topology
-    incidents = {i["id"]: i for i in state["incidents"]}
-    home: dict[str, str] = {}
-    for incident in state["incidents"]:
-        for call in incident["calls"]:
-            home[call] = incident["id"]
-    ticket_reason = {t["call"]: t.get("reason", t["kind"]) for t in state["tickets"]}
-    ticket_reason |= {u["call"]: f"unresolved: {u['reason']}" for u in state["unresolved"]}
-    out: list[dict[str, Any]] = []
-    for fault in truth["faults"]:
-        calls = fault["calls"]
-        if not calls:
-            continue
-        ended = Counter(home.get(c) for c in calls)
-        if len(ended) == 1 and None not in ended:
-            only = incidents[next(iter(ended))]
-            if only["device"] == fault["device"]:
-                continue
-        if len(out) >= limit:
-            break
-        where = []
-        for incident_id, n in ended.most_common():
-            if incident_id is None:
-                reasons = Counter(ticket_reason.get(c, "?") for c in calls if c not in home)
-                where.append({"incident": None, "calls": n, "tickets": dict(reasons)})
-                continue
-            incident = incidents[incident_id]
-            where.append(
-                {
-                    "incident": incident_id,
-                    "calls": n,
-                    "device": incident["device"],
-                    "level": incident["level"],
-                    "relation": relation(topology, fault, incident),
-                    "status": incident["status"],
-                    "cause": incident["cause"],
-                    "incident_calls": len(incident["calls"]),
-                    "customers": incident["customers_affected"],
-                    "started": incident["started"],
-                }
-            )
+    reference: dict[str, Any] | None = None
+    out = []
+    for name, reorder in orders.items():
+        final = replay(network, reorder(storm.signals), keep_events=False).final
+        reference = reference or final
+        diff = differing(reference, final)
         out.append(
             {
-                "seed": truth["seed"],
-                "fault": fault["id"],
-                "device": fault["device"],
-                "kind": fault["kind"],
-                "premises": fault["premises"],
-                "start": fault["start"],
-                "restored": fault["restored"],
-                "calls": len(calls),
-                "evidence": evidence(engine, fault),
-                "ended_in": where,
+                "order": name,
+                "signals": len(storm.signals),
+                "incidents": len(final["incidents"]),
+                "identical": diff == 0,
+                "differing": diff,
             }
         )
     return out
 
 
-def run_case(
-    case: NetworkCase,
-    seeds: list[int],
-    rates: tuple[float, ...],
-    failures: int,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
-    """Score one network; returns its rows, explained misses and a description."""
-    from outage.bootstrap import Network
-    from outage.evaluate import accuracy
-    from outage.simulate import premise_points, simulate_storm
-
-    started = time.perf_counter()
-    tables = case.load()
-    network = Network.from_tables(tables)
-    topology = network.topology
-    xy = premise_points(tables)
-    info = {
-        "network": case.name,
-        "source": str(case.source.relative_to(ROOT.parent)),
-        "premises": len(topology.premise_ids),
-        "customers": int(topology.customer_count),
-        "devices": dict(Counter(topology.device_kind)),
-        "transformers": len(topology.transformer_ids),
-        "faults_per_storm": case.faults,
-        "load_build_s": round(time.perf_counter() - started, 2),
-    }
-    rows: list[dict[str, Any]] = []
-    misses: list[dict[str, Any]] = []
-    for ami in AMI:
-        for rate in rates:
-            pooled: Counter[str] = Counter()
-            for seed in seeds:
-                sim = simulate_storm(
-                    topology,
-                    tables.customers,
-                    faults=case.faults,
-                    seed=seed,
-                    call_rate=rate,
-                    ami_delivery=ami,
-                    premise_xy=xy,
-                )
-                engine, state = replay(network, sim.signals)
-                scored = accuracy(state, sim.truth)
-                n = scored["faults_with_calls"]
-                pooled["faults"] += n
-                pooled["faults_simulated"] += len(sim.truth["faults"])
-                pooled["exact"] += scored["outcomes"].get("exact", 0)
-                pooled["right_device"] += round(scored["right_device_share"] * n)
-                pooled["split"] += scored["outcomes"].get("split over several incidents", 0)
-                pooled["wrong_device"] += scored["outcomes"].get("one incident, wrong device", 0)
-                pooled["no_incident"] += scored["outcomes"].get("calls not in any incident", 0)
-                pooled["equivalent"] += equivalent_misses(topology, state, sim.truth)
-                pooled["tickets"] += scored["tickets"]
-                pooled["noise_tickets"] += noise_tickets(state, sim.truth)
-                pooled["calls"] += sim.truth["calls"]
-                pooled["signals"] += sim.truth["signals"]
-                pooled["unresolved"] += len(state["unresolved"])
-                pooled["unresolvable"] += len(sim.truth["unresolvable_calls"])
-                if failures and rate == 0.10 and len(misses) < failures:
-                    for miss in explain(engine, state, sim.truth, failures - len(misses)):
-                        misses.append({"network": case.name, "meters": ami > 0} | miss)
-            faults = pooled["faults"] or 1
-            rows.append(
-                {
-                    "network": case.name,
-                    "call_rate": rate,
-                    "ami_delivery": ami,
-                    "storms": len(seeds),
-                    "faults": pooled["faults"],
-                    "faults_simulated": pooled["faults_simulated"],
-                    "exact_share": round(pooled["exact"] / faults, 3),
-                    "right_device_share": round(pooled["right_device"] / faults, 3),
-                    "exact_or_equivalent_share": round(
-                        (pooled["exact"] + pooled["equivalent"]) / faults, 3
-                    ),
-                    "split_share": round(pooled["split"] / faults, 3),
-                    "wrong_device_share": round(pooled["wrong_device"] / faults, 3),
-                    "no_incident_share": round(pooled["no_incident"] / faults, 3),
-                    "tickets_per_outage": round(
-                        pooled["tickets"] / max(pooled["faults_simulated"], 1), 2
-                    ),
-                    "noise_tickets_per_outage": round(
-                        pooled["noise_tickets"] / max(pooled["faults_simulated"], 1), 2
-                    ),
-                    "calls": pooled["calls"],
-                    "signals": pooled["signals"],
-                    # calls the engine could not place, beyond the simulated unknown phones
-                    "unresolved_extra": pooled["unresolved"] - pooled["unresolvable"],
-                }
-            )
-    info["run_s"] = round(time.perf_counter() - started, 2)
-    return rows, misses, info
-
-
-def markdown(rows: list[dict[str, Any]]) -> str:
-    """The rows as a README table."""
-    lines = [
-        "| network | call rate | meters | faults | exact | right device | exact or equivalent "
-        "| split | tickets / outage |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['network']} | {r['call_rate']:.0%} | {'yes' if r['ami_delivery'] else 'no'} "
-            f"| {r['faults']} | {r['exact_share']:.2f} | {r['right_device_share']:.2f} "
-            f"| {r['exact_or_equivalent_share']:.2f} | {r['split_share']:.2f} "
-            f"| {r['tickets_per_outage']:.2f} |"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rows, 1 seed unless --seeds")
+    parser.add_argument(
+        "--feeder", action="append", choices=sorted(FEEDERS), help="only this feeder (repeatable)"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="seeds per row (default 3; quick 1)"
+    )
+    parser.add_argument("--no-order", action="store_true", help="skip the arrival-order row")
+    parser.add_argument("--out", type=Path, default=BENCH / "engine_accuracy.json")
+    args = parser.parse_args(argv)
+    seeds = args.seeds or (1 if args.quick else 10)
+    rows = QUICK_ROWS if args.quick else ROWS
+    names = args.feeder or list(FEEDERS)
+    missing = [n for n in names if not FEEDERS[n].path.exists()]
+    for name in missing:
+        print(f"skipping {name}: {FEEDERS[name].path} not found", file=sys.stderr)
+    names = [n for n in names if n not in missing]
+    console = Console(stderr=True)
+    results: list[dict[str, Any]] = []
+    orders: dict[str, list[dict[str, Any]]] = {}
+    storms_total = len(names) * len(rows) * len(METERS) * seeds
+    began = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("storms", total=storms_total)
+        for name in names:
+            feeder = FEEDERS[name]
+            progress.update(task, description=f"{feeder.name}: loading")
+            network, grid = load(feeder)
+            for row in rows:
+                for meters in METERS:
+                    progress.update(task, description=f"{feeder.name}: {row.label}")
+                    scores, engine_s, signals = [], 0.0, 0
+                    for seed in range(seeds):
+                        storm, score, spent = run_storm(network, grid, row.make(seed, meters))
+                        scores.append(score)
+                        engine_s += spent
+                        signals += len(storm.signals)
+                        progress.advance(task)
+                    results.append(
+                        {
+                            "feeder": feeder.name,
+                            "row": row.label,
+                            "meters": meters,
+                            "signals": signals,
+                            "engine_seconds": engine_s,
+                            **aggregate(scores),
+                            "per_storm": [s.to_dict() for s in scores],
+                        }
+                    )
+            if not args.no_order:
+                progress.update(task, description=f"{feeder.name}: arrival orders")
+                orders[feeder.name] = order_row(network, grid)
+    print(accuracy_table(results))
+    if orders:
+        print()
+        print(order_table(orders))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "code": code_state(),
+                "argv": sys.argv[1:] if argv is None else argv,
+                "seeds": seeds,
+                "goals": GOALS,
+                "seconds": time.perf_counter() - began,
+                "rows": results,
+                "arrival_orders": orders,
+            },
+            indent=1,
         )
+    )
+    print(f"\nsaved {args.out}", file=sys.stderr)
+    return 0
+
+
+def accuracy_table(results: list[dict[str, Any]]) -> str:
+    """The markdown accuracy tables (one per feeder), goals beside the figures."""
+    head = (
+        "| storm | meters | storms | faults judged | exact | exact or equiv. | exact ≥2 tx (n) "
+        "| tickets/outage | noise tickets/storm | wrongly/truly out | … without noise tickets "
+        "| min to correct, ≥2 tx (median) | never correct | whole-feeder false |"
+    )
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    goal = "| *goal (issue 12)* | | | | | | *≥ 98%* | *≤ 1.05* | | *≤ 2%* | *≤ 2%* | | | *0* |"
+    blocks: list[str] = []
+    for feeder in dict.fromkeys(r["feeder"] for r in results):
+        lines = [f"**{feeder}**", "", head, rule, goal]
+        for r in (r for r in results if r["feeder"] == feeder):
+            multi = _pct(r["multi_exact"]) + _miss(r["multi_exact"], GOALS["multi_exact"], True)
+            tickets = r["tickets_per_outage"]
+            wrongly = r["wrongly_over_truly"]
+            inferred = r["wrongly_over_truly_without_noise_tickets"]
+            whole = r["whole_feeder_false_storms"]
+            lines.append(
+                f"| {r['row']} | {r['meters']:.0%} | {r['storms']} | {r['faults_with_calls']} "
+                f"| {_pct(r['exact'])} | {_pct(r['equivalent'])} | {multi} ({r['multi_faults']}) "
+                f"| {_num(tickets)}{_miss(tickets, GOALS['tickets'], False)} "
+                f"| {_num(r['noise_tickets_per_storm'])} "
+                f"| {_pct(wrongly)}{_miss(wrongly, GOALS['wrongly'], False)} "
+                f"| {_pct(inferred)}{_miss(inferred, GOALS['wrongly'], False)} "
+                f"| {_num(r['multi_minutes_to_correct_median'], 1)} | {r['never_correct']} "
+                f"| {whole}{' ✗' if whole > GOALS['whole_feeder'] else ''} |"
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def order_table(orders: dict[str, list[dict[str, Any]]]) -> str:
+    """The arrival-order row as a markdown table."""
+    lines = [
+        "| feeder | arrival order | signals | final incidents | identical to sorted | differing |",
+        "|---|---|---:|---:|---|---:|",
+    ]
+    for feeder, rows in orders.items():
+        for r in rows:
+            lines.append(
+                f"| {feeder} | {r['order']} | {r['signals']} | {r['incidents']} "
+                f"| {'yes' if r['identical'] else 'no ✗'} | {r['differing']} |"
+            )
     return "\n".join(lines)
 
 
-def print_misses(misses: list[dict[str, Any]], shown: int = 6) -> None:
-    """The explained misses, one block per fault (the ``shown`` biggest incidents each)."""
-    print("\nmisses at 10% call rate (where each fault's calls ended, and the evidence):")
-    for m in misses:
-        print(
-            f"- {m['network']} seed {m['seed']} meters={'yes' if m['meters'] else 'no'} "
-            f"{m['fault']} {m['kind']} {m['device']} ({m['premises']} premises, "
-            f"{m['start'][11:16]}-{m['restored'][11:16]}): {m['calls']} calls"
-        )
-        print(f"    evidence: {m['evidence']}")
-        for w in m["ended_in"][:shown]:
-            if w["incident"] is None:
-                print(f"    {w['calls']} calls in no incident: {w['tickets']}")
-            else:
-                print(
-                    f"    {w['calls']} calls -> {w['incident']} at {w['level']} {w['device']} "
-                    f"({w['relation']}, {w['status']}, {w['incident_calls']} calls in all, "
-                    f"{w['customers']} customers, cause: {w['cause']})"
-                )
-        rest = m["ended_in"][shown:]
-        if rest:
-            kinds = Counter(f"{w['level']} {w['relation']}" for w in rest if w["incident"])
-            calls = sum(w["calls"] for w in rest)
-            print(f"    ... {len(rest)} more incidents ({calls} calls): {dict(kinds)}")
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=30, help="storms per combination")
-    parser.add_argument("--quick", action="store_true", help="1 seed, 10%% call rate only")
-    parser.add_argument(
-        "--failures", type=int, default=0, help="explain up to N misses per network (10%% rate)"
-    )
-    args = parser.parse_args()
-    from rich.console import Console
-    from rich.table import Table
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}" if value >= 0.1 else f"{value:.1%}"
 
-    seeds = [1] if args.quick else list(range(1, args.seeds + 1))
-    rates = (0.10,) if args.quick else CALL_RATES
-    BENCH.mkdir(exist_ok=True)
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    misses: list[dict[str, Any]] = []
-    networks: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    for case in cases():
-        if case.shared and not case.source.exists():
-            note = f"{case.name}: {case.source} not found (no ../shared checkout); skipped"
-            print(f"note: {note}", file=sys.stderr)
-            skipped.append(note)
-            continue
-        print(f"scoring {case.name} ({len(seeds)} storms per row)...", file=sys.stderr)
-        case_rows, case_misses, info = run_case(case, seeds, rates, args.failures)
-        rows += case_rows
-        misses += case_misses
-        networks.append(info)
 
-    table = Table(title=f"engine accuracy ({len(seeds)} seeded storms per row, pooled over faults)")
-    for name in (
-        "network",
-        "premises",
-        "faults / storm",
-        "call rate",
-        "meters",
-        "faults",
-        "exact",
-        "right device",
-        "exact or equiv.",
-        "split",
-        "wrong device",
-        "tickets / outage",
-        "of which noise",
-    ):
-        table.add_column(name, justify="left" if name == "network" else "right")
-    sizes = {n["network"]: n for n in networks}
-    for r in rows:
-        exact = f"{r['exact_share']:.3f}"
-        if r["call_rate"] == 0.10 and r["exact_share"] < 0.8:
-            exact = f"[red]{exact}[/]"
-        table.add_row(
-            r["network"],
-            f"{sizes[r['network']]['premises']:,}",
-            str(sizes[r["network"]]["faults_per_storm"]),
-            f"{r['call_rate']:.0%}",
-            "yes" if r["ami_delivery"] else "no",
-            str(r["faults"]),
-            exact,
-            f"{r['right_device_share']:.3f}",
-            f"{r['exact_or_equivalent_share']:.3f}",
-            f"{r['split_share']:.3f}",
-            f"{r['wrong_device_share']:.3f}",
-            f"{r['tickets_per_outage']:.2f}",
-            f"{r['noise_tickets_per_outage']:.2f}",
-        )
-    Console(width=150).print(table)
-    print()
-    print(markdown(rows))
-    if misses:
-        print_misses(misses)
-    elapsed = round(time.perf_counter() - started, 1)
-    code = code_state()
-    dirty = f", uncommitted {' '.join(code['uncommitted'])}" if code["uncommitted"] else ""
-    print(f"\ncode: {code['commit']}{dirty}")
-    print(f"{len(rows)} rows in {elapsed} s; figures in {BENCH / 'engine_accuracy.json'}")
-    document = {
-        "code": code,
-        "seeds": seeds,
-        "call_rates": list(rates),
-        "ami_delivery": list(AMI),
-        "networks": networks,
-        "skipped": skipped,
-        "rows": rows,
-        "misses": misses,
-        "elapsed_s": elapsed,
-    }
-    (BENCH / "engine_accuracy.json").write_text(json.dumps(document, indent=2))
+def _num(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _miss(value: float | None, goal: float, above: bool) -> str:
+    if value is None:
+        return ""
+    return "" if (value >= goal if above else value <= goal) else " ✗"
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Arrival-order perturbations and the final-incident comparison."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from scenarios.order import differing, incident_keys, meter_clock, shuffled_within, swapped_batches
+
+
+def signals(n: int) -> list[dict[str, object]]:
+    return [
+        {
+            "id": f"s{i}",
+            "type": "meter" if i % 3 == 0 else "call",
+            "ts": f"2024-07-01T08:{i:02d}:00Z",
+        }
+        for i in range(n)
+    ]
+
+
+def test_shuffled_within_keeps_every_signal_in_its_window() -> None:
+    sigs = signals(45)
+    out = shuffled_within(sigs, 10, seed=3)
+    assert Counter(s["id"] for s in out) == Counter(s["id"] for s in sigs)
+    for start in range(0, 45, 10):
+        assert {s["id"] for s in out[start : start + 10]} == {
+            s["id"] for s in sigs[start : start + 10]
+        }
+    assert out != sigs
+    assert shuffled_within(sigs, 10, seed=3) == out
+
+
+def test_swapped_batches() -> None:
+    sigs = signals(10)
+    out = swapped_batches(sigs, 3, at=2)
+    assert [s["id"] for s in out] == ["s0", "s1", "s5", "s6", "s7", "s2", "s3", "s4", "s8", "s9"]
+    assert swapped_batches(sigs, 6) == sigs  # too short to swap two batches of 6
+
+
+def test_meter_clock_shifts_meters_only_and_keeps_arrival_order() -> None:
+    sigs = signals(4)
+    out = meter_clock(sigs, 10)
+    assert [s["id"] for s in out] == [s["id"] for s in sigs]
+    assert out[0]["ts"] == "2024-07-01T08:10:00Z" and out[1]["ts"] == sigs[1]["ts"]
+    assert sigs[0]["ts"] == "2024-07-01T08:00:00Z"  # the input is not modified
+
+
+def test_differing_counts_unmatched_incidents_both_ways() -> None:
+    def inc(device: str, calls: list[str]) -> dict[str, object]:
+        return {
+            "device": device,
+            "status": "predicted",
+            "calls": calls,
+            "started": "t",
+            "restored": None,
+        }
+
+    a = {"incidents": [inc("f1", ["c1", "c2"]), inc("t1", ["c3"])]}
+    b = {"incidents": [inc("t1", ["c3"]), inc("f1", ["c2", "c1"])]}
+    assert differing(a, b) == 0 and incident_keys(a) == incident_keys(b)
+    c = {"incidents": [inc("t1", ["c3"]), inc("t2", ["c1"]), inc("t3", ["c2"])]}
+    assert differing(a, c) == 3  # f1 unmatched on one side, t2 and t3 on the other
