@@ -254,7 +254,7 @@ class Engine:
             self.topology,
             {str(kind): p for kind, p in rules.prior_open.items()},
             model.candidates,
-            model.telemetered_prior,
+            model.telemetered_opens_only_on_scada,
         )
 
     def set_rule_set(self, name: str, at: datetime) -> None:

@@ -27,7 +27,7 @@ from outage.incidents import (
     Incident,
 )
 from outage.inference.evidence import Report
-from outage.registry import seconds
+from outage.registry import moment, seconds
 from outage.signals import (
     OUTAGE_KINDS,
     CallSignal,
@@ -63,6 +63,8 @@ def on_call(engine: Engine, call: CallSignal) -> None:
     hazard = call.is_hazard
     chain = engine.tree.chain(engine.tree.premise_node(premise))
     historical, owner = registry.epoch_owner(premise, chain, at)
+    if historical and owner is None and call.kind in OUTAGE_KINDS:
+        owner = _late_outage(engine, premise, chain, at, call.ts, f"{call.kind} call")
     if historical:
         # Made before a restoration that ended its outage: it belongs to that outage.
         if owner is not None:
@@ -105,11 +107,30 @@ def on_call(engine: Engine, call: CallSignal) -> None:
         registry.hazard_ticket(call.id, call.kind, premise_id, holder, call.ts)
 
 
+def _late_outage(
+    engine: Engine, premise: int, chain: list[int], at: int, when: datetime, cause: str
+) -> Incident | None:
+    """A report made before a crew restored an asset nobody had reported yet: that asset was
+    the outage (it arrived late). Its incident is made now, restored when the crew said."""
+    registry = engine.registry
+    end = registry.epoch_end(premise, chain, at)
+    if end is None or end[1] is None or end[2] != "":
+        return None
+    reset_at, node, _ = end
+    incident = registry.create(node, PREDICTED, when, cause)
+    registry.announce(incident, when)
+    incident.restored_by = "crew"
+    registry.adopt_reset(node, reset_at, incident.id)
+    registry.restore(incident, moment(reset_at), "restored by crew before its reports arrived", [])
+    return incident
+
+
 def on_meter(engine: Engine, meter: MeterSignal) -> None:
     """A last gasp is strong evidence of an outage; "power restored" ends the premise's epoch."""
     registry, tree = engine.registry, engine.tree
     premise = engine.topology.premise_index[meter.premise]
     at = seconds(meter.ts)
+    engine.reconciler.apply(tree.meters_report(premise), "meters report on this feeder")
     if meter.event == "last_gasp":
         historical, owner = registry.epoch_owner(
             premise, tree.chain(tree.premise_node(premise)), at
@@ -127,17 +148,36 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     holder = engine.reconciler.holder(premise)
     if holder is not None:
         holder.meter_events += 1
-    engine.evidence.meter_restored(premise, at)
-    _, summary = engine.evidence.reset(premise, at)
+    _, summary = engine.evidence.came_back(premise, at)
+    if holder is None and engine.evidence.was_back(premise, at):
+        _earlier_meter_restore(engine, premise, at)
     registry.record_reset(None, premise, at, holder.id if holder is not None else "")
     flips = tree.set_premise(premise, summary)
     flips += tree.power_restored(premise, at)
     engine.reconciler.apply(flips, "a meter shows power")
 
 
+def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:
+    """A late "power restored" for an outage the meters already ended: it ended then."""
+    registry, tree = engine.registry, engine.tree
+    historical, owner = registry.epoch_owner(premise, tree.chain(tree.premise_node(premise)), at)
+    if (
+        historical
+        and owner is not None
+        and owner.restored_by == "meters"
+        and owner.restored_at is not None
+        and owner.started <= moment(at) < owner.restored_at
+    ):
+        owner.restored_at = moment(at)
+        owner.meter_events += 1
+
+
 def _count_meter(incident: Incident, at: int) -> None:
     incident.meter_events += 1
     incident.origin_at = at if incident.origin_at is None else min(incident.origin_at, at)
+    when = moment(at)
+    if when < incident.started:
+        incident.started = when  # a last gasp that arrived late still dates the outage
 
 
 def on_scada(engine: Engine, scada: ScadaSignal) -> None:

@@ -71,6 +71,9 @@ class Incident:
     reason: str | None = None
     confirmed_by: str | None = None
     restored_at: datetime | None = None
+    #: What ended it: "crew", "scada", "officer", "planned", "meters" (the inference saw its
+    #: meters report power) — a later crew report of the same restoration takes over its time.
+    restored_by: str | None = None
     closed_at: datetime | None = None
     etr: datetime | None = None
     crew: str | None = None

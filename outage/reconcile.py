@@ -24,13 +24,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from outage.incidents import PREDICTED, Incident
 from outage.inference.evidence import EvidenceStore
-from outage.inference.tree import InferenceTree
+from outage.inference.tree import NEVER, InferenceTree
 from outage.registry import IncidentRegistry, moment, seconds
 from outage.signals import HAZARD_KINDS
+
+#: How far apart a crew's report and the meters' can be and still be one restoration.
+LATENESS = timedelta(minutes=30)
 
 
 class Reconciler:
@@ -84,12 +87,24 @@ class Reconciler:
 
     def _feeder(self, root: int, cause: str) -> None:
         tree, registry = self.tree, self.registry
-        opened = list(tree.open_nodes(root))
-        inferred = {v for v, forced in opened if not forced}
-        forced_nodes = [v for v, forced in opened if forced]
-        old = {v: i for v, i in registry.open_on(root).items() if not i.forced}
-        removed = sorted(set(old) - inferred)
-        added = sorted(inferred - set(old))
+        while True:
+            opened = list(tree.open_nodes(root))
+            inferred = {v for v, forced in opened if not forced}
+            forced_nodes = [v for v, forced in opened if forced]
+            old = {v: i for v, i in registry.open_on(root).items() if not i.forced}
+            removed = sorted(set(old) - inferred)
+            added = sorted(inferred - set(old))
+            # A prediction whose reporting premises' meters now say power is back has ended:
+            # its reports are its history, not evidence for smaller outages inside it.
+            ended = [
+                m
+                for m in removed
+                if tree.rr[m] > 0 and tree.e[m] > tree.s[m] and self._came_back(m) is not None
+            ]
+            if not ended:
+                break
+            for m in ended:
+                self._ended_by_meters(old[m], m)
         if not removed and not added:
             self._link_nested(opened)
             return
@@ -159,18 +174,13 @@ class Reconciler:
             registry.merge(incident, registry.open_at[cover], now)
             return []
         if tree.ev[node] == 0:
-            registry.restore(incident, now, "every reporting premise has power again", [])
+            # Every premise that reported has power again by its meter.
+            came = self._came_back(node, incident)
+            at = moment(came) if came is not None else now
+            incident.restored_by = "meters"
+            registry.record_reset(node, None, seconds(at), incident.id)
+            registry.restore(incident, at, "every reporting premise has power again", [])
             return []
-        if tree.e[node] > tree.s[node]:
-            # Meters below say power is back: the outage ended; what is left is its history.
-            keep = [
-                v
-                for v, i in registry.open_on(tree.root(node)).items()
-                if i.forced and v != node and tree.is_below(v, node)
-            ]
-            flips = self.end_epoch(node, seconds(now), incident, keep)
-            registry.restore(incident, now, "meters below show power again", [])
-            return flips
         moved = Counter(
             registry.where[c]
             for c in held_before
@@ -181,6 +191,32 @@ class Reconciler:
         else:
             registry.cancel(incident, now, "the reports are better explained without it", "engine")
         return []
+
+    def _came_back(self, node: int, incident: Incident | None = None) -> int | None:
+        """When the first premise below ``node`` that had reported out got power back (by its
+        meter) since the outage there began; None when none did."""
+        begun = self.tree.s[node]
+        if begun >= NEVER and incident is not None:
+            begun = seconds(incident.started) - self.evidence.lead
+        times = [
+            t
+            for p in self.tree.premises_below_all(node)
+            if (t := self.evidence.back_at(p)) is not None and t > begun
+        ]
+        return min(times) if times else None
+
+    def _ended_by_meters(self, incident: Incident, node: int) -> None:
+        """Meters below ``node`` report power: end its outage when the first of them did."""
+        tree, registry = self.tree, self.registry
+        at = self._came_back(node) or tree.e[node]
+        keep = [
+            v
+            for v, i in registry.open_on(tree.root(node)).items()
+            if i.forced and v != node and tree.is_below(v, node)
+        ]
+        self.end_epoch(node, tree.e[node], incident, keep)
+        incident.restored_by = "meters"
+        registry.restore(incident, moment(at), "meters below show power again", [])
 
     def _new(self, node: int, cause: str, now: datetime) -> Incident:
         times = [self.evidence.earliest(p) for p in self.tree.premises_below(node)]
@@ -265,11 +301,18 @@ class Reconciler:
             target = predicted_below.pop(0)
             registry.move(target, node, at, "the crew found the device open")
         if target is None:
+            ended = self._ended_here(node, at)
+            if ended is not None:
+                # The meters ended this outage already; the crew's report dates it.
+                ended.restored_at, ended.restored_by = at, "crew"
+                return ended
             if not any(
                 r.at <= seconds(at)
                 for p in tree.premises_below(node)
                 for r in self.evidence.reports(p)
             ):
+                # Nothing known was out there: remember the fact, for reports still to come.
+                registry.record_reset(node, None, seconds(at), "")
                 return None
             target = self._new(node, cause, at)
         for other in predicted_below:
@@ -287,6 +330,19 @@ class Reconciler:
         registry.restore(target, at, cause, still_open)
         self.apply([*flips, node], cause)
         return target
+
+    def _ended_here(self, node: int, at: datetime) -> Incident | None:
+        """An incident at ``node`` its meters ended within the lateness bound of ``at``."""
+        for _, owner in reversed(self.registry.history.get(node, [])):
+            incident = self.registry.incidents.get(owner)
+            if (
+                incident is not None
+                and incident.restored_by == "meters"
+                and incident.restored_at is not None
+                and abs(incident.restored_at - at) <= LATENESS
+            ):
+                return incident
+        return None
 
     def end_epoch(self, node: int, until: int, owner: Incident, keep: list[int]) -> list[int]:
         """Reports below ``node`` made until ``until`` become ``owner``'s history (except under

@@ -287,20 +287,35 @@ class IncidentRegistry:
         incident owns it: the first reset at or after ``at`` on the premise's chain (outermost
         on a tie). ``(False, None)`` for a report of the current epoch; an owner of None means
         the premise's meter showed power after it and no known outage held it."""
-        best: tuple[int, int, str] | None = None
-        latest = -1
+        found = self.epoch_end(premise, chain, at)
+        if found is None:
+            return False, None
+        return True, self.incidents.get(found[2])
+
+    def epoch_end(
+        self, premise: int, chain: list[int], at: int
+    ) -> tuple[int, int | None, str] | None:
+        """The reset that ended the epoch of a report made at ``at``: (time, node or None for
+        the premise's own meter, owner id — "" when nothing known was out), or None."""
+        best: tuple[int, int, int | None, str] | None = None
         for rank, node in enumerate(chain):
             for reset_at, owner in self.history.get(node, ()):
-                latest = max(latest, reset_at)
                 if reset_at >= at and (best is None or (reset_at, -rank) < best[:2]):
-                    best = (reset_at, -rank, owner)
+                    best = (reset_at, -rank, node, owner)
         for reset_at, owner in self.premise_history.get(premise, ()):
-            latest = max(latest, reset_at)
             if reset_at >= at and (best is None or (reset_at, 1) < best[:2]):
-                best = (reset_at, 1, owner)
-        if best is None or at > latest:
-            return False, None
-        return True, self.incidents.get(best[2])
+                best = (reset_at, 1, None, owner)
+        if best is None:
+            return None
+        return best[0], best[2], best[3]
+
+    def adopt_reset(self, node: int, at: int, owner: str) -> None:
+        """An ownerless reset at ``node`` (a crew restored what nobody had reported) now
+        belongs to ``owner``: late reports showed what was out."""
+        entries = self.history.get(node, [])
+        for i, (reset_at, who) in enumerate(entries):
+            if reset_at == at and who == "":
+                entries[i] = (reset_at, owner)
 
     # -- tickets ------------------------------------------------------------------------------
 

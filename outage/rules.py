@@ -59,7 +59,9 @@ class CallShare(_Strict):
     """
 
     mean: Annotated[float, Field(gt=0, lt=1)] = 0.15
-    concentration: Annotated[float, Field(gt=0.5, le=1000)] = 12.0
+    #: 20 puts 95% of outages between about 3.5% and 33% of their customers calling, the
+    #: range hotlines see for sustained outages.
+    concentration: Annotated[float, Field(gt=0.5, le=1000)] = 20.0
 
 
 class CallDelay(_Strict):
@@ -75,19 +77,19 @@ class InferenceModel(_Strict):
     call_share: CallShare = CallShare()
     call_delay: CallDelay = CallDelay()
     #: Probability that a premise WITH power makes an outage report in an evidence epoch
-    #: (a wrong number, a tripped house breaker). It must stay well below
-    #: ``prior_open[transformer] × call_share.mean`` so that one lone report still opens a
-    #: ticket on its service transformer, as call centres expect.
-    noise_share: Annotated[float, Field(gt=0, lt=0.01)] = 1.0e-6
+    #: (a tripped house breaker, a wrong number). One lone report then still opens a ticket
+    #: on its service transformer (prior × mean call share > noise), unless the premise has a
+    #: meter that reports and it sent no last gasp: then it is a customer-side matter.
+    noise_share: Annotated[float, Field(gt=0, lt=0.01)] = 1.5e-4
     #: Extra log-likelihood ratio of a report's kind, given that the premise called about
     #: power: a plain "no power" is the most specific; hazard callers often still have power.
     kind_llr: dict[OutageKind, Nats] = Field(
         default_factory=lambda: {  # type: ignore[arg-type]
             "no_power": 0.9,
             # "Some lights are out" comes from premises with power (brownouts, a lost phase
-            # in the house) about a thousand times as often as "no power" does: alone it is a
-            # service matter; beside other reports it still counts.
-            "partial_power": -8.0,
+            # in the house) far more often than "no power" does: alone it is a service
+            # matter; beside other reports it still counts.
+            "partial_power": -3.0,
             "wire_down": -0.5,
             "fire": -0.5,
         }
@@ -100,12 +102,11 @@ class InferenceModel(_Strict):
     #: Share of the out premises of an outage whose meter's last gasp reaches us, where meters
     #: report at all: a Beta over outages with this mean...
     last_gasp_delivery: Share = 0.8
-    #: ...and this concentration. Meters that stay silent in an outage's area then count
-    #: against it, as silent callers do.
-    last_gasp_concentration: Annotated[float, Field(gt=0.5, le=1000)] = 10.0
-    #: Probability that no meter in an outage's area reports at all (no AMI there, or the
-    #: head end is down): keeps a network without smart meters from counting their silence.
-    no_meters: Probability = 0.5
+    #: ...and this concentration (low: coverage and head-end losses vary). On a feeder whose
+    #: meters are known to report (any meter message from it), meters that stay silent in an
+    #: outage's area count against it, as silent callers do; a feeder whose meters never
+    #: report is not held to them.
+    last_gasp_concentration: Annotated[float, Field(gt=0.5, le=1000)] = 6.0
     #: Probability of a false last gasp from a premise with power.
     last_gasp_false: Annotated[float, Field(gt=0, lt=0.1)] = 1.0e-5
     #: Of the outages at a transformer node, the share that are one premise's own service
@@ -115,9 +116,10 @@ class InferenceModel(_Strict):
     #: A meter said "power restored" after the hypothesised outage began: near-certain
     #: against that device being open now (log-likelihood ratio, nats).
     power_restored_llr: Nats = -12.0
-    #: Prior probability that a telemetered device (``scada`` in the topology, default: the
-    #: feeder-head breaker) is open although SCADA has not said so.
-    telemetered_prior: Annotated[float, Field(gt=0, lt=1e-3)] = 1.0e-9
+    #: A telemetered device (``scada`` in the topology; by default the feeder-head breakers
+    #: and relays) opens only when SCADA says so: had it opened, SCADA would have told us, so
+    #: no number of calls makes it the prediction.
+    telemetered_opens_only_on_scada: bool = True
     #: Asset kinds that open by themselves on a fault. A manual or load-break ``switch`` (and
     #: a ``tie``) is open only when SCADA or an officer says so.
     candidates: tuple[AssetKind, ...] = (

@@ -1,9 +1,8 @@
 """Arrival orders: the same storm delivered the way real intake delivers it.
 
 Meters lag, several intake workers post concurrently, batches overtake each other. Each
-function returns a new list (the signals themselves are not modified, except by
-`meter_clock`, which returns changed copies of the meter signals) so one storm can be replayed
-in every order and the final incidents compared.
+function returns a new list of the same, unmodified signals, so one storm can be replayed in
+every order and the final incidents compared.
 """
 
 from __future__ import annotations
@@ -38,16 +37,19 @@ def swapped_batches(signals: Sequence[Signal], size: int, at: int | None = None)
     return out
 
 
-def meter_clock(signals: Sequence[Signal], minutes: float) -> list[Signal]:
-    """Meter signals stamped ``minutes`` later (a fast meter clock), arriving when they did."""
+def meters_late(signals: Sequence[Signal], minutes: float) -> list[Signal]:
+    """Meter signals delivered ``minutes`` after their own timestamps (an AMI head end that
+    lags, as meters do by tens of minutes), everything else on time: the same signals, in
+    another arrival order."""
     shift = timedelta(minutes=minutes)
-    out: list[Signal] = []
-    for signal in signals:
-        if signal.get("type") == "meter":
-            ts = datetime.fromisoformat(signal["ts"].replace("Z", "+00:00")) + shift
-            signal = {**signal, "ts": ts.isoformat().replace("+00:00", "Z")}
-        out.append(signal)
-    return out
+
+    def arrival(indexed: tuple[int, Signal]) -> tuple[datetime, int]:
+        position, signal = indexed
+        stamp = signal.get("ts") or signal.get("start")
+        at = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        return (at + shift if signal.get("type") == "meter" else at, position)
+
+    return [signal for _, signal in sorted(enumerate(signals), key=arrival)]
 
 
 def incident_keys(state: Mapping[str, Any]) -> list[tuple[Any, ...]]:

@@ -33,6 +33,12 @@ class _Premise:
     reports: list[Report] = field(default_factory=list)
     #: Latest "power restored" from the premise's meter (epoch seconds), or None.
     restored_at: int | None = None
+    #: Latest "power restored" that ended an epoch in which the premise had reported out:
+    #: the premise was out and is back.
+    back_at: int | None = None
+    #: The latest report that left an epoch (history now), so that a "power restored" which
+    #: arrives after the epoch already ended still knows the premise had been out.
+    last_gone: int | None = None
 
 
 class EvidenceStore:
@@ -67,6 +73,31 @@ class EvidenceStore:
         if entry.restored_at is None or at > entry.restored_at:
             entry.restored_at = at
 
+    def restored_at(self, premise: int) -> int | None:
+        """When the premise's meter last said "power restored" (None: never)."""
+        entry = self._premises.get(premise)
+        return entry.restored_at if entry is not None else None
+
+    def back_at(self, premise: int) -> int | None:
+        """When the premise, having reported out, last had its meter say power is back."""
+        entry = self._premises.get(premise)
+        return entry.back_at if entry is not None else None
+
+    def came_back(self, premise: int, at: int) -> tuple[list[Report], PremiseSummary | None]:
+        """The meter says "power restored" at ``at``: the epoch ends there (see `reset`), and
+        if the premise had reported out, it is back."""
+        self.meter_restored(premise, at)
+        gone, summary = self.reset(premise, at)
+        entry = self._premises[premise]
+        if gone or (entry.last_gone is not None and entry.last_gone <= at):
+            entry.back_at = at if entry.back_at is None else max(entry.back_at, at)
+        return gone, summary
+
+    def was_back(self, premise: int, at: int) -> bool:
+        """Did this premise's meter say "power restored" at ``at`` after it had reported out?"""
+        entry = self._premises.get(premise)
+        return entry is not None and entry.back_at is not None and entry.back_at >= at
+
     def reset(self, premise: int, until: int) -> tuple[list[Report], PremiseSummary | None]:
         """End the epoch at ``until``: reports made then or before leave it (returned)."""
         entry = self._premises.get(premise)
@@ -75,6 +106,8 @@ class EvidenceStore:
         gone = [r for r in entry.reports if r.at <= until]
         if gone:
             entry.reports = [r for r in entry.reports if r.at > until]
+            latest = max(r.at for r in gone)
+            entry.last_gone = latest if entry.last_gone is None else max(entry.last_gone, latest)
         return gone, self._summary(entry)
 
     def reports(self, premise: int) -> list[Report]:
@@ -88,8 +121,11 @@ class EvidenceStore:
         return self._summary(entry) if entry is not None else None
 
     def _summary(self, entry: _Premise) -> PremiseSummary | None:
+        energised = entry.restored_at is not None and not any(
+            r.kind == "last_gasp" for r in entry.reports
+        )
         if not entry.reports:
-            return None
+            return PremiseSummary(False, False, 0, NEVER, True) if energised else None
         called = gasped = False
         strong = weak = None
         first = NEVER
@@ -107,7 +143,7 @@ class EvidenceStore:
                 value = self._weak.get(report.kind, 0)
                 weak = value if weak is None else max(weak, value)
         kind = strong if strong is not None else (weak or 0)
-        return PremiseSummary(called=called, gasped=gasped, kind=kind, first=first)
+        return PremiseSummary(called, gasped, kind, first, energised)
 
     def earliest(self, premise: int) -> int | None:
         """When the premise's earliest report in this epoch was made (no lead)."""

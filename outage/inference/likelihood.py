@@ -17,12 +17,14 @@ score is relative to, so a closed asset with nothing open below scores 0):
 * **service drops** — a transformer node also stands for one premise's own service: with a
   single premise reporting, its score mixes "the transformer" with "that premise alone"
   (``service_share``), so a lone report is not undone by its neighbours' silence.
-* **meters** — where meters report at all, each out premise's last gasp reaches us with a
-  share that is Beta over outages (mean ``last_gasp_delivery``), so g gasps among n premises
-  score ``log B(c + g, d + n − g) − log B(c, d) − g·log(false_rate)`` and silent meters count
-  against; with probability ``no_meters`` the area has no meters reporting, which explains
-  an outage without any gasp. A "power restored" from a premise below after ``s`` adds
-  ``power_restored_llr`` (near-certain against).
+* **meters** — on a feeder whose meters are known to report (a meter message from it was
+  seen), each out premise's last gasp reaches us with a share that is Beta over outages
+  (mean ``last_gasp_delivery``), so g gasps among n premises score
+  ``log B(c + g, d + n − g) − log B(c, d) − g·log(false_rate)``: silent meters count
+  against. A feeder whose meters never reported says nothing by its meters. Each premise
+  below whose meter said "power restored" after ``s`` adds ``power_restored_llr``
+  (near-certain against: one is enough to undo a weak prediction, a crew's restoration —
+  most meters below reporting — undoes any).
 
 Scores are returned in micro-nats as integers, so that sums over the tree are exact and do
 not depend on the order evidence arrived in.
@@ -60,8 +62,6 @@ class Likelihood:
     gasp_d: float
     log_beta_gasp: float
     log_gasp_false: float
-    log_meters: float
-    log_no_meters: float
     log_transformer: float
     log_service: float
     lead_seconds: int
@@ -91,8 +91,6 @@ class Likelihood:
             gasp_d=gasp_d,
             log_beta_gasp=math.lgamma(gasp_c) + math.lgamma(gasp_d) - math.lgamma(gasp_c + gasp_d),
             log_gasp_false=math.log(model.last_gasp_false),
-            log_meters=math.log1p(-model.no_meters),
-            log_no_meters=math.log(model.no_meters),
             log_transformer=math.log1p(-model.service_share),
             log_service=math.log(model.service_share),
             lead_seconds=int(model.call_delay.median_minutes * 60 * math.exp(-(sigma**2))),
@@ -119,17 +117,14 @@ class Likelihood:
             math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b) - self.log_beta_ab
         ) - k * self.log_noise
 
-    def meters_term(self, g: int, n: int) -> float:
-        """Meter-channel log-likelihood ratio of g last gasps among n premises (nats)."""
-        c, d = self.gasp_c + g, self.gasp_d + (n - g)
-        reported = self.log_meters + (
-            math.lgamma(c) + math.lgamma(d) - math.lgamma(c + d) - self.log_beta_gasp
-        )
-        if g:
-            return reported - g * self.log_gasp_false
-        # No gasp: meters that do not report, or meters that all failed to deliver.
-        high, low = max(reported, self.log_no_meters), min(reported, self.log_no_meters)
-        return high + math.log1p(math.exp(low - high))
+    def meters_term(self, g: int, metered: int) -> float:
+        """Meter-channel log-likelihood ratio of g last gasps among ``metered`` premises known
+        to have reporting meters (nats)."""
+        if metered <= 0:
+            return 0.0
+        c, d = self.gasp_c + g, self.gasp_d + (metered - g)
+        beta = math.lgamma(c) + math.lgamma(d) - math.lgamma(c + d) - self.log_beta_gasp
+        return beta - g * self.log_gasp_false
 
     def score(
         self,
@@ -138,12 +133,13 @@ class Likelihood:
         elapsed: float,
         kind_micro: int,
         gasps: int,
-        contradicted: bool,
+        metered: int,
+        restored: int,
     ) -> int:
-        """Log-likelihood ratio (micro-nats) of 'this asset is open' over 'all have power'."""
-        nats = self.calls_term(k, m, elapsed) + self.meters_term(gasps, k + m)
-        if contradicted:
-            nats += self.restored_llr
+        """Log-likelihood ratio (micro-nats) of 'this asset is open' over 'all have power';
+        ``restored`` premises below say (by meter) they have power since it began."""
+        nats = self.calls_term(k, m, elapsed) + self.meters_term(gasps, metered)
+        nats += restored * self.restored_llr
         return micro(nats) + kind_micro
 
     def score_transformer(
@@ -153,18 +149,22 @@ class Likelihood:
         elapsed: float,
         kind_micro: int,
         gasps: int,
-        contradicted: bool,
+        metered: int,
+        restored: int,
         reporting: int,
+        single_metered: bool,
     ) -> int:
         """`score` for a transformer node, which also stands for one premise's service drop:
-        with a single premise reporting, a mixture of the two explanations."""
-        whole = self.score(k, m, elapsed, kind_micro, gasps, contradicted) / MICRO
+        with a single premise reporting (metered or not), a mixture of the two."""
+        whole = self.score(k, m, elapsed, kind_micro, gasps, metered, restored) / MICRO
         whole += self.log_transformer
         if reporting != 1:
             return micro(whole)
         # One premise out on its own: its evidence alone, nobody else's silence.
         single = (
-            self.calls_term(k, 1 - k, elapsed) + self.meters_term(gasps, 1) + kind_micro / MICRO
+            self.calls_term(k, 1 - k, elapsed)
+            + self.meters_term(gasps, int(single_metered))
+            + kind_micro / MICRO
         )
         single += self.log_service
         high, low = max(whole, single), min(whole, single)

@@ -45,13 +45,21 @@ class PremiseSummary:
 
     ``kind`` is the premise's kind factor in micro-nats; ``called`` says it reported an outage
     by phone; ``gasped`` that its meter sent a last gasp; ``first`` is when its outage began
-    by its own evidence (a last gasp's time, or a call's less a caller's usual delay).
+    by its own evidence (a last gasp's time, or a call's less a caller's usual delay; `NEVER`
+    when it reported nothing).
     """
 
     called: bool
     gasped: bool
     kind: int
     first: int
+    #: The premise's meter says "power restored" (and no last gasp since).
+    energised: bool = False
+
+    @property
+    def reports(self) -> bool:
+        """Has the premise reported anything in this epoch?"""
+        return self.first < NEVER
 
 
 class InferenceTree:
@@ -85,6 +93,13 @@ class InferenceTree:
         self.kk = [0] * total  # the K aggregate (kind factors)
         self.g = [0] * total
         self.ev = [0] * total
+        self.rr = [0] * total  # premises whose meter says power is back
+        #: Feeder heads whose meters are known to report (any meter message from the feeder):
+        #: there, a premise that sends no last gasp counts as a silent meter.
+        self.metered_roots: set[int] = set()
+        self.root_of: list[int] = [
+            topo.device_chain[d][-1] if topo.device_chain[d] else d for d in range(d_count)
+        ] + [topo.device_chain[d][-1] if d != NONE else NONE for d in topo.transformer_device]
         self.s = [NEVER] * total
         self.e = [-NEVER] * total
         self.A = [0] * total
@@ -158,20 +173,26 @@ class InferenceTree:
         if old == new:
             return []
         node = self.premise_node(premise)
-        reporters = self.reporters.setdefault(node, {})
         if new is None:
             del self.summary[premise]
-            reporters.pop(premise, None)
-            if not reporters:
-                del self.reporters[node]
         else:
             self.summary[premise] = new
+        reporters = self.reporters.setdefault(node, {})
+        if new is not None and new.reports:
             reporters[premise] = new.first
-        o_called, o_gasp, o_kind, o_first = (
-            (old.called, old.gasped, old.kind, old.first) if old else (False, False, 0, NEVER)
+        else:
+            reporters.pop(premise, None)
+        if not reporters:
+            del self.reporters[node]
+        o_called, o_gasp, o_kind, o_first, o_on = (
+            (old.called, old.gasped, old.kind, old.first, old.energised)
+            if old
+            else (False, False, 0, NEVER, False)
         )
-        n_called, n_gasp, n_kind, n_first = (
-            (new.called, new.gasped, new.kind, new.first) if new else (False, False, 0, NEVER)
+        n_called, n_gasp, n_kind, n_first, n_on = (
+            (new.called, new.gasped, new.kind, new.first, new.energised)
+            if new
+            else (False, False, 0, NEVER, False)
         )
         flips: list[int] = []
         self._climb(
@@ -183,10 +204,24 @@ class InferenceTree:
             int(n_called) - int(o_called),
             n_kind - o_kind,
             int(n_gasp) - int(o_gasp),
-            int(new is not None) - int(old is not None),
+            int(n_first < NEVER) - int(o_first < NEVER),
+            int(n_on) - int(o_on),
             o_first,
             n_first,
             True,
+            flips,
+        )
+        return flips
+
+    def meters_report(self, premise: int) -> list[int]:
+        """A meter message came from ``premise``: its feeder's meters are known to report."""
+        root = self.root_of[self.premise_node(premise)]
+        if root in self.metered_roots:
+            return []
+        self.metered_roots.add(root)
+        flips: list[int] = []
+        self._rebuild(
+            [v for v in self.evidence_nodes | self.forced_nodes if self.root_of[v] == root],
             flips,
         )
         return flips
@@ -239,6 +274,7 @@ class InferenceTree:
             sign * self.kk[node],
             sign * self.g[node],
             sign * self.ev[node],
+            sign * self.rr[node],
             s_old,
             s_new,
             True,
@@ -326,6 +362,13 @@ class InferenceTree:
             else:
                 stack.extend(self.act.get(v, ()))
 
+    def premises_below_all(self, node: int) -> list[int]:
+        """Every premise in ``node``'s subtree (evidence or not)."""
+        level, number = self.asset(node)
+        if level == "device":
+            return self.topology.premises_below(number).tolist()
+        return self.topology.premises_of_transformer(number).tolist()
+
     def open_score(self, node: int) -> int:
         """``node``'s own open option (prior + A + F, with hysteresis if shown), micro-nats."""
         prior = self.prior[node]
@@ -345,14 +388,15 @@ class InferenceTree:
         A dry run of the path update: nothing is changed.
         """
         forced = self.forced[node]
-        dn = dk = dkk = dg = dev = 0
+        dn = dk = dkk = dg = dev = drr = 0
         if not forced:
-            dn, dk, dkk, dg, dev = (
+            dn, dk, dkk, dg, dev, drr = (
                 -self.n[node],
                 -self.k[node],
                 -self.kk[node],
                 -self.g[node],
                 -self.ev[node],
+                -self.rr[node],
             )
         d_child = -self.B[node]
         fd = -(self.B[node] if forced else self.F[node])
@@ -361,16 +405,19 @@ class InferenceTree:
         aggregate = not forced
         while v != NONE:
             n, k, kk, g, ev = self.n[v], self.k[v], self.kk[v], self.g[v], self.ev[v]
+            rr = self.rr[v]
             s = self.s[v]
             if aggregate:
-                n, k, kk, g, ev = n + dn, k + dk, kk + dkk, g + dg, ev + dev
+                n, k, kk, g, ev, rr = n + dn, k + dk, kk + dkk, g + dg, ev + dev, rr + drr
                 s = child_s
                 for other in self.act.get(v, ()):
                     if other != child and not self.forced[other] and self.s[other] < s:
                         s = self.s[other]
             c, f = self.C[v] + d_child, self.F[v] + fd
             elapsed = max(self.clock - s, self.likelihood.lead_seconds)
-            a = self.likelihood.score(k, n - k, elapsed, kk, g, self.e[v] > s) if ev > 0 else 0
+            restored = rr if self.e[v] > s else 0
+            mm = n if self.root_of[v] in self.metered_roots else 0
+            a = self.likelihood.score(k, n - k, elapsed, kk, g, mm, restored) if ev > 0 else 0
             prior = self.prior[v]
             if v == top:
                 if prior is None or self.veto[v] or self.forced[v]:
@@ -403,7 +450,7 @@ class InferenceTree:
             flips.append(node)
         d = self.B[node] - old_b
         fd = d if self.forced[node] else 0
-        self._climb(self.parent[node], node, d, fd, 0, 0, 0, 0, 0, NEVER, NEVER, False, flips)
+        self._climb(self.parent[node], node, d, fd, 0, 0, 0, 0, 0, 0, NEVER, NEVER, False, flips)
         return flips
 
     def _evaluate(self, v: int) -> None:
@@ -413,13 +460,29 @@ class InferenceTree:
             # An outage is at least one usual caller delay old when we hear of it, even if
             # its report is newer than the clock's last tick.
             elapsed = max(self.clock - s, self.likelihood.lead_seconds)
+            restored = self.rr[v] if self.e[v] > s else 0
+            metered = self.root_of[v] in self.metered_roots
             if v >= self.devices:
                 self.A[v] = self.likelihood.score_transformer(
-                    k, self.n[v] - k, elapsed, self.kk[v], self.g[v], self.e[v] > s, self.ev[v]
+                    k,
+                    self.n[v] - k,
+                    elapsed,
+                    self.kk[v],
+                    self.g[v],
+                    self.n[v] if metered else 0,
+                    restored,
+                    self.ev[v],
+                    metered,
                 )
             else:
                 self.A[v] = self.likelihood.score(
-                    k, self.n[v] - k, elapsed, self.kk[v], self.g[v], self.e[v] > s
+                    k,
+                    self.n[v] - k,
+                    elapsed,
+                    self.kk[v],
+                    self.g[v],
+                    self.n[v] if metered else 0,
+                    restored,
                 )
         else:
             self.A[v] = 0
@@ -448,6 +511,7 @@ class InferenceTree:
         dkk: int,
         dg: int,
         dev: int,
+        drr: int,
         s_old: int,
         s_new: int,
         aggregate: bool,
@@ -462,6 +526,7 @@ class InferenceTree:
                 self.k[v] += dk
                 self.kk[v] += dkk
                 self.g[v] += dg
+                self.rr[v] += drr
                 if dev:
                     before = self.ev[v]
                     self.ev[v] = before + dev
@@ -546,7 +611,7 @@ def prior_table(
     topology: Topology,
     prior_open: dict[str, float],
     candidates: Iterable[str],
-    telemetered_prior: float,
+    telemetered_only_on_scada: bool = True,
 ) -> list[int | None]:
     """Per node log prior odds of being open (micro-nats), None where a node cannot open by
     itself (not a candidate kind): devices first, then transformers."""
@@ -560,8 +625,8 @@ def prior_table(
     for d, kind in enumerate(topology.device_kind):
         if kind not in allowed:
             out.append(None)
-        elif watched[d]:
-            out.append(log_odds(telemetered_prior))
+        elif watched[d] and telemetered_only_on_scada:
+            out.append(None)
         else:
             out.append(log_odds(prior_open[kind]))
     transformer = log_odds(prior_open["transformer"]) if "transformer" in allowed else None

@@ -306,8 +306,18 @@ class NotifyKeys:
 
 #: The fixed notify keys (``NotifyKeys(prefix).meta`` ...).
 NOTIFY_FIXED = (
-    "meta", "incidents", "status", "counts", "order", "serial", "prios", "sending", "provider",
-    "consent", "inbound", "lock",
+    "meta",
+    "incidents",
+    "status",
+    "counts",
+    "order",
+    "serial",
+    "prios",
+    "sending",
+    "provider",
+    "consent",
+    "inbound",
+    "lock",
 )
 
 
@@ -376,7 +386,9 @@ end
 #:   ["S", key] supersede if pending    ["B", key, body] rewrite if pending
 #:   ["M", incident, into] fold log (keeping into's entries) and outbox rows into ``into``
 #:   ["P", incident, row JSON] projection   ["H", seq] high-water mark
-NOTIFY_COMMIT = NOTIFY_LIB + r"""
+NOTIFY_COMMIT = (
+    NOTIFY_LIB
+    + r"""
 if redis.call('GET', KEYS[1]) ~= ARGV[2] then
   return redis.error_reply('LOCK notify decision lock lost')
 end
@@ -428,13 +440,16 @@ end
 redis.call('DEL', KEYS[1])
 return #ops
 """
+)
 
 #: Claim: move up to ``limit`` due rows from their pending queues to ``sending`` — highest
 #: priority (lowest number) first, then by not_before, then in insertion order — in one
 #: atomic step, so two senders never get the same row. Waits out a decision in progress.
 #: KEYS: lock. ARGV: base, token ('' outside a decision), now, limit, wall-clock time.
 #: Returns 'LOCKED', or the rows' fields in `notify.store.OutboxRow` order (then attempts).
-NOTIFY_CLAIM = NOTIFY_LIB + r"""
+NOTIFY_CLAIM = (
+    NOTIFY_LIB
+    + r"""
 if locked() then return 'LOCKED' end
 local left = tonumber(ARGV[4])
 local out = {}
@@ -453,11 +468,14 @@ for _, p in ipairs(redis.call('ZRANGE', base .. 'prios', 0, -1)) do
 end
 return out
 """
+)
 
 #: Finish a send attempt (`SqliteStore.finish`'s UPDATE). KEYS: lock. ARGV: base, token, key,
 #: status, at, has provider id ('1'/'0'), provider id, has error, error, not_before ('' keep).
 #: Returns 'LOCKED', 1, or 0 when no such row.
-NOTIFY_FINISH = NOTIFY_LIB + r"""
+NOTIFY_FINISH = (
+    NOTIFY_LIB
+    + r"""
 if locked() then return 'LOCKED' end
 local k, new = ARGV[3], ARGV[4]
 local row = msg(k)
@@ -485,10 +503,13 @@ if ARGV[10] ~= '' then redis.call('HSET', row, 'not_before', ARGV[10]) end
 set_status(k, new, ARGV[5])
 return 1
 """
+)
 
 #: A delivery receipt by provider id or outbox key, for rows already sent.
 #: KEYS: lock (routing only). ARGV: base, reference, status, at. Returns the rows updated.
-NOTIFY_RECEIPT = NOTIFY_LIB + r"""
+NOTIFY_RECEIPT = (
+    NOTIFY_LIB
+    + r"""
 local ref = ARGV[2]
 local found = {}
 if redis.call('EXISTS', msg(ref)) == 1 then found[#found + 1] = ref end
@@ -509,13 +530,17 @@ for _, k in ipairs(found) do
 end
 return n
 """
+)
 
 #: Rows left ``sending`` (claimed at or before a wall-clock cutoff) go back to pending, to be
 #: sent again under the same idempotency key. KEYS: lock. ARGV: base, token, cutoff.
 #: Returns 'LOCKED' or how many.
-NOTIFY_RECOVER = NOTIFY_LIB + r"""
+NOTIFY_RECOVER = (
+    NOTIFY_LIB
+    + r"""
 if locked() then return 'LOCKED' end
 local stuck = redis.call('ZRANGEBYSCORE', base .. 'sending', '-inf', ARGV[3])
 for _, k in ipairs(stuck) do set_status(k, 'pending', 0) end
 return #stuck
 """
+)

@@ -161,5 +161,3 @@ def write_html(target: Path, **context: Any) -> Path:
     env = Environment(autoescape=select_autoescape(default=True))
     target.write_text(env.from_string(PAGE).render(**context), encoding="utf-8")
     return target
-
-

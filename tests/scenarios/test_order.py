@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from scenarios.order import differing, incident_keys, meter_clock, shuffled_within, swapped_batches
+from scenarios.order import differing, incident_keys, meters_late, shuffled_within, swapped_batches
 
 
 def signals(n: int) -> list[dict[str, object]]:
@@ -37,12 +37,17 @@ def test_swapped_batches() -> None:
     assert swapped_batches(sigs, 6) == sigs  # too short to swap two batches of 6
 
 
-def test_meter_clock_shifts_meters_only_and_keeps_arrival_order() -> None:
-    sigs = signals(4)
-    out = meter_clock(sigs, 10)
-    assert [s["id"] for s in out] == [s["id"] for s in sigs]
-    assert out[0]["ts"] == "2024-07-01T08:10:00Z" and out[1]["ts"] == sigs[1]["ts"]
-    assert sigs[0]["ts"] == "2024-07-01T08:00:00Z"  # the input is not modified
+def test_meters_late_delays_meters_only_and_changes_no_signal() -> None:
+    sigs = signals(14)  # meters at minutes 0, 3, 6, 9, 12; calls in between
+    out = meters_late(sigs, 10)
+    assert sorted(s["id"] for s in out) == sorted(s["id"] for s in sigs)
+    assert all(a is b for a, b in zip(sorted(out, key=id), sorted(sigs, key=id), strict=True))
+    order = [s["id"] for s in out]
+    # The meter of minute 0 arrives with the signals of minute 10: after minute 8's call
+    # (minute 9 is a meter, itself late), before minute 10's.
+    assert order.index("s8") < order.index("s0") < order.index("s10")
+    calls = [s["id"] for s in out if s["type"] == "call"]
+    assert calls == [s["id"] for s in sigs if s["type"] == "call"]
 
 
 def test_differing_counts_unmatched_incidents_both_ways() -> None:

@@ -33,7 +33,7 @@ T0 = 1_800_000_000
 
 def priors(topology: Topology) -> list[int | None]:
     rules = Rules()
-    return prior_table(topology, rules.storm.prior_open, MODEL.candidates, MODEL.telemetered_prior)
+    return prior_table(topology, rules.storm.prior_open, MODEL.candidates, MODEL.telemetered_opens_only_on_scada)
 
 
 class World:
@@ -62,6 +62,10 @@ class World:
             for p in range(len(topo.premise_ids))
             if rng.random() < 0.08
         }
+        for p in self.restored:  # the meter says power is back: no report since
+            self.summaries[p] = PremiseSummary(False, False, 0, NEVER, True)
+        #: Have this feeder's meters reported (so silent meters count)?
+        self.metered = rng.random() < 0.5
         self.forced = set(rng.sample(range(self.nodes), rng.randint(0, 2)))
         self.vetoed = set(rng.sample(range(self.nodes), rng.randint(0, 1)))
         self.shown = set(rng.sample(range(self.nodes), rng.randint(0, 2)))
@@ -96,7 +100,11 @@ class World:
             for p in self.premises_below(node)
             if not any(p in self.premises_below(f) for f in inner)
         ]
-        reporting = [self.summaries[p] for p in free if p in self.summaries]
+        reporting = [
+            self.summaries[p] for p in free if p in self.summaries and self.summaries[p].reports
+        ]
+        energised = sum(1 for p in free if p in self.summaries and self.summaries[p].energised)
+        metered = len(free) if self.metered else 0
         if not reporting:
             return 0
         k = sum(s.called for s in reporting)
@@ -107,29 +115,27 @@ class World:
         )
         elapsed = max(self.clock - first, LIK.lead_seconds)
         kinds = sum(s.kind for s in reporting) / 1e6
-        contradicted = latest_restore > first
+        restored = energised if latest_restore > first else 0
 
-        def region(k: int, n: int, gasps: int) -> float:
+        def region(k: int, n: int, gasps: int, metered: int) -> float:
             silent = (n - k) * LIK.delay_cdf(elapsed)
             calls = betaln(LIK.a + k, LIK.b + silent) - betaln(LIK.a, LIK.b)
             calls -= k * LIK.log_noise
-            meters = (
-                math.log1p(-MODEL.no_meters)
-                + betaln(LIK.gasp_c + gasps, LIK.gasp_d + n - gasps)
-                - betaln(LIK.gasp_c, LIK.gasp_d)
-            )
-            if gasps:
+            meters = 0.0
+            if metered:
+                meters = betaln(LIK.gasp_c + gasps, LIK.gasp_d + metered - gasps) - betaln(
+                    LIK.gasp_c, LIK.gasp_d
+                )
                 meters -= gasps * math.log(MODEL.last_gasp_false)
-            else:
-                meters = float(np.logaddexp(meters, math.log(MODEL.no_meters)))
             return calls + meters + kinds
 
         gasps = sum(s.gasped for s in reporting)
-        nats = region(k, len(free), gasps) + (LIK.restored_llr if contradicted else 0.0)
+        nats = region(k, len(free), gasps, metered) + restored * LIK.restored_llr
         if node >= self.devices:  # a transformer, or one premise's own service drop
             nats += math.log1p(-MODEL.service_share)
             if len(reporting) == 1:
-                single = region(k, 1, gasps) + math.log(MODEL.service_share)
+                single = region(k, 1, gasps, int(self.metered))
+                single += math.log(MODEL.service_share)
                 nats = float(np.logaddexp(nats, single))
         return micro(nats)
 
@@ -165,6 +171,7 @@ class World:
             + [("veto", v) for v in self.vetoed]
             + [("shown", v) for v in self.shown]
             + [("tick", i) for i in range(3)]
+            + ([("metered", 0)] if self.metered else [])
         )
         # A decoy: force a node and release it again, show and hide one.
         decoy = rng.randrange(self.nodes)
@@ -178,6 +185,8 @@ class World:
                 tree.power_restored(x, self.restored[x])
             elif what == "force":
                 tree.force(x, True)
+            elif what == "metered":
+                tree.meters_report(x)
             elif what == "decoy":
                 tree.force(x, True)
                 tree.force(x, False)

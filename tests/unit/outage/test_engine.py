@@ -250,16 +250,23 @@ def test_last_gasps_predict_and_power_restored_self_clears(driver: Driver, feede
     assert incident.status == "restored"
 
 
-def test_energised_premise_splits_a_fuse_prediction(driver: Driver, feeder: Feeder) -> None:
+def test_energised_premises_split_a_fuse_prediction(driver: Driver, feeder: Feeder) -> None:
+    """Every meter under the fuse gasps except those of three transformers: the fuse is out.
+    Then their meters say they have power: the fuse cannot be open; what is left are the
+    transformers that did report, and the fuse's ticket survives on one of them."""
     topo = driver.engine.topology
-    a, b, c = feeder.transformers[:3]
-    driver.call(0, driver.premise_of(a))
-    driver.call(1, driver.premise_of(b))
+    quiet = feeder.transformers[2:5]
+    reporting = [t for t in topo.device_transformers[feeder.fuse] if t not in quiet]
+    for t in reporting:
+        for premise in topo.premises_of_transformer(t):
+            driver.send(0, type="meter", premise=topo.premise_ids[premise], event="last_gasp")
     (incident,) = driver.open_incidents()
     assert incident.asset == topo.device_ids[feeder.fuse]
-    driver.send(2, type="meter", premise=driver.premise_of(c), event="power_restored")
+    for premise in [p for t in quiet for p in topo.premises_of_transformer(t)]:
+        driver.send(3, type="meter", premise=topo.premise_ids[premise], event="power_restored")
     assets = sorted(i.asset for i in driver.open_incidents())
-    assert assets == sorted([topo.transformer_ids[a], topo.transformer_ids[b]])
+    assert assets == sorted(topo.transformer_ids[t] for t in reporting)
+    assert incident.is_open and incident.asset in assets
 
 
 def test_call_from_a_premise_the_meter_shows_energised_is_a_service_ticket(
@@ -397,7 +404,7 @@ def test_rules_file_errors_name_file_and_field(tmp_path: Path) -> None:
     path.write_text("inference:\n  call_share: {mean: 0.2}\nnormal:\n  close_after_minutes: 30\n")
     rules = load_rules(path)
     assert rules.normal.close_after_minutes == 30 and rules.storm.close_after_minutes == 120
-    assert rules.inference.call_share.mean == 0.2 and rules.inference.call_share.concentration == 12
+    assert rules.inference.call_share.mean == 0.2 and rules.inference.call_share.concentration == 20
     path.write_text("normal: [unclosed\n")
     with pytest.raises(RulesError, match=r"rules\.yaml:\d+: not valid YAML"):
         load_rules(path)
