@@ -47,6 +47,9 @@ class Service:
             str(keys),
             "--port",
             str(self.port),
+            # The tests replay storms simulated on a fixed date: judge no signal by its age.
+            "--max-signal-age",
+            "0",
         ]
         self.log = tmp / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None

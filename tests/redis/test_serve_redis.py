@@ -48,6 +48,7 @@ class Serve:
             sys.executable, "-m", "outage", "serve", "--topology", str(DEMO_GPKG),
             "--state-dir", str(self.state_dir), "--keys", str(keys_file), "--port", str(self.port),
             "--store", url, "--prefix", prefix, "--role", role,
+            "--max-signal-age", "0",  # the storms are simulated on a fixed date
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
 
