@@ -86,10 +86,10 @@ class SqliteJournal:
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
             if "digest" not in columns:  # a journal written before digests were kept
                 self.db.execute("ALTER TABLE messages ADD COLUMN digest TEXT")
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:  # no such directory, no permission, locked
+            raise JournalError(f"{self.path}: cannot open journal ({exc})") from None
+        except sqlite3.DatabaseError as exc:  # damage: "file is not a database", "malformed"
             raise self._corrupt(exc, "cannot open journal") from None
-        except sqlite3.Error as exc:
-            raise JournalError(f"{self.path}: cannot open journal ({exc})") from exc
         self._identity = _identity(self.path)
 
     # -- identity -----------------------------------------------------------------------------
@@ -184,6 +184,8 @@ class SqliteJournal:
             ):
                 last = seq
                 yield seq, body
+        except sqlite3.OperationalError as exc:
+            raise JournalError(f"{self.path}: cannot read after message {last} ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc, f"unreadable after message {last}") from None
 
@@ -234,6 +236,8 @@ class SqliteJournal:
     def _read(self, sql: str, args: Sequence[object]) -> list[tuple]:  # type: ignore[type-arg]
         try:
             return self.db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise JournalError(f"{self.path}: cannot read ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc, "unreadable") from None
 
@@ -292,15 +296,25 @@ _PAGE = re.compile(r"page (\d+)", re.IGNORECASE)
 
 
 def _damaged_page(db: sqlite3.Connection) -> tuple[int, int] | None:
-    """``(page, byte offset)`` of the first page ``PRAGMA integrity_check`` complains about."""
+    """``(page, byte offset)`` of the first damaged page: the first page ``PRAGMA
+    integrity_check`` complains about or, when the damage stops the check itself, the first
+    page the ``dbstat`` table reads as corrupted."""
     try:
         size = int(db.execute("PRAGMA page_size").fetchone()[0])
-        rows = db.execute("PRAGMA integrity_check(20)").fetchall()
     except sqlite3.Error:
         return None
-    for (line,) in rows:
-        match = _PAGE.search(str(line))
-        if match:
-            page = int(match.group(1))
-            return page, (page - 1) * size
-    return None
+    try:
+        for (line,) in db.execute("PRAGMA integrity_check(20)").fetchall():
+            match = _PAGE.search(str(line))
+            if match:
+                page = int(match.group(1))
+                return page, (page - 1) * size
+    except sqlite3.Error:
+        pass
+    try:
+        row = db.execute(
+            "SELECT MIN(pageno) FROM dbstat WHERE pagetype = 'corrupted'"
+        ).fetchone()
+    except sqlite3.Error:  # no dbstat in this SQLite build, or unreadable too
+        return None
+    return (int(row[0]), (int(row[0]) - 1) * size) if row and row[0] else None

@@ -214,7 +214,8 @@ def _report_recovery(runtime: Any, state_dir: Path) -> None:
         err.print(
             f"[bold yellow]quarantined[/] {len(quarantined):,} journaled messages the engine "
             f"cannot apply (never retried; GET /v1/quarantine lists them), first: message "
-            f"{first['seq']} {first['id']!r}: {first['reason']}"
+            f"{first['seq']} {first['id']!r}: {first['reason']}",
+            soft_wrap=True,
         )
     migration = runtime.migration
     if migration is not None:
@@ -224,7 +225,8 @@ def _report_recovery(runtime: Any, state_dir: Path) -> None:
         err.print(
             f"[bold yellow]migrated[/] the journal from topology {migration.old} to "
             f"{migration.new}: {migration.replayed:,} messages replayed, "
-            f"{len(migration.lost):,} no longer apply (each listed in {path})"
+            f"{len(migration.lost):,} no longer apply (each listed in {path})",
+            soft_wrap=True,
         )
 
 
