@@ -196,3 +196,12 @@ def storm(network: Network) -> list[dict[str, Any]]:
         network.topology, network.tables.customers, faults=10, seed=5, nested=0.2, warning=True
     )
     return sim.signals
+
+
+@pytest.fixture
+def api_key(tmp_path: Path) -> tuple[Path, str]:
+    """A keys file with one key for intake, officer reads, the IVR and metrics."""
+    from tests.integration.test_serve_e2e import new_key
+
+    path = tmp_path / "keys.yaml"
+    return path, new_key(path, "ops", "intake", "officer", "ivr", "metrics")
