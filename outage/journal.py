@@ -91,22 +91,29 @@ class SqliteJournal:
         except sqlite3.DatabaseError as exc:  # damage: "file is not a database", "malformed"
             raise self._corrupt(exc, "cannot open journal") from None
         self._identity = _identity(self.path)
+        # The write-ahead log holds what is committed but not yet checkpointed: removing it
+        # loses that just as surely. SQLite keeps one WAL file while the database is open.
+        self._wal = self.path + "-wal"
+        self._wal_identity = _identity(self._wal)
 
     # -- identity -----------------------------------------------------------------------------
 
     def check_identity(self) -> None:
         """`JournalGone` (sticky) when the file at ``path`` is not the one opened."""
         if self.broken is None:
-            now = _identity(self.path)
-            if now != self._identity:
-                found = "it is missing" if now is None else f"inode {now[1]} is there now"
-                self.broken = (
-                    f"{self.path}: the journal file was removed or replaced while the service "
-                    f"ran (opened inode {self._identity and self._identity[1]}; {found}); "
-                    "intake is stopped so that nothing more is acknowledged that a restart "
-                    "would not find: put the file back, or restart to recover from what is on "
-                    "disk"
-                )
+            for path, opened in ((self.path, self._identity), (self._wal, self._wal_identity)):
+                now = _identity(path)
+                if opened is None and path == self._wal:
+                    self._wal_identity = now  # created by the first write
+                elif now != opened:
+                    found = "it is missing" if now is None else f"inode {now[1]} is there now"
+                    self.broken = (
+                        f"{path}: the journal file was removed or replaced while the service "
+                        f"ran (opened inode {opened and opened[1]}; {found}); intake is "
+                        "stopped so that nothing more is acknowledged that a restart would not "
+                        "find: put the file back, or restart to recover from what is on disk"
+                    )
+                    break
         if self.broken is not None:
             raise JournalGone(self.broken)
 

@@ -161,7 +161,7 @@ def test_a_second_service_on_the_same_state_dir_exits_with_a_clear_message(
 # -- 5. the journal removed under a running service ---------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["removed", "replaced"])
+@pytest.mark.parametrize("how", ["removed", "replaced", "wal-removed"])
 def test_a_journal_removed_or_replaced_while_running_stops_intake(
     how: str, tmp_path: Path, ops: tuple[Path, str], premises: list[str]
 ) -> None:
@@ -172,6 +172,9 @@ def test_a_journal_removed_or_replaced_while_running_stops_intake(
         assert post(service, key, [call(premises[0])]).status_code == 202
         path = tmp_path / "state" / "journal.sqlite"
         if how == "removed":
+            path.unlink()
+        elif how == "wal-removed":  # what is committed but not yet checkpointed lives there
+            path = path.with_name("journal.sqlite-wal")
             path.unlink()
         else:
             copy = path.with_suffix(".copy")
