@@ -59,8 +59,9 @@ def strict_service(tmp: Path, keys: Path, *extra: str) -> Service:
     """`outage serve` with the default clock policy (the e2e `Service` turns the age limit
     off to replay old storms) and ``extra`` arguments."""
     service = Service(tmp, keys)
-    at = service.args.index("--max-signal-age")
-    del service.args[at : at + 2]
+    if "--max-signal-age" in service.args:
+        at = service.args.index("--max-signal-age")
+        del service.args[at : at + 2]
     service.args += list(extra)
     return service
 
