@@ -63,7 +63,7 @@ async def list_incidents(
     since: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
     planned: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,  # JSON answers hold 64-bit integers
 ) -> Json:
     """Incidents with customers affected, calls, ETR and status; call lists are counts here."""
     if since is not None and since.tzinfo is None:

@@ -108,7 +108,9 @@ class _Resume:
 async def _resume(
     request: Request,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this sequence")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="resume after this sequence")
+    ] = None,
     types: Annotated[
         list[str] | None, Query(max_length=40, description="only these event types")
     ] = None,

@@ -110,6 +110,9 @@ class RedisRuntime:
         self._audit_published = 0
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
+        self._refresh_lock = threading.Lock()
+        self._refreshing = False
+        self._refreshed = 0.0
 
     @property
     def durable(self) -> bool:
@@ -155,8 +158,24 @@ class RedisRuntime:
 
     def liveness(self) -> int | None:
         """The figure `/healthz` shows: the last ``signals_applied`` read — never a Redis
-        round trip, so liveness holds while Redis hangs."""
+        round trip on the caller's time, so liveness holds while Redis hangs. A fresh read is
+        started in the background (one at a time, at most once a second) for the next call."""
+        now = time.monotonic()
+        with self._refresh_lock:
+            start = not self._refreshing and now - self._refreshed >= 1.0
+            self._refreshing = self._refreshing or start
+        if start:
+            threading.Thread(target=self._refresh, name="liveness-refresh", daemon=True).start()
         return self.engine.last_applied
+
+    def _refresh(self) -> None:
+        try:
+            _ = self.engine.signals_applied  # the read stores the figure
+        except StoreError:
+            pass  # Redis down: /readyz says so; liveness keeps the last figure
+        finally:
+            with self._refresh_lock:
+                self._refreshing, self._refreshed = False, time.monotonic()
 
     def latest_event_seq(self) -> int:
         """The newest sequence on the global event feed (what any API worker may have sent)."""

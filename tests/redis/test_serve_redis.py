@@ -172,7 +172,7 @@ def test_api_workers_and_an_engine_worker_serve_one_truth(
         read_events(late.url, key, {"Last-Event-ID": "3"}, 3, resumed)
         assert [e["id"] for e in resumed] == [4, 5, 6]
         # Every signal applied once, plus the playbooks' rule-set switches (one per partition).
-        applied = httpx.get(f"{second.url}/healthz").json()["signals_applied"]
+        applied = httpx.get(f"{second.url}/readyz").json()["signals_applied"]  # a fresh read
         switches = applied - len(storm)
         assert switches >= 0 and switches % len(Router(network).partitions) == 0
         # Exactly one process decides SMS and runs playbooks: the one with --role all.
@@ -221,7 +221,7 @@ def test_kill_9_the_engine_worker_mid_storm_and_start_another(
         assert not all_applied(client, keys, partitions)
         procs.worker("engine-b")
         wait_applied(client, keys, partitions, timeout=120)
-        health = httpx.get(f"{api.url}/healthz").json()
+        health = httpx.get(f"{api.url}/readyz").json()  # /healthz: the last figure read
         assert health["signals_applied"] == len(storm)
     finally:
         procs.close()
@@ -273,7 +273,7 @@ def test_redis_down_answers_503_and_the_resend_after_is_taken_once(
         assert before["accepted"] == [] and len(before["duplicates"]) == len(first)
         assert post(api.url, key, rest).status_code == 202
         wait_applied(store, keys, partitions, timeout=120)
-        health = httpx.get(f"{api.url}/healthz").json()
+        health = httpx.get(f"{api.url}/readyz").json()  # /healthz: the last figure read
         assert health["signals_applied"] == len(storm)
     finally:
         procs.close()
