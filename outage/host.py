@@ -24,6 +24,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -77,16 +78,17 @@ def decode(body: bytes) -> Message:
     return _MESSAGE.validate_json(body)
 
 
-def content_digest(message: Message) -> str:
-    """What makes two messages with one id the same message: a signal's canonical body; a
-    command's fields except its id and the receipt time the service stamps on it (a retried
-    request is stamped anew, yet is the same command)."""
+def content_digest(message: Message, body: bytes | None = None) -> str:
+    """What makes two messages with one id the same message: a signal's canonical body
+    (``body``, when its `encode` is at hand already); a command's fields except its id and the
+    receipt time the service stamps on it (a retried request is stamped anew, yet is the same
+    command)."""
     if isinstance(message, Command):
         body = orjson.dumps(
             message.model_dump(mode="json", exclude_none=True, exclude={"id", "ts"}),
             option=orjson.OPT_SORT_KEYS,
         )
-    else:
+    elif body is None:
         body = dump_signal(message)
     return hashlib.sha256(body).hexdigest()[:32]
 
@@ -199,7 +201,7 @@ class EngineHost:
     def submit(self, messages: Iterable[Message]) -> SubmitResult:
         """Journal, apply and record a batch; returns per-message outcomes and the events."""
         result = SubmitResult()
-        fresh: list[tuple[Message, str]] = []
+        fresh: list[tuple[Message, str, bytes]] = []
         here: dict[str, str] = {}  # id -> digest of the first message with it in this batch
         seen_before: list[tuple[Message, str]] = []
         for message in messages:
@@ -207,23 +209,23 @@ class EngineHost:
             if problem is not None:
                 result.rejected.append({"id": message.id, "error": problem})
                 continue
-            digest = content_digest(message)
+            body = encode(message)
+            digest = content_digest(message, body)
             if message.id in here:
                 self._repeat(result, message, here[message.id] == digest)
             elif message.id in self.engine.seen or message.id in self._quarantined_ids:
                 seen_before.append((message, digest))
             else:
                 here[message.id] = digest
-                fresh.append((message, digest))
+                fresh.append((message, digest, body))
         sequence: list[int | None]
         if self.journal is not None:
-            rows = [(m.id, encode(m), d) for m, d in fresh]
-            sequence = self.journal.append_messages(rows)
+            sequence = self.journal.append_messages([(m.id, b, d) for m, d, b in fresh])
         else:
             sequence = list(range(1, len(fresh) + 1))
-            self._digests.update((m.id, d) for m, d in fresh)
+            self._digests.update((m.id, d) for m, d, _ in fresh)
         applied: list[tuple[Message, int]] = []
-        for (message, digest), seq in zip(fresh, sequence, strict=True):
+        for (message, digest, _), seq in zip(fresh, sequence, strict=True):
             if seq is None:  # journaled by an earlier run the engine has not seen
                 seen_before.append((message, digest))
             else:
@@ -319,6 +321,7 @@ class EngineHost:
         self, seq: int, message_id: str, kind: str, reason: str, at: str | None = None
     ) -> None:
         self._quarantined_ids.add(message_id)
+        at = at or datetime.now(UTC).isoformat()
         self.quarantined.append(
             {"seq": seq, "id": message_id, "type": kind, "reason": reason, "at": at}
         )

@@ -42,7 +42,7 @@ class RedisIntake:
         The result lists ids in the order the messages came; `StoreUnavailable` when Redis
         cannot be reached (then retry: what got in is reported as duplicates)."""
         result = SubmitResult()
-        shares: dict[str, list[tuple[Message, str]]] = {}
+        shares: dict[str, list[tuple[Message, str, bytes]]] = {}
         # (message, its partitions (none: repeated in this batch), repeated with other content)
         order: list[tuple[Message, tuple[str, ...], bool]] = []
         here: dict[str, str] = {}  # id -> digest of its first message in this batch
@@ -53,7 +53,8 @@ class RedisIntake:
             if problem is not None:
                 result.rejected.append({"id": message.id, "error": problem})
                 continue
-            digest = content_digest(message)
+            body = encode(message)
+            digest = content_digest(message, body)
             if message.id in here:
                 order.append((message, (), here[message.id] != digest))
                 continue
@@ -61,10 +62,10 @@ class RedisIntake:
             partitions = self.router.route(message)
             order.append((message, partitions, False))
             for partition in partitions:
-                shares.setdefault(partition, []).append((message, digest))
+                shares.setdefault(partition, []).append((message, digest, body))
         stored: dict[tuple[str, str], str | None] = {}
         for partition, share in shares.items():
-            for (message, _), reply in zip(share, self.append(partition, share), strict=True):
+            for (message, _, _), reply in zip(share, self.append(partition, share), strict=True):
                 stored[(partition, message.id)] = reply
         for message, partitions, differs in order:
             replies = [stored.get((p, message.id)) for p in partitions]
@@ -76,13 +77,15 @@ class RedisIntake:
                 result.duplicates.append(message.id)
         return result
 
-    def append(self, partition: str, messages: list[tuple[Message, str]]) -> list[str | None]:
-        """Append ``(message, digest)`` pairs to one partition's stream; per message its stream
+    def append(
+        self, partition: str, messages: list[tuple[Message, str, bytes]]
+    ) -> list[str | None]:
+        """Append ``(message, digest, body)`` to one partition's stream; per message its stream
         id, None for a duplicate, or `CONFLICT` (the id was stored with other content)."""
         keys = self.keys.partition(partition)
         args: list[bytes | str] = []
-        for message, digest in messages:
-            args += [message.id, encode(message), digest]
+        for message, digest, body in messages:
+            args += [message.id, body, digest]
         with unavailable(f"intake to partition {partition}"):
             ids = self._script(keys=[keys.seen, keys.signals, keys.digests], args=args)
         return [i.decode() if isinstance(i, bytes) else i for i in ids]
