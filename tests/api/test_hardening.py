@@ -144,3 +144,33 @@ def test_an_etr_at_the_edge_of_the_range_reaches_every_consumer(
     answerer: IvrAnswerer = runtime.ivr
     assert all(answerer._when(last))
 
+
+
+def test_a_journal_from_before_digests_tells_resends_from_conflicts(
+    network: Network, tmp_path: Path
+) -> None:
+    """A journal written by an earlier version (no digest column, no quarantine or meta
+    table) is taken as it is: resends of what it holds are duplicates, other content under
+    one of its ids a conflict, and it gets the topology's identity."""
+    path = tmp_path / "journal.sqlite"
+    _, transformers = fuse_with_transformers(network)
+    signal = call(premise_of(network, transformers[0]))
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " id TEXT NOT NULL UNIQUE, body BLOB NOT NULL);"
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY, message_seq INTEGER NOT NULL,"
+            " type TEXT NOT NULL, body BLOB NOT NULL);"
+        )
+        body = parse_signal(signal).model_dump_json(exclude_none=True).encode()
+        db.execute("INSERT INTO messages (id, body) VALUES (?, ?)", (signal["id"], body))
+    journal = SqliteJournal(path)
+    runtime = Runtime(network, journal)
+    assert runtime.engine.signals_applied == 1
+    with TestClient(create_app(runtime, ServiceSettings(), ring(), clock=storm_clock)) as client:
+        resent = client.post("/v1/signals", json=[signal], headers=auth("intake")).json()
+        assert resent["duplicates"] == [signal["id"]]
+        other = signal | {"premise": premise_of(network, transformers[1])}
+        changed = client.post("/v1/signals", json=[other], headers=auth("intake"))
+        assert changed.status_code == 409 and changed.json()["conflicts"][0]["id"] == signal["id"]
+    assert (journal.meta("topology") or "").startswith("sha256:")
