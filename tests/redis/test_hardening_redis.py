@@ -113,6 +113,7 @@ def test_a_second_pinned_writer_of_a_partition_exits(
 ) -> None:
     pinned = ("--partitions", "system")
     first = worker_process(redis_url, keys, "pinned-a", tmp_path / "a.log", *pinned)
+    second: subprocess.Popen[bytes] | None = None
     try:
         wait_owned(client, keys, ("system",), first)
         second = worker_process(redis_url, keys, "pinned-b", tmp_path / "b.log", *pinned)
@@ -122,8 +123,13 @@ def test_a_second_pinned_writer_of_a_partition_exits(
         assert "one writer per partition" in message and "Traceback" not in message
         assert first.poll() is None  # the first one goes on
     finally:
-        first.send_signal(signal.SIGTERM)
-        first.wait(20)
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(20)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
 
 
 def test_a_frozen_redis_neither_stalls_liveness_nor_hides_a_write(
