@@ -26,7 +26,7 @@ from notify.audience import Audience
 from notify.errors import InboundError
 from notify.store import NotifyStore
 from notify.templates import Templates
-from outage.signals import CallSignal
+from outage.signals import CallSignal, bounded_utc
 
 KEYWORDS = {
     "stop": {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "TD", "退订", "取消"},
@@ -99,6 +99,10 @@ class InboundHandler:
             raise InboundError("text: must be a string")
         if not isinstance(received_at, datetime) or received_at.tzinfo is None:
             raise InboundError("received_at: must be a timezone-aware datetime")
+        try:  # the time an OUT call is reported at: the range every signal's time is in
+            received_at = bounded_utc(received_at)
+        except ValueError as exc:
+            raise InboundError(f"received_at: {exc}") from None
         if not isinstance(from_phone, str) or not from_phone.strip():
             raise InboundError("from_phone: required")
         earlier = self.store.inbound_reply(message_id)

@@ -57,7 +57,10 @@ def format_time(when: datetime | None, language: str, zone: str) -> str | None:
     """A short local time for an SMS: ``7月1日18:30`` or ``Jul 1 18:30``."""
     if when is None:
         return None
-    local = when.astimezone(ZoneInfo(zone))
+    try:
+        local = when.astimezone(ZoneInfo(zone))
+    except (OverflowError, ValueError):  # the edge of datetime's range: say it as given
+        local = when
     if language == "zh-CN":
         return f"{local.month}月{local.day}日{local:%H:%M}"
     return f"{local:%b} {local.day} {local:%H:%M}"

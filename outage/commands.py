@@ -6,10 +6,12 @@ restart replays it exactly as it happened.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from outage.signals import bounded_utc
 
 Asset = Annotated[str, Field(min_length=1, max_length=128)]
 Action = Literal[
@@ -43,8 +45,9 @@ class Command(BaseModel):
     @field_validator("ts", "etr")
     @classmethod
     def _to_utc(cls, value: datetime | None) -> datetime | None:
-        # One time zone inside the engine: what officers type in local time is stored in UTC.
-        return value.astimezone(UTC) if value is not None else None
+        # One time zone inside the engine: what officers type in local time is stored in UTC,
+        # within the same absolute range as every signal's times (see `bounded_utc`).
+        return bounded_utc(value) if value is not None else None
 
     @model_validator(mode="after")
     def _needs(self) -> Command:

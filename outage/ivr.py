@@ -218,7 +218,12 @@ class IvrAnswerer:
     def _when(self, ts: datetime | None) -> tuple[str, str]:
         if ts is None:
             return "稍后", "later today"
-        local = ts.astimezone(self.tz)
+        try:
+            local = ts.astimezone(self.tz)
+        except (OverflowError, ValueError):
+            # At the very edge of what a datetime holds the local time does not exist; say
+            # the time in UTC rather than fail the caller's answer.
+            local = ts
         return (
             f"{local.month}月{local.day}日{local:%H:%M}",
             f"{local:%H:%M} on {local.day} {local:%b}",

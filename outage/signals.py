@@ -44,8 +44,27 @@ Id = Annotated[str, Field(min_length=1, max_length=128)]
 Text = Annotated[str, Field(min_length=1, max_length=512)]
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+#: Every time a signal or command carries lies in [EARLIEST, LATEST) once converted to UTC.
+#: An absolute bound, independent of any clock, so that a replay judges a journal exactly as
+#: the live run did, and so that no later arithmetic (``ts + timedelta``, a local time zone)
+#: can leave the range `datetime` can hold: ``9999-12-31T23:00Z`` is a valid ISO time, yet one
+#: hour later, or eight time zones east, it no longer exists.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def bounded_utc(value: datetime) -> datetime:
+    """``value`` in UTC; `ValueError` (pydantic reports it on the field) outside the range."""
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(
+            f"{value.isoformat()} is out of range: times must lie between "
+            f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+        )
+    return utc
 
 
 class _Signal(BaseModel):
@@ -53,10 +72,11 @@ class _Signal(BaseModel):
 
     id: Id
 
-    @field_validator("ts", "start", "end", check_fields=False)
+    @field_validator("ts", "start", "end", "until", check_fields=False)
     @classmethod
     def _to_utc(cls, value: datetime | None) -> datetime | None:
-        return _utc(value) if value is not None else None  # a planned notice's ts is optional
+        # a planned notice's ts and a warning's until are optional
+        return bounded_utc(value) if value is not None else None
 
 
 class CallSignal(_Signal):

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -15,11 +14,21 @@ from outage.redisstore.errors import StoreError, StoreUnavailable
 from outage.signals import Signal
 
 from . import intake, ivr_routes, map_routes, officer, ops, playbook_routes
-from .auth import KeyRing
+from .auth import FailureLimiter, KeyRing
+from .clock import Clock, wall_clock
 from .compose import Services
+from .paths import ApiPaths, Dashboard
 from .responses import Json
 from .runtime import Runtime
+from .session import Sessions
 from .settings import ServiceSettings
+
+#: A 503 on a write whose outcome cannot be known (the store took the request, or not).
+OUTCOME_UNKNOWN = (
+    "the outcome is unknown: the request may or may not have been stored; send the same "
+    "request again (same ids, same Idempotency-Key) — anything already stored answers as a "
+    "duplicate and is never applied twice"
+)
 
 DESCRIPTION = """
 Outage-aware emergency response engine: intake of calls, meter events and SCADA; the duty
@@ -35,9 +44,12 @@ def create_app(
     settings: ServiceSettings | None = None,
     keys: KeyRing | None = None,
     services: Services | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The HTTP service over ``runtime``; with ``services`` (notify and playbooks wired by
-    `compose`) also the playbook, SMS and public feed endpoints."""
+    `compose`) also the playbook, SMS and public feed endpoints. ``clock`` is what timestamps
+    at the door are judged against (`outage.api.clock`; default the wall clock)."""
     settings = settings or ServiceSettings()
     app = FastAPI(
         title="Outage response engine",
@@ -49,6 +61,12 @@ def create_app(
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.keys = keys or KeyRing([])
+    app.state.clock = clock or wall_clock
+    secret = settings.session_secret
+    app.state.sessions = Sessions(secret.get_secret_value().encode() if secret else None)
+    app.state.auth_failures = FailureLimiter(
+        settings.auth_failures_per_s, settings.auth_failure_burst
+    )
     app.state.ready = True
     app.include_router(intake.router)
     app.include_router(officer.router)
@@ -59,7 +77,8 @@ def create_app(
         app.state.services = services
         app.include_router(playbook_routes.router)
     if settings.dashboard_dir is not None:
-        app.mount("/", StaticFiles(directory=settings.dashboard_dir, html=True), name="dashboard")
+        app.mount("/", Dashboard(directory=settings.dashboard_dir, html=True), name="dashboard")
+    app.add_middleware(ApiPaths)
     _error_shapes(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
@@ -81,10 +100,9 @@ def _error_shapes(app: FastAPI) -> None:
         # Redis (``--store redis://...``) cannot be reached, or no engine worker answered.
         detail = f"store: {exc}"
         if isinstance(exc, StoreUnavailable) and request.method not in ("GET", "HEAD"):
-            detail += (
-                "; nothing was accepted: send the request again once Redis is back "
-                "(anything stored before the failure answers as a duplicate)"
-            )
+            # A write whose reply never came may have happened (Redis frozen, then back): say
+            # what is known, and what makes a retry safe.
+            detail += f"; {OUTCOME_UNKNOWN}"
         elif isinstance(exc, StoreUnavailable):
             detail += "; try again shortly"
         return Json({"detail": detail}, status_code=503, headers={"Retry-After": "1"})

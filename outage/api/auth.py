@@ -113,10 +113,15 @@ class KeyRing:
 
     def __post_init__(self) -> None:
         self._by_hash = {e.sha256: e for e in self.entries}
+        self._by_name = {e.name: e for e in self.entries}
 
     def find(self, key: str) -> KeyEntry | None:
         """The entry for a presented key, or None."""
         return self._by_hash.get(hash_key(key))
+
+    def named(self, name: str) -> KeyEntry | None:
+        """The entry called ``name`` (a session names its key), or None."""
+        return self._by_name.get(name)
 
     def take(self, entry: KeyEntry, cost: float = 1.0) -> float:
         """Spend ``cost`` tokens of ``entry``'s bucket; 0.0 if allowed, else seconds to wait."""
@@ -132,3 +137,47 @@ class KeyRing:
                 bucket.tokens -= cost
                 return 0.0
             return (cost - bucket.tokens) / entry.rate_per_s
+
+
+class FailureLimiter:
+    """A token bucket per client address for failed sign-ins (unknown keys, bad sessions).
+
+    Keys are long random tokens, so guessing one is hopeless — but answering every guess at
+    full speed still hands out free work and hides an attack in the noise. Each address may
+    fail ``rate_per_s`` times a second (``burst`` at once); beyond that it gets 429 until its
+    bucket refills. Successful requests never touch this. Buckets of quiet addresses are
+    dropped, so a scan from many addresses cannot grow the table without bound.
+    """
+
+    def __init__(self, rate_per_s: float = 2.0, burst: int = 20, max_addresses: int = 10_000):
+        self.rate_per_s = rate_per_s
+        self.burst = float(burst)
+        self.max_addresses = max_addresses
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> float:
+        """Count one failure from ``address``: 0.0 while allowed, else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.get(address)
+            if bucket is None:
+                if len(self._buckets) >= self.max_addresses:
+                    self._forget_full(now)
+                bucket = self._buckets[address] = _Bucket(self.burst, now)
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate_per_s)
+            bucket.stamp = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return 0.0
+            return (1.0 - bucket.tokens) / self.rate_per_s
+
+    def _forget_full(self, now: float) -> None:
+        """Drop buckets that have refilled (their addresses have been quiet)."""
+        refill = self.burst / self.rate_per_s
+        for address, bucket in list(self._buckets.items()):
+            if now - bucket.stamp >= refill:
+                del self._buckets[address]
+        if len(self._buckets) >= self.max_addresses:  # all busy: forget the oldest
+            oldest = min(self._buckets, key=lambda a: self._buckets[a].stamp)
+            del self._buckets[oldest]

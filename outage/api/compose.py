@@ -157,8 +157,11 @@ def compose(
     channel: Channel | None = None,
     clock: Clock = "wall",
     tz: str = "Asia/Shanghai",
+    migrate_topology: bool = False,
 ) -> Services:
-    """Wire the engine, notify and playbooks over ``network`` with state in ``state_dir``."""
+    """Wire the engine, notify and playbooks over ``network`` with state in ``state_dir``;
+    ``migrate_topology`` replays a journal written against another topology (see
+    `outage.api.identity`) instead of refusing it."""
 
     def runtime(rules: Rules, announcements: Announcements, listeners: list[Listener]) -> Runtime:
         return Runtime(
@@ -168,6 +171,7 @@ def compose(
             tz=tz,
             announcements=announcements,
             listeners=listeners,
+            migrate_topology=migrate_topology,
         )
 
     return _compose(runtime, state_dir, rules, playbook_paths, notify_config, channel, clock)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 
-from .auth import KeyEntry, KeyRing, Role
+from .auth import FailureLimiter, KeyEntry, KeyRing, Role
+from .session import Sessions
 
 if TYPE_CHECKING:
     from .compose import Services
@@ -35,7 +36,8 @@ def services_of(request: Request) -> Services | None:
 
 
 def presented_key(request: Request) -> str | None:
-    """The key a request carries: bearer token, X-API-Key, basic-auth password or cookie."""
+    """The key a request's headers carry: bearer token, X-API-Key or basic-auth password (the
+    session cookie holds no key: see `outage.api.session`)."""
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -50,7 +52,47 @@ def presented_key(request: Request) -> str | None:
     header = request.headers.get("x-api-key")
     if header:
         return header.strip()
-    return request.cookies.get(SESSION_COOKIE) or None
+    return None
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (the proxy's, behind one), for per-address limits."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def refuse_unknown(request: Request, detail: str) -> HTTPException:
+    """401 for an unknown key or session — or 429 once this address has failed too often."""
+    limiter: FailureLimiter = request.app.state.auth_failures
+    wait = limiter.take(client_address(request))
+    if wait > 0:
+        return HTTPException(
+            429,
+            f"authorization: too many failed sign-ins from {client_address(request)}; "
+            f"retry in {max(1, round(wait))} s",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def caller_of(request: Request) -> KeyEntry | None:
+    """The key entry a request authenticates as; None when it carries no credentials at all.
+    Raises 401/429 (see `refuse_unknown`) for an unknown key or an invalid session."""
+    ring: KeyRing = request.app.state.keys
+    key = presented_key(request)
+    if key is not None:
+        entry = ring.find(key)
+        if entry is None:
+            raise refuse_unknown(request, "authorization: unknown API key")
+        return entry
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    sessions: Sessions = request.app.state.sessions
+    name = sessions.name_of(cookie)
+    entry = ring.named(name) if name is not None else None
+    if entry is None:
+        raise refuse_unknown(request, "session: expired or not valid; sign in again")
+    return entry
 
 
 def require(role: Role) -> Callable[..., Awaitable[KeyEntry]]:
@@ -64,17 +106,12 @@ def require(role: Role) -> Callable[..., Awaitable[KeyEntry]]:
         _h: Annotated[object, Depends(_header)] = None,
     ) -> KeyEntry:
         ring: KeyRing = request.app.state.keys
-        key = presented_key(request)
-        if key is None:
+        entry = caller_of(request)
+        if entry is None:
             raise HTTPException(
                 401,
                 "authorization: an API key is required (Authorization: Bearer <key>)",
                 headers={"WWW-Authenticate": "Bearer"},
-            )
-        entry = ring.find(key)
-        if entry is None:
-            raise HTTPException(
-                401, "authorization: unknown API key", headers={"WWW-Authenticate": "Bearer"}
             )
         if not entry.may(role):
             raise HTTPException(403, f"authorization: key {entry.name!r} lacks the {role} role")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -12,6 +14,7 @@ from outage.errors import JournalError, SignalError
 from outage.signals import Signal, parse_signal
 
 from .auth import KeyEntry
+from .clock import Clock, ClockPolicy
 from .deps import require, runtime_of
 from .responses import Json
 from .runtime import Runtime
@@ -51,7 +54,14 @@ def _split_body(body: bytes, content_type: str) -> list[Any]:
     raise HTTPException(422, "body: expected a signal object or an array of signals")
 
 
-def _parse(raw: list[Any], max_batch: int) -> tuple[dict[int, Signal], list[dict[str, Any]]]:
+#: Officer command ids (``cmd-<Idempotency-Key>``) live here; a signal may not take one, so a
+#: call can never make an officer's command a silent duplicate.
+COMMAND_ID_PREFIX = "cmd-"
+
+
+def _parse(
+    raw: list[Any], max_batch: int, policy: ClockPolicy, now: datetime
+) -> tuple[dict[int, Signal], list[dict[str, Any]]]:
     """Validate every signal; rejections name the signal's index and the field."""
     if len(raw) > max_batch:
         raise HTTPException(
@@ -60,10 +70,19 @@ def _parse(raw: list[Any], max_batch: int) -> tuple[dict[int, Signal], list[dict
     signals: dict[int, Signal] = {}  # by position in the request, to name it if refused later
     rejected: list[dict[str, Any]] = []
     for index, item in enumerate(raw):
+        where = f"signals[{index}]"
         try:
             if not isinstance(item, dict):
-                raise SignalError(f"signals[{index}]", "body: expected a JSON object")
-            signals[index] = parse_signal(item, where=f"signals[{index}]")
+                raise SignalError(where, "body: expected a JSON object")
+            signal = parse_signal(item, where=where)
+            if signal.id.startswith(COMMAND_ID_PREFIX):
+                raise SignalError(
+                    where, f"id: ids starting with {COMMAND_ID_PREFIX!r} belong to officer commands"
+                )
+            problem = policy.signal(signal, now)
+            if problem is not None:
+                raise SignalError(where, problem)
+            signals[index] = signal
         except SignalError as exc:
             ident = item.get("id") if isinstance(item, dict) else None
             rejected.append(
@@ -72,13 +91,27 @@ def _parse(raw: list[Any], max_batch: int) -> tuple[dict[int, Signal], list[dict
     return signals, rejected
 
 
-def _process(runtime: Runtime, body: bytes, content_type: str, max_batch: int) -> Json:
-    signals, rejected = _parse(_split_body(body, content_type), max_batch)
+#: What a 503 says when the journal refused the batch: its one transaction rolled back.
+NOT_ACCEPTED = (
+    "nothing of this request was accepted; send it again once the journal is writable "
+    "(anything stored before answers as a duplicate)"
+)
+
+
+def _process(
+    runtime: Runtime,
+    body: bytes,
+    content_type: str,
+    max_batch: int,
+    policy: ClockPolicy,
+    clock: Clock,
+) -> Json:
+    signals, rejected = _parse(_split_body(body, content_type), max_batch, policy, clock())
     runtime.metrics.signals.labels("invalid").inc(len(rejected))
     try:
         result = runtime.submit(list(signals.values()))
     except JournalError as exc:
-        raise HTTPException(503, f"journal: cannot write ({exc}); nothing was accepted") from None
+        raise HTTPException(503, f"journal: cannot write ({exc}); {NOT_ACCEPTED}") from None
     index_of = {s.id: i for i, s in reversed(signals.items())}  # the first with that id
     for refused in result.rejected:  # names something this network lacks
         rejected.append(
@@ -89,10 +122,34 @@ def _process(runtime: Runtime, body: bytes, content_type: str, max_batch: int) -
         "accepted": result.accepted,
         "duplicates": result.duplicates,
         "rejected": rejected,
+        "conflicts": _positioned(signals, result.conflicts, set(result.accepted)),
+        "quarantined": _positioned(signals, result.quarantined),
         "journaled": runtime.durable,
     }
-    status = 202 if result.accepted or result.duplicates else 422
+    status = 202 if result.accepted or result.duplicates else 409 if result.conflicts else 422
     return Json(answer, status_code=status)
+
+
+def _positioned(
+    signals: dict[int, Signal], outcomes: list[dict[str, str]], accepted: Collection[str] = ()
+) -> list[Any]:
+    """``{"index", "id", "error"}`` for outcomes naming a signal by id, each at the position
+    of the signal it is about: in request order, past the occurrence that was ``accepted``
+    (the same id twice in one request with different content: the second conflicts)."""
+    positions: dict[str, list[int]] = {}
+    for index, signal in signals.items():
+        positions.setdefault(signal.id, []).append(index)
+    for ident in accepted:
+        if len(positions.get(ident, ())) > 1:
+            positions[ident].pop(0)
+    out = []
+    for outcome in outcomes:
+        left = positions.get(outcome["id"]) or [-1]
+        index = left.pop(0) if len(left) > 1 else left[0]
+        out.append(
+            {"index": index, "id": outcome["id"], "error": f"signals[{index}]: {outcome['error']}"}
+        )
+    return sorted(out, key=lambda r: r["index"])
 
 
 @router.post(
@@ -106,15 +163,22 @@ def _process(runtime: Runtime, body: bytes, content_type: str, max_batch: int) -
         "(`application/x-ndjson`): the same shapes as the JSONL `outage replay` reads. "
         "Answers **202** once the accepted signals are durably journaled (or stored in Redis "
         "with `--store redis://...`), listing which were "
-        "accepted, which were duplicates (an id seen before) and which were rejected and why; "
-        "**422** when nothing in the request could be accepted."
+        "accepted, which were duplicates (an id seen before, same content), which were "
+        "conflicts (an id seen before with *other* content: not applied), which were "
+        "rejected and why, and which were quarantined (journaled, but the engine failed on "
+        "them); **422** when nothing in the request could be accepted, **409** when all that "
+        "was left were conflicts. A timestamp more than the configured skew ahead of the "
+        "service's clock, or older than the configured age, is rejected naming the field."
     ),
     responses={
+        409: {"model": SubmitResponse, "description": "only conflicts: ids reused"},
         413: {"description": "body or batch too large"},
         422: {"model": SubmitResponse, "description": "no signal could be accepted"},
         503: {
-            "description": "the journal or the Redis store cannot be written; nothing was "
-            "accepted (send the request again: what was stored answers as a duplicate)"
+            "description": "the request could not be stored: the detail says whether nothing "
+            "was accepted (the journal refused the whole batch) or the outcome is unknown "
+            "(Redis did not answer). Either way, send the same request again: what was stored "
+            "answers as a duplicate and is never applied twice"
         },
     },
     openapi_extra={
@@ -133,8 +197,16 @@ async def submit_signals(
     """See the route's description."""
     body = await request.body()
     runtime = runtime_of(request)
-    max_batch: int = request.app.state.settings.max_batch
+    settings = request.app.state.settings
     content_type = request.headers.get("content-type", "application/json")
     # Validation of a large batch and the engine's work run off the event loop, so IVR
     # lookups keep answering while a storm's signals pour in.
-    return await run_in_threadpool(_process, runtime, body, content_type, max_batch)
+    return await run_in_threadpool(
+        _process,
+        runtime,
+        body,
+        content_type,
+        settings.max_batch,
+        settings.clock,
+        request.app.state.clock,
+    )

@@ -16,12 +16,14 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import ValidationError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from grid.customers import normalise_phone
 from outage.errors import JournalError
 from outage.ivr import CallerNotValid, CallerQuery
-from outage.signals import CallSignal
+from outage.signals import CallSignal, describe_validation_error
 
 from .deps import presented_key, require, runtime_of, services_of
 from .responses import Json
@@ -95,18 +97,23 @@ def _keypad(
 ) -> dict[str, str] | None:
     """Act on a keypad choice; the words to say, or None to repeat the menu."""
     if choice == "1":
-        signal = CallSignal(
-            type="call",
-            id=f"ivr-{call_id}",
-            ts=datetime.now(UTC),
-            phone=phone,
-            kind="no_power",
-            note="reported on the IVR keypad",
-        )
+        try:
+            signal = CallSignal(
+                type="call",
+                id=f"ivr-{call_id}",
+                ts=datetime.now(UTC),
+                phone=phone,
+                kind="no_power",
+                note="reported on the IVR keypad",
+            )
+        except ValidationError as exc:
+            raise HTTPException(422, describe_validation_error(exc)) from None
         try:
             runtime.submit([signal])
         except JournalError as exc:
-            raise HTTPException(503, f"journal: cannot write ({exc})") from None
+            raise HTTPException(
+                503, f"journal: cannot write ({exc}); the report was not taken: call again"
+            ) from None
         return REPORTED
     if choice == "2":
         return _text_me(runtime, services, phone, call_id)
@@ -139,11 +146,17 @@ def _text_me(runtime: Runtime, services: Any, phone: str, call_id: str) -> dict[
     return SMS_ON if services is not None else SMS_UNAVAILABLE
 
 
-def _caller_phone(raw: str | None, field: str) -> str:
+def _caller_phone(raw: str | None, field: str, region: str) -> str:
+    """The caller id as given, once it reads as a phone number (422 naming ``field``
+    otherwise: ``1`` or an emoji is no caller to look up, nor to report an outage for)."""
     if raw is None or not raw.strip():
         raise HTTPException(422, f"{field}: required (the caller's number)")
     if len(raw) > 32:
         raise HTTPException(422, f"{field}: at most 32 characters")
+    try:
+        normalise_phone(raw, region)
+    except ValueError as exc:
+        raise HTTPException(422, f"{field}: {exc}") from None
     return raw.strip()
 
 
@@ -218,7 +231,7 @@ def _say_both(parent: VoiceResponse | Gather, words: dict[str, str]) -> None:
 async def twiml(request: Request) -> Response:
     """Twilio posts ``From``, ``CallSid`` and, after the menu, ``Digits``."""
     fields = await _twilio_form(request)
-    phone = _caller_phone(fields.get("From"), "From")
+    phone = _caller_phone(fields.get("From"), "From", request.app.state.settings.region)
     call_sid = fields.get("CallSid", "").strip()
     if not call_sid or len(call_sid) > 64:
         raise HTTPException(422, "CallSid: required, at most 64 characters")
@@ -314,7 +327,7 @@ async def voicexml(
         phone = str(form.get("phone", phone or "")) or None
         callid = str(form.get("callid", callid or "")) or None
         choice = str(form.get("choice", choice or "")) or None
-    caller = _caller_phone(phone, "phone")
+    caller = _caller_phone(phone, "phone", request.app.state.settings.region)
     call_id = (callid or f"vxml-{time.time_ns()}")[:64]
     if choice:
         words = await run_in_threadpool(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -41,3 +42,14 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_Gauges(read))
+
+    def count(self, result: Any) -> None:
+        """Count a submitted batch's outcomes (a `SubmitResult`)."""
+        for outcome, n in (
+            ("accepted", len(result.accepted)),
+            ("duplicate", len(result.duplicates)),
+            ("rejected", len(result.rejected)),
+            ("conflict", len(result.conflicts)),
+            ("quarantined", len(result.quarantined)),
+        ):
+            self.signals.labels(outcome).inc(n)

@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 
-from outage.errors import JournalError
+from outage.errors import JournalError, SignalError
 from outage.events import to_json
 
 from .auth import KeyEntry
+from .clock import ClockPolicy
 from .deps import require, runtime_of
 from .responses import Json
 from .runtime import Runtime
@@ -35,8 +36,9 @@ Officer = Annotated[KeyEntry, Depends(require("officer"))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
-        max_length=128,
-        description="Makes a retried command a no-op: the same key is the same command.",
+        max_length=124,  # the command id is ``cmd-<key>``, at most 128 characters
+        description="Makes a retried command a no-op: the same key with the same request is "
+        "the same command; the same key with a different request is refused (409).",
     ),
 ]
 Status = Literal[
@@ -61,7 +63,7 @@ async def list_incidents(
     since: Annotated[datetime | None, Query(description="started at or after (ISO 8601)")] = None,
     planned: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,  # JSON answers hold 64-bit integers
 ) -> Json:
     """Incidents with customers affected, calls, ETR and status; call lists are counts here."""
     if since is not None and since.tzinfo is None:
@@ -89,19 +91,42 @@ async def get_incident(request: Request, incident_id: str, _caller: Officer) -> 
 
 
 def _run_command(
-    runtime: Runtime, caller: KeyEntry, idempotency_key: str | None, fields: dict[str, Any]
+    runtime: Runtime,
+    caller: KeyEntry,
+    idempotency_key: str | None,
+    fields: dict[str, Any],
+    policy: ClockPolicy,
 ) -> Json:
     command_id = f"cmd-{idempotency_key}" if idempotency_key else f"cmd-{uuid.uuid4()}"
     try:
-        command, result = runtime.submit_command(id=command_id, by=caller.name, **fields)
+        command, result = runtime.submit_command(
+            check=policy.command, id=command_id, by=caller.name, **fields
+        )
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        raise HTTPException(422, f"body: {first['msg'].removeprefix('Value error, ')}") from None
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        raise HTTPException(422, f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
+    except SignalError as exc:
+        raise HTTPException(422, exc.detail) from None
     except JournalError as exc:
-        raise HTTPException(503, f"journal: cannot write ({exc}); command not taken") from None
+        raise HTTPException(
+            503, f"journal: cannot write ({exc}); the command was not taken: send it again"
+        ) from None
+    if result.conflicts:
+        raise HTTPException(
+            409,
+            f"Idempotency-Key: {idempotency_key!r} was already used for a different request; "
+            "a retry must repeat the original request exactly, a new command needs a new key",
+        )
     if result.rejected:
         error = result.rejected[0]["error"]
         raise HTTPException(404 if "no incident" in error else 422, error)
+    if result.quarantined:
+        raise HTTPException(
+            422,
+            f"command: {result.quarantined[0]['error']}; it was journaled as quarantined and "
+            "changed nothing (GET /v1/quarantine lists it)",
+        )
     if result.refused:
         raise HTTPException(409, result.refused[0]["error"])
     shown = command.into or command.incident  # a merge shows the incident that survives
@@ -120,13 +145,17 @@ def _event_dict(event: Any) -> dict[str, Any]:
 
 
 async def _command(request: Request, caller: KeyEntry, key: str | None, **fields: Any) -> Any:
-    return await run_in_threadpool(_run_command, runtime_of(request), caller, key, fields)
+    policy = request.app.state.settings.clock
+    return await run_in_threadpool(_run_command, runtime_of(request), caller, key, fields, policy)
 
 
 _COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such incident"},
-    409: {"description": "the incident's state does not allow this command (audited)"},
-    422: {"description": "a field is missing or invalid"},
+    409: {
+        "description": "the incident's state does not allow this command (audited), or the "
+        "Idempotency-Key was used before for a different request"
+    },
+    422: {"description": "a field is missing or invalid (an ETR beyond the horizon, too)"},
 }
 
 
@@ -291,3 +320,15 @@ async def audit(
     if incident is not None:
         rows = [r for r in rows if incident in (r.get("incident"), r.get("into"))]
     return Json({"commands": rows[-limit:]})
+
+
+@router.get(
+    "/v1/quarantine",
+    summary="Messages the engine failed on: journaled as rejected, never applied",
+)
+async def quarantine(request: Request, _caller: Officer) -> Json:
+    """Each with its journal position, id, type, the reason and when it was quarantined. A
+    quarantined message is never retried (not on replay either) and never holds up the
+    messages behind it; resend a corrected one under a new id."""
+    rows = await run_in_threadpool(runtime_of(request).quarantined)
+    return Json({"total": len(rows), "quarantined": rows})

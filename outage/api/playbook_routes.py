@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from twilio.twiml.messaging_response import MessagingResponse
 
+from notify.errors import InboundError
 from outage.events import iso as _iso
 from playbooks.errors import NotAllowed, ProposalError
 
@@ -224,7 +225,7 @@ async def inbound_sms(request: Request, _caller: Intake) -> Response:
         sender, text, message_id = fields["From"], fields["Body"], fields["MessageSid"]
         if len(sender) > 32 or len(text) > 1600 or len(message_id) > 128:
             raise HTTPException(422, "From/Body/MessageSid: too long")
-        received = datetime.now(UTC)
+        received = request.app.state.clock()
     else:
         try:
             body = InboundSms.model_validate_json(await request.body())
@@ -233,14 +234,24 @@ async def inbound_sms(request: Request, _caller: Intake) -> Response:
             field = ".".join(str(p) for p in first["loc"]) or "body"
             raise HTTPException(422, f"{field}: {first['msg']}") from None
         sender, text, message_id = body.from_, body.text, body.id
-        received = body.received_at or datetime.now(UTC)
+        # Without a time of its own a text was received now, by the service's clock.
+        received = body.received_at or request.app.state.clock()
+        # An OUT text becomes a call at this time: judged like any signal's ``ts``.
+        problem = request.app.state.settings.clock.observed(
+            "received_at", received, request.app.state.clock()
+        )
+        if problem is not None:
+            raise HTTPException(422, problem)
     services = _services(request)
     notifier = services.notifier
     # On the notify pump's thread: consent changes never race the decisions being made there.
-    result = await run_in_threadpool(
-        services.pumps["notify"].call,
-        lambda: notifier.handle_inbound(sender, text, message_id, received),
-    )
+    try:
+        result = await run_in_threadpool(
+            services.pumps["notify"].call,
+            lambda: notifier.handle_inbound(sender, text, message_id, received),
+        )
+    except InboundError as exc:
+        raise HTTPException(422, str(exc)) from None
     if twilio:
         reply = MessagingResponse()
         reply.message(result.reply)

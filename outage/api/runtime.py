@@ -21,6 +21,7 @@ from outage import events as ev
 from outage.bootstrap import Network, build_engine
 from outage.commands import Command
 from outage.engine import Engine
+from outage.errors import SignalError
 from outage.events import Event, to_json
 from outage.events import iso as _iso
 from outage.host import EngineHost, Message, SubmitResult
@@ -31,6 +32,7 @@ from outage.rules import Rules
 from outage.state import incident_view, snapshot
 from outage.storm import SYSTEM
 
+from .identity import TOPOLOGY_KEY, Migration, mismatch, topology_identity
 from .metrics import Metrics
 from .stream import EventStream, Item
 
@@ -51,6 +53,7 @@ class Runtime:
         tz: str = "Asia/Shanghai",
         announcements: Announcements | None = None,
         listeners: Iterable[Listener] = (),
+        migrate_topology: bool = False,
     ) -> None:
         self.network = network
         self.journal = journal
@@ -60,7 +63,24 @@ class Runtime:
         self.extra_listeners: list[Listener] = list(listeners)
         #: Calls per epoch minute (event time), for the call-rate chart.
         self.call_minutes: Counter[int] = Counter()
-        self.host = EngineHost(build_engine(network, rules), journal, listeners=[self._on_event])
+        #: Set when the journal was replayed onto another topology (``migrate_topology``).
+        self.migration: Migration | None = None
+        identity = topology_identity(network) if journal is not None else None
+        stored = journal.meta(TOPOLOGY_KEY) if journal is not None else None
+        if journal is not None and stored is not None and stored != identity:
+            assert identity is not None
+            if not migrate_topology:
+                raise mismatch(journal.path, stored, identity, journal.message_count())
+            self.migration = Migration(stored, identity)
+        self.host = EngineHost(
+            build_engine(network, rules),
+            journal,
+            listeners=[self._on_event],
+            observe=self.migration.observe if self.migration is not None else None,
+        )
+        if journal is not None and identity is not None and stored != identity:
+            # A new journal, one written before identities were kept, or a migration done.
+            journal.set_meta(TOPOLOGY_KEY, identity)
         self.ivr = IvrAnswerer(
             network.topology,
             self.view,
@@ -90,11 +110,21 @@ class Runtime:
         """Journal and apply a batch (see `EngineHost.submit`)."""
         with self.lock:
             result = self.host.submit(messages)
-        signals = self.metrics.signals
-        signals.labels("accepted").inc(len(result.accepted))
-        signals.labels("duplicate").inc(len(result.duplicates))
-        signals.labels("rejected").inc(len(result.rejected))
+        self.metrics.count(result)
         return result
+
+    def liveness(self) -> int:
+        """The figure `/healthz` shows: signals applied (a plain read, never blocks)."""
+        return self.host.engine.signals_applied
+
+    def latest_event_seq(self) -> int:
+        """The newest event sequence number (SSE ids never go beyond it)."""
+        return self.host.event_seq
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        """Messages the engine failed on, journaled as rejected (oldest first)."""
+        with self.lock:
+            return list(self.host.quarantined)
 
     def command_time(self) -> datetime:
         """When a command received now takes effect: the wall clock, but never before the
@@ -103,10 +133,16 @@ class Runtime:
         engine_now = self.host.engine.now
         return max(now, engine_now) if engine_now is not None else now
 
-    def submit_command(self, **fields: Any) -> tuple[Command, SubmitResult]:
-        """Stamp, journal and apply one officer command."""
+    def submit_command(
+        self, check: Callable[[Command], str | None] | None = None, **fields: Any
+    ) -> tuple[Command, SubmitResult]:
+        """Stamp, journal and apply one officer command; ``check`` may refuse the stamped
+        command (`SignalError` with its ``field: message``) before it is journaled."""
         with self.lock:
             command = Command(ts=self.command_time(), **fields)
+            problem = check(command) if check is not None else None
+            if problem is not None:
+                raise SignalError("command", problem)
             return command, self.submit([command])
 
     def _on_event(self, seq: int, event: Event) -> None:
@@ -295,6 +331,7 @@ class Runtime:
             "calls_suppressed": float(engine.suppressed_total),
             "events_published": float(self.stream.published),
             "sse_subscribers": float(self.stream.subscribers),
+            "quarantined": float(len(self.host.quarantined)),
         }
 
 

@@ -28,6 +28,15 @@ class SubmitResponse(BaseModel):
     accepted: list[str]
     duplicates: list[str]
     rejected: list[Rejection]
+    conflicts: list[Rejection] = Field(
+        default_factory=list,
+        description="ids accepted before with different content: nothing was changed",
+    )
+    quarantined: list[Rejection] = Field(
+        default_factory=list,
+        description="accepted and journaled, but the engine failed on them: never applied "
+        "(listed at GET /v1/quarantine)",
+    )
     journaled: bool = Field(description="accepted signals are durably journaled")
 
     model_config = ConfigDict(
@@ -235,9 +244,11 @@ class PublicSummary(BaseModel):
 class Health(BaseModel):
     """Liveness / readiness."""
 
-    status: Literal["ok", "starting"]
+    status: Literal["ok", "starting", "unavailable"]
     signals_applied: int | None = 0
     journal: str | None = None
+    #: why the service is not ready (journal removed, events not journaled, store down).
+    detail: str | None = None
 
 
 class SessionBody(_Body):

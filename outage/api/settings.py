@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from .clock import ClockPolicy
 
 
 class ServiceSettings(BaseModel):
@@ -30,3 +32,12 @@ class ServiceSettings(BaseModel):
     region: str = "CN"
     #: Where static dashboard files are (None: no dashboard).
     dashboard_dir: Path | None = None
+    #: How far timestamps at the door may be from the service's clock (see `outage.api.clock`).
+    clock: ClockPolicy = ClockPolicy()
+    #: Signs dashboard session cookies; None: a random secret per process (sessions end with
+    #: the process). ``outage serve`` keeps one in ``STATE_DIR/session.secret``.
+    session_secret: SecretStr | None = Field(default=None, repr=False)
+    #: Failed sign-ins (unknown keys or sessions) allowed per client address and second, with
+    #: a burst of ``auth_failure_burst``; beyond that 429.
+    auth_failures_per_s: Annotated[float, Field(gt=0)] = 2.0
+    auth_failure_burst: Annotated[int, Field(ge=1)] = 20

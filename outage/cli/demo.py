@@ -24,12 +24,15 @@ from rich.table import Table
 
 from grid.errors import GridError
 from outage.api.app import create_app
+from outage.api.clock import ClockPolicy
 from outage.api.compose import Services, compose
 from outage.api.serve import Server, key_ring, warm
 from outage.api.settings import ServiceSettings
+from outage.api.statelock import StateDirLock
 from outage.bootstrap import Network
 from outage.cli.output import err, fail, progress_bar
 from outage.cli.serve import dashboard_dir
+from outage.errors import OutageError
 from outage.evaluate import accuracy
 from outage.player import PlayReport, StormPlayer, summary_of
 from outage.report.demo_report import sms_chart, staffing_chart, storm_chart, write_html
@@ -93,6 +96,10 @@ def demo(
         )
     signals = [parse_signal(s) for s in storm.signals]
     state_dir = out / "demo"
+    try:  # one demo per out/ folder: a second one would wipe the first one's journal
+        StateDirLock(out / "demo-lock").acquire()
+    except OutageError as exc:
+        fail(str(exc))
     shutil.rmtree(state_dir, ignore_errors=True)  # every demo starts from a clean journal
     services = compose(network, state_dir=state_dir, clock="event")
     services.start(sender=False)  # SMS go out on event time, driven by the player
@@ -101,9 +108,13 @@ def demo(
         ring, key_file = key_ring(None, state_dir)
         assert key_file is not None
         key = key_file.read_text().strip()
-        app = create_app(
-            services.runtime, ServiceSettings(dashboard_dir=dashboard_dir()), ring, services
+        # The storm plays hours of event time in minutes, ahead of the wall clock: what
+        # arrives over HTTP (the IVR keypad, the dashboard's officer) is judged against the
+        # storm's clock, with the skew the accelerated replay runs ahead by between batches.
+        settings = ServiceSettings(
+            dashboard_dir=dashboard_dir(), clock=ClockPolicy(max_ahead_s=3600.0)
         )
+        app = create_app(services.runtime, settings, ring, services, clock=services.event_time)
         server = Server(app, host, port)
         try:
             server.start()

@@ -15,9 +15,12 @@ import typer
 from grid.errors import GridError
 from notify.errors import NotifyError
 from outage.api.auth import ROLES, KeyEntry, append_key, hash_key, new_key
+from outage.api.clock import DAY, ClockPolicy
 from outage.api.compose import Services, compose, compose_redis
 from outage.api.serve import create_app, key_ring, serve_forever, warm
+from outage.api.session import secret_file
 from outage.api.settings import ServiceSettings
+from outage.api.statelock import StateDirLock
 from outage.bootstrap import Network
 from outage.cli.output import err, fail
 from outage.errors import OutageError
@@ -26,6 +29,7 @@ from playbooks.errors import PlaybookError
 
 DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
 EMBEDDED = "embedded"
+DEFAULT_CLOCK = ClockPolicy()
 
 
 class Role(StrEnum):
@@ -86,6 +90,31 @@ def serve(
     prefix: Annotated[
         str, typer.Option(help="Redis key prefix (the same as the workers' --prefix).")
     ] = "outage",
+    max_clock_skew: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a signal's ts may be ahead of this service's clock (0: no limit).",
+            min=0,
+        ),
+    ] = DEFAULT_CLOCK.max_ahead_s or 0,
+    max_signal_age: Annotated[
+        float,
+        typer.Option(
+            help="Days a signal's ts may be behind this service's clock (0: no limit).", min=0
+        ),
+    ] = (DEFAULT_CLOCK.max_age_s or 0) / DAY,
+    etr_horizon: Annotated[
+        float,
+        typer.Option(help="Days an officer's ETR may be after the command (0: no limit).", min=0),
+    ] = (DEFAULT_CLOCK.etr_horizon_s or 0) / DAY,
+    migrate_topology: Annotated[
+        bool,
+        typer.Option(
+            help="Replay a journal written against another topology onto this one (refused "
+            "otherwise), writing STATE_DIR/topology-migration-*.jsonl: every message that no "
+            "longer applies."
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP service: intake, duty officer, IVR, SMS, playbooks, live events, metrics."""
     started = time.perf_counter()
@@ -94,6 +123,9 @@ def serve(
         fail("--role api needs --store redis://...: the embedded store runs everything here", 2)
     services: Services | None = None
     try:
+        # Before anything in the state dir is opened: one process per state dir (the lock is
+        # held until this process exits, however it exits).
+        StateDirLock(state_dir).acquire()
         with err.status(f"loading {topology} and recovering {state_dir}"):
             network = Network.load(topology, customers)
             if not redis_store:
@@ -104,8 +136,10 @@ def serve(
                     playbook_paths=playbooks,
                     notify_config=notify_config,
                     tz=timezone,
+                    migrate_topology=migrate_topology,
                 )
                 runtime: Any = services.runtime
+                _report_recovery(runtime, state_dir)
             else:
                 runtime, services = _redis(
                     network, store, prefix, role, state_dir, rules, playbooks, notify_config,
@@ -113,6 +147,7 @@ def serve(
                 )  # fmt: skip
             warm(network)
         ring, admin_key = key_ring(keys, state_dir)
+        session_secret = secret_file(state_dir)
     except (GridError, OutageError, NotifyError, PlaybookError) as exc:
         fail(str(exc))
     settings = ServiceSettings(
@@ -122,6 +157,12 @@ def serve(
         timezone=timezone,
         max_batch=max_batch,
         dashboard_dir=dashboard_dir(),
+        clock=ClockPolicy(
+            max_ahead_s=max_clock_skew or None,
+            max_age_s=max_signal_age * DAY or None,
+            etr_horizon_s=etr_horizon * DAY or None,
+        ),
+        session_secret=session_secret.hex(),
     )
     app = create_app(runtime, settings, ring, services)
     try:
@@ -162,6 +203,31 @@ def serve(
             services.stop()
         if redis_store:
             runtime.close()
+
+
+def _report_recovery(runtime: Any, state_dir: Path) -> None:
+    """Say on stderr what the journal's replay quarantined, and write the topology
+    migration's report (every message that no longer applies) when there was one."""
+    quarantined = runtime.host.quarantined
+    if quarantined:
+        first = quarantined[0]
+        err.print(
+            f"[bold yellow]quarantined[/] {len(quarantined):,} journaled messages the engine "
+            f"cannot apply (never retried; GET /v1/quarantine lists them), first: message "
+            f"{first['seq']} {first['id']!r}: {first['reason']}",
+            soft_wrap=True,
+        )
+    migration = runtime.migration
+    if migration is not None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        path = state_dir / f"topology-migration-{stamp}.jsonl"
+        migration.write(path)
+        err.print(
+            f"[bold yellow]migrated[/] the journal from topology {migration.old} to "
+            f"{migration.new}: {migration.replayed:,} messages replayed, "
+            f"{len(migration.lost):,} no longer apply (each listed in {path})",
+            soft_wrap=True,
+        )
 
 
 def _where(url: str) -> str:

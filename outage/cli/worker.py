@@ -88,5 +88,8 @@ def worker(
         f"worker {engine_worker.name}: {len(engine_worker.candidates)} candidate partitions, "
         f"ready in {time.perf_counter() - started:.1f} s"
     )
-    engine_worker.run(stop)
+    try:
+        engine_worker.run(stop)
+    except OutageError as exc:  # e.g. a pinned partition another live worker writes
+        fail(str(exc))
     emit_json({"worker": engine_worker.name, "applied": engine_worker.applied_messages})

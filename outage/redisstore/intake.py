@@ -15,11 +15,14 @@ from collections.abc import Iterable
 
 from outage.bootstrap import Network, build_engine
 from outage.commands import Command
-from outage.host import SubmitResult, encode
+from outage.host import SubmitResult, conflict_error, content_digest, encode
 
 from .connect import Client, unavailable
 from .keys import INTAKE, Keyspace
 from .partition import Message, Router
+
+#: `RedisIntake.append`'s answer for an id stored before with other content.
+CONFLICT = "conflict"
 
 
 class RedisIntake:
@@ -39,9 +42,10 @@ class RedisIntake:
         The result lists ids in the order the messages came; `StoreUnavailable` when Redis
         cannot be reached (then retry: what got in is reported as duplicates)."""
         result = SubmitResult()
-        shares: dict[str, list[Message]] = {}
-        order: list[tuple[Message, tuple[str, ...]]] = []
-        seen_here: set[str] = set()
+        shares: dict[str, list[tuple[Message, str, bytes]]] = {}
+        # (message, its partitions (none: repeated in this batch), repeated with other content)
+        order: list[tuple[Message, tuple[str, ...], bool]] = []
+        here: dict[str, str] = {}  # id -> digest of its first message in this batch
         for message in messages:
             problem = None
             if not isinstance(message, Command):
@@ -49,32 +53,39 @@ class RedisIntake:
             if problem is not None:
                 result.rejected.append({"id": message.id, "error": problem})
                 continue
-            if message.id in seen_here:
-                order.append((message, ()))
+            body = encode(message)
+            digest = content_digest(message, body)
+            if message.id in here:
+                order.append((message, (), here[message.id] != digest))
                 continue
-            seen_here.add(message.id)
+            here[message.id] = digest
             partitions = self.router.route(message)
-            order.append((message, partitions))
+            order.append((message, partitions, False))
             for partition in partitions:
-                shares.setdefault(partition, []).append(message)
-        stored: set[tuple[str, str]] = set()
+                shares.setdefault(partition, []).append((message, digest, body))
+        stored: dict[tuple[str, str], str | None] = {}
         for partition, share in shares.items():
-            for message, stream_id in zip(share, self.append(partition, share), strict=True):
-                if stream_id is not None:
-                    stored.add((partition, message.id))
-        for message, partitions in order:
-            if any((p, message.id) in stored for p in partitions):
+            for (message, _, _), reply in zip(share, self.append(partition, share), strict=True):
+                stored[(partition, message.id)] = reply
+        for message, partitions, differs in order:
+            replies = [stored.get((p, message.id)) for p in partitions]
+            if differs or CONFLICT in replies:
+                result.conflicts.append({"id": message.id, "error": conflict_error(message)})
+            elif any(r is not None for r in replies):
                 result.accepted.append(message.id)
             else:
                 result.duplicates.append(message.id)
         return result
 
-    def append(self, partition: str, messages: list[Message]) -> list[str | None]:
-        """Append ``messages`` to one partition's stream; stream ids, None for duplicates."""
+    def append(
+        self, partition: str, messages: list[tuple[Message, str, bytes]]
+    ) -> list[str | None]:
+        """Append ``(message, digest, body)`` to one partition's stream; per message its stream
+        id, None for a duplicate, or `CONFLICT` (the id was stored with other content)."""
         keys = self.keys.partition(partition)
         args: list[bytes | str] = []
-        for message in messages:
-            args += [message.id, encode(message)]
+        for message, digest, body in messages:
+            args += [message.id, body, digest]
         with unavailable(f"intake to partition {partition}"):
-            ids = self._script(keys=[keys.seen, keys.signals], args=args)
+            ids = self._script(keys=[keys.seen, keys.signals, keys.digests], args=args)
         return [i.decode() if isinstance(i, bytes) else i for i in ids]

@@ -19,7 +19,12 @@ Per partition ``P`` (the partition's stream is its journal: never trimmed)::
     outage:{P}:storm       string   storm status of P's scopes (JSON)
     outage:{P}:stats       hash     counters (calls_received, suppressed, signals_applied, ...)
     outage:{P}:calls       hash     epoch minute (event time) -> calls
-    outage:{P}:outcome     hash     command id -> outcome JSON (applied / refused / rejected)
+    outage:{P}:outcome     hash     command id -> outcome JSON (applied / refused / rejected /
+                                    quarantined)
+    outage:{P}:quarantine  hash     message id -> {id, type, reason, entry} of a message the
+                                    engine failed on: never applied again (not on replay)
+    outage:{P}:digests     hash     message id -> content digest (intake: a reused id with other
+                                    content is a conflict, not a duplicate)
 
 Global::
 
@@ -50,6 +55,7 @@ PROJECTION = (
     "stats",
     "calls",
     "outcome",
+    "quarantine",
 )
 
 
@@ -72,6 +78,8 @@ class PartitionKeys:
     stats: str
     calls: str
     outcome: str
+    quarantine: str
+    digests: str
 
     @property
     def projection(self) -> tuple[str, ...]:
@@ -125,16 +133,25 @@ class Keyspace:
 
 # -- Lua ------------------------------------------------------------------------------------
 
-#: Intake: accept each (id, body) unless its id was seen — SADD and XADD in one atomic step, so
-#: a resend after a timeout is reported as a duplicate and never applied twice.
-#: KEYS: seen, signals. ARGV: id1, body1, id2, body2, ... Returns the stream id or nil each.
+#: Intake: accept each (id, body, digest) unless its id was seen — SADD, the digest and XADD in
+#: one atomic step, so a resend after a timeout is reported as a duplicate and never applied
+#: twice, and the same id with other content is told apart as a conflict.
+#: KEYS: seen, signals, digests. ARGV: id1, body1, digest1, id2, ... Returns for each the stream
+#: id, nil (a duplicate) or 'conflict' (seen with another digest; ids accepted before digests
+#: were kept count as duplicates).
 INTAKE = """
 local out = {}
-for i = 1, #ARGV, 2 do
+for i = 1, #ARGV, 3 do
   if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
     out[#out + 1] = redis.call('XADD', KEYS[2], '*', 'id', ARGV[i], 'body', ARGV[i + 1])
   else
-    out[#out + 1] = false
+    local known = redis.call('HGET', KEYS[3], ARGV[i])
+    if known and known ~= ARGV[i + 2] then
+      out[#out + 1] = 'conflict'
+    else
+      out[#out + 1] = false
+    end
   end
 end
 return out

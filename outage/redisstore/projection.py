@@ -10,6 +10,7 @@ Only incidents an event of the batch names are rewritten, so a batch costs what 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ from outage.storm import SYSTEM
 from .keys import KEY_INDEX
 from .partition import Message, PartitionEngine
 
+log = logging.getLogger(__name__)
 #: Every call ends in exactly one of these (a hazard call also attaches to its outage).
 CALL_EVENTS = (ev.CallAttached, ev.ServiceTicketOpened, ev.CallUnresolved)
 
@@ -42,6 +44,7 @@ class _Batch:
     assets_before: dict[str, tuple[str, int] | None] = field(default_factory=dict)
     call_minutes: Counter[int] = field(default_factory=Counter)
     outcomes: dict[str, bytes] = field(default_factory=dict)
+    quarantined: dict[str, bytes] = field(default_factory=dict)
 
 
 class PartitionState:
@@ -55,22 +58,43 @@ class PartitionState:
         #: Stream id of the last message applied (or replayed); '' before any.
         self.applied = ""
         self.audit: list[dict[str, Any]] = []
+        #: Ids of messages quarantined (by us or an earlier owner): never applied again.
+        self.quarantined: set[str] = set()
         self._seq = 0
         self._batch = _Batch()
 
     # -- feeding ------------------------------------------------------------------------------
 
-    def replay(self, message: Message, stream_id: str) -> None:
-        """Apply a message whose effects Redis already holds (recovery)."""
-        for event in self._handle(message)[0]:
-            self._seq += 1
-            self.view.apply(self._seq, event)
+    def replay(self, message: Message | None, stream_id: str) -> None:
+        """Apply a message whose effects Redis already holds (recovery); a quarantined one
+        (or one that no longer decodes: None) is skipped, as when it was first met."""
+        if message is not None and message.id not in self.quarantined:
+            events, _, _, failure = self._handle(message)
+            if failure is not None:  # failed again: quarantined when it was first applied
+                self.quarantined.add(message.id)
+            for event in events:
+                self._seq += 1
+                self.view.apply(self._seq, event)
+        self.applied = stream_id
+
+    def quarantine(self, message_id: str, kind: str, reason: str, stream_id: str) -> None:
+        """Record a message the engine cannot take (see `outage.host`): written with the
+        batch, never applied again; the stream moves on past it."""
+        self.quarantined.add(message_id)
+        self._batch.quarantined[message_id] = orjson.dumps(
+            {"id": message_id, "type": kind, "reason": reason, "entry": stream_id}
+        )
         self.applied = stream_id
 
     def apply(self, message: Message, stream_id: str) -> list[Event]:
         """Apply a message and remember what it changed for the next `payload`."""
         batch = self._batch
-        events, refusal, rejected = self._handle(message)
+        if message.id in self.quarantined:  # a redelivery of what was quarantined
+            self.applied = stream_id
+            return []
+        events, refusal, rejected, failure = self._handle(message)
+        if failure is not None:
+            self.quarantine(message.id, message.type, failure, stream_id)
         for event in events:
             for incident in _named(event):
                 if incident not in batch.incidents:
@@ -83,39 +107,49 @@ class PartitionState:
                 batch.call_minutes[int(event.at.timestamp()) // 60] += 1
         if isinstance(message, Command):
             outcome = "rejected" if rejected else ("refused" if refusal else "applied")
+            if failure is not None:
+                outcome = "quarantined"
             batch.outcomes[message.id] = orjson.dumps(
                 {
                     "outcome": outcome,
-                    "error": rejected or refusal,
+                    "error": rejected or refusal or failure,
                     "events": [to_json(e).decode() for e in events],
                 }
             )
         self.applied = stream_id
         return events
 
-    def _handle(self, message: Message) -> tuple[list[Event], str | None, str | None]:
-        """Events, why a command was refused, why it was rejected (as `EngineHost` does)."""
-        rejected = None
+    def _handle(
+        self, message: Message
+    ) -> tuple[list[Event], str | None, str | None, str | None]:
+        """Events, why a command was refused, why it was rejected, why it was quarantined
+        (as `EngineHost` does: any exception of the engine quarantines the message)."""
+        rejected = refusal = failure = None
         if isinstance(message, Command) and not self.engine.seen_message(message):
             rejected = self.engine.check_references(message)
         try:
-            events, refusal = self.engine.handle(message), None
+            events = self.engine.handle(message)
         except CommandRejected as exc:
             events, refusal = [], str(exc)
+        except Exception as exc:  # the quarantine (see `outage.host`)
+            log.exception("%s: quarantined %r: the engine failed on it", self.partition, message.id)
+            events, failure = [], f"quarantined: {type(exc).__name__}: {exc}"[:500]
         if isinstance(message, Command) and rejected is None:
+            outcome = "quarantined" if failure else ("refused" if refusal else "applied")
+            error = failure or refusal
             self.audit.append(
                 message.model_dump(mode="json", exclude_none=True)
-                | {"outcome": "refused" if refusal else "applied"}
-                | ({"error": refusal} if refusal else {})
+                | {"outcome": outcome}
+                | ({"error": error} if error else {})
             )
-        return events, refusal, rejected
+        return events, refusal, rejected, failure
 
     # -- writing ------------------------------------------------------------------------------
 
     @property
     def dirty(self) -> bool:
         """True when `apply` ran since the last `payload`."""
-        return bool(self._batch.events or self._batch.outcomes)
+        return bool(self._batch.events or self._batch.outcomes or self._batch.quarantined)
 
     def payload(self) -> dict[str, list[list[Any]]]:
         """The batch's changes as `keys.APPLY` operations; starts a new batch."""
@@ -129,12 +163,15 @@ class PartitionState:
             ops["i"].append([k["calls"], str(minute), calls])
         for command, outcome in batch.outcomes.items():
             ops["h"].append([k["outcome"], command, outcome.decode()])
+        for message_id, row in batch.quarantined.items():
+            ops["h"].append([k["quarantine"], message_id, row.decode()])
         engine = self.engine
         for name, value in (
             ("calls_received", engine.calls_received),
             ("calls_suppressed", engine.suppressed_total),
             ("signals_applied", engine.signals_applied),
             ("incidents_open", len(self.view.open_incidents())),
+            ("quarantined", len(self.quarantined)),
         ):
             ops["h"].append([k["stats"], name, value])
         ops["s"].append([k["storm"], orjson.dumps(self.storm_status()).decode()])

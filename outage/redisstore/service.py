@@ -29,6 +29,7 @@ from outage.api.metrics import Metrics
 from outage.api.stream import EventStream
 from outage.bootstrap import Network, build_engine
 from outage.commands import Command
+from outage.errors import SignalError
 from outage.events import from_json
 from outage.host import Message, SubmitResult
 from outage.ivr import Announcements
@@ -52,6 +53,8 @@ class EngineFigures:
     ``signals_applied``): read from the projections on each access."""
 
     views: RedisViews
+    #: The latest ``signals_applied`` read (for `/healthz`, which must not wait on Redis).
+    last_applied: int | None = None
 
     @property
     def now(self) -> datetime | None:
@@ -62,7 +65,8 @@ class EngineFigures:
     @property
     def signals_applied(self) -> int:
         """Messages applied by all engine workers."""
-        return int(self.views.counters().get("signals_applied", 0))
+        self.last_applied = int(self.views.counters().get("signals_applied", 0))
+        return self.last_applied
 
 
 @dataclass
@@ -106,6 +110,9 @@ class RedisRuntime:
         self._audit_published = 0
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
+        self._refresh_lock = threading.Lock()
+        self._refreshing = False
+        self._refreshed = 0.0
 
     @property
     def durable(self) -> bool:
@@ -146,11 +153,37 @@ class RedisRuntime:
     def submit(self, messages: Iterable[Message]) -> SubmitResult:
         """Store a batch in the partition streams (see `RedisIntake.submit`)."""
         result = self.intake.submit(messages)
-        signals = self.metrics.signals
-        signals.labels("accepted").inc(len(result.accepted))
-        signals.labels("duplicate").inc(len(result.duplicates))
-        signals.labels("rejected").inc(len(result.rejected))
+        self.metrics.count(result)
         return result
+
+    def liveness(self) -> int | None:
+        """The figure `/healthz` shows: the last ``signals_applied`` read — never a Redis
+        round trip on the caller's time, so liveness holds while Redis hangs. A fresh read is
+        started in the background (one at a time, at most once a second) for the next call."""
+        now = time.monotonic()
+        with self._refresh_lock:
+            start = not self._refreshing and now - self._refreshed >= 1.0
+            self._refreshing = self._refreshing or start
+        if start:
+            threading.Thread(target=self._refresh, name="liveness-refresh", daemon=True).start()
+        return self.engine.last_applied
+
+    def _refresh(self) -> None:
+        try:
+            _ = self.engine.signals_applied  # the read stores the figure
+        except StoreError:
+            pass  # Redis down: /readyz says so; liveness keeps the last figure
+        finally:
+            with self._refresh_lock:
+                self._refreshing, self._refreshed = False, time.monotonic()
+
+    def latest_event_seq(self) -> int:
+        """The newest sequence on the global event feed (what any API worker may have sent)."""
+        return self.feed.last_seq()
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        """Messages the engine workers quarantined, by partition (see `RedisViews`)."""
+        return self.views.quarantined()
 
     def command_time(self) -> datetime:
         """The wall clock, but never before the engines' own clock."""
@@ -158,11 +191,17 @@ class RedisRuntime:
         engine_now = self.engine.now
         return max(now, engine_now) if engine_now is not None else now
 
-    def submit_command(self, **fields: Any) -> tuple[Command, SubmitResult]:
-        """Stamp and store one officer command, then wait for its engine's verdict."""
+    def submit_command(
+        self, check: Callable[[Command], str | None] | None = None, **fields: Any
+    ) -> tuple[Command, SubmitResult]:
+        """Stamp and store one officer command (``check`` may refuse it first: `SignalError`),
+        then wait for its engine's verdict."""
         command = Command(ts=self.command_time(), **fields)
+        problem = check(command) if check is not None else None
+        if problem is not None:
+            raise SignalError("command", problem)
         stored = self.intake.submit([command])
-        result = SubmitResult(duplicates=stored.duplicates)
+        result = SubmitResult(duplicates=stored.duplicates, conflicts=stored.conflicts)
         if not stored.accepted:
             return command, result
         result.accepted = stored.accepted
@@ -179,6 +218,8 @@ class RedisRuntime:
                     result.rejected.append({"id": command.id, "error": error})
                 elif outcome["outcome"] == "refused":
                     result.refused.append({"id": command.id, "error": error})
+                elif outcome["outcome"] == "quarantined":
+                    result.quarantined.append({"id": command.id, "error": error})
                 for raw in outcome["events"]:
                     body = raw.encode()
                     result.events.append(from_json(orjson.loads(body)["type"], body))
@@ -239,4 +280,5 @@ class RedisRuntime:
             "calls_suppressed": figures.get("calls_suppressed", 0.0),
             "events_published": float(self.stream.published),
             "sse_subscribers": float(self.stream.subscribers),
+            "quarantined": figures.get("quarantined", 0.0),
         }

@@ -258,6 +258,13 @@ class RedisViews:
                 rows.append(row)
         return rows
 
+    def quarantined(self) -> list[dict[str, Any]]:
+        """Every partition's quarantined messages (``partition`` added), by stream entry."""
+        rows = []
+        for partition, found in self._each("hgetall", lambda k: k.quarantine).items():
+            rows += [orjson.loads(raw) | {"partition": partition} for raw in found.values()]
+        return sorted(rows, key=lambda r: (r["partition"], r["entry"]))
+
     def counters(self) -> dict[str, float]:
         """Summed partition counters (incidents_open, calls_received, calls_suppressed, ...)."""
         total: dict[str, float] = {}

@@ -31,14 +31,16 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
 from outage.bootstrap import Network
-from outage.host import decode
+from outage.host import Message, decode
 from outage.rules import Rules
+from outage.signals import describe_validation_error
 
 from .connect import Client, is_cluster, unavailable
-from .errors import LeaseLost, StoreError, StoreUnavailable
+from .errors import LeaseLost, PartitionTaken, StoreError, StoreUnavailable
 from .keys import APPLY, GROUP, LEASE, READ, RELAY, Keyspace, PartitionKeys
 from .partition import Router
 from .projection import PartitionState
@@ -50,6 +52,26 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 def _fields(flat: list[bytes]) -> dict[bytes, bytes]:
     """A stream entry's flat ``[field, value, ...]`` list (as Lua returns it) as a dict."""
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _decoded(fields: dict[bytes, bytes]) -> tuple[Message | None, str]:
+    """A stream entry's message, or None and why it no longer decodes."""
+    try:
+        return decode(fields[b"body"]), ""
+    except (KeyError, ValidationError) as exc:
+        why = describe_validation_error(exc) if isinstance(exc, ValidationError) else "no body"
+        return None, f"quarantined: not a valid message ({why})"
+
+
+def _field(fields: dict[bytes, bytes], name: str) -> str:
+    """``id`` or ``type`` of an entry's body, even when it no longer validates."""
+    try:
+        value = orjson.loads(fields.get(b"body", b"{}")).get(name)
+    except (orjson.JSONDecodeError, AttributeError):
+        value = None
+    if name == "id" and not isinstance(value, str):
+        value = fields.get(b"id", b"?").decode(errors="replace")
+    return value if isinstance(value, str) else "?"
 
 
 def stream_id(raw: bytes | str) -> tuple[int, int]:
@@ -95,6 +117,8 @@ class EngineWorker:
         self.batch = batch
         self.block_ms = min(block_ms, lease_ms // 4)
         self.owned: dict[str, PartitionState] = {}
+        #: Pinned partitions another worker holds, since when (monotonic seconds).
+        self._held_elsewhere: dict[str, float] = {}
         self.applied_messages = 0
         self._next_lease_check = 0.0
         self._apply = client.register_script(APPLY)
@@ -174,7 +198,26 @@ class EngineWorker:
                 # Still ours after a failed write dropped the state: rebuild it.
                 won = won or self.client.get(owner) == self.token.encode()
             if won:
+                self._held_elsewhere.pop(partition, None)
                 self.take_over(partition)
+            elif self.pinned:
+                self._refuse_if_held(partition, owner)
+
+    def _refuse_if_held(self, partition: str, owner: str) -> None:
+        """A pinned worker's partition held by another live worker for longer than a lapsed
+        lease would be: two writers were started for one partition. `PartitionTaken` (the
+        worker exits) rather than idling for ever as a silent spare."""
+        since = self._held_elsewhere.setdefault(partition, time.monotonic())
+        if time.monotonic() - since < self.lease_ms * 1.5 / 1000:
+            return
+        with unavailable("engine worker lease"):
+            raw = self.client.get(owner)
+        holder = raw.decode().split(":")[0] if raw else "another worker"
+        raise PartitionTaken(
+            f"--partitions: {partition} is owned by the live worker {holder}; one writer per "
+            "partition: stop that worker, or start this one for other partitions (or without "
+            "--partitions, to share them all)"
+        )
 
     def _share(self, beats: dict[bytes, bytes], now_ms: int) -> int:
         """How many partitions to hold: all given ones when pinned; else between
@@ -220,6 +263,7 @@ class EngineWorker:
                     raise
             raw = self.client.get(keys.applied)
             applied = raw.decode() if raw else ""
+            state.quarantined = {m.decode() for m in self.client.hkeys(keys.quarantine)}
             if applied:
                 self._replay(state, keys, applied)
             self.owned[partition] = state
@@ -241,7 +285,8 @@ class EngineWorker:
         while True:
             chunk = self.client.xrange(keys.signals, start, applied, count=2000)
             for entry_id, fields in chunk:
-                state.replay(decode(fields[b"body"]), entry_id.decode())
+                message, _ = _decoded(fields)
+                state.replay(message, entry_id.decode())
             if len(chunk) < 2000:
                 break
             start = "(" + chunk[-1][0].decode()
@@ -309,7 +354,12 @@ class EngineWorker:
         floor = stream_id(expected) if expected else (0, 0)
         for entry_id, fields in entries:
             if stream_id(entry_id) > floor:
-                state.apply(decode(fields[b"body"]), entry_id.decode())
+                message, problem = _decoded(fields)
+                if message is None:  # written by an older version, refused by today's rules
+                    kind = _field(fields, "type")
+                    state.quarantine(_field(fields, "id"), kind, problem, entry_id.decode())
+                else:
+                    state.apply(message, entry_id.decode())
         if state.applied != expected:
             payload = state.payload()
             try:

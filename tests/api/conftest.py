@@ -16,6 +16,8 @@ from outage.api.settings import ServiceSettings
 from outage.bootstrap import Network
 from outage.journal import SqliteJournal
 
+from .helpers import storm_clock
+
 #: One raw key per role (the ring stores only their hashes).
 KEYS = {role: f"test-key-{role}-0123456789" for role in ("intake", "ivr", "officer", "admin")}
 
@@ -49,6 +51,6 @@ def runtime(network: Network, tmp_path: Path) -> Iterator[Runtime]:
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    app = create_app(runtime, ServiceSettings(), ring())
+    app = create_app(runtime, ServiceSettings(), ring(), clock=storm_clock)
     with TestClient(app) as test_client:
         yield test_client

@@ -12,6 +12,12 @@ T0 = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
 _ids = count(1)
 
 
+def storm_clock() -> datetime:
+    """The service clock the tests' storms are judged against: two days after T0, so the
+    signals the tests post (at T0 and the hours after) are neither ahead nor too old."""
+    return T0 + timedelta(days=2)
+
+
 def at(minute: float) -> str:
     """An ISO timestamp ``minute`` minutes after T0."""
     return (T0 + timedelta(minutes=minute)).isoformat()

@@ -14,7 +14,7 @@ from outage.bootstrap import Network
 from outage.journal import SqliteJournal
 
 from .conftest import auth, ring
-from .helpers import call, fuse_with_transformers, premise_of
+from .helpers import call, fuse_with_transformers, premise_of, storm_clock
 
 
 def test_batch_reports_each_signal_and_loses_nothing(
@@ -68,7 +68,7 @@ def test_unknown_device_is_rejected_with_the_field(client: TestClient) -> None:
 
 def test_batch_and_body_limits(runtime: Runtime, network: Network) -> None:
     settings = ServiceSettings(max_batch=2, max_body_bytes=4096)
-    with TestClient(create_app(runtime, settings, ring())) as client:
+    with TestClient(create_app(runtime, settings, ring(), clock=storm_clock)) as client:
         _, transformers = fuse_with_transformers(network)
         three = [call(premise_of(network, t)) for t in transformers]
         answer = client.post("/v1/signals", json=three, headers=auth("intake"))
@@ -90,7 +90,9 @@ def test_keys_and_roles(client: TestClient) -> None:
 
 
 def test_rate_limit_per_key(runtime: Runtime) -> None:
-    with TestClient(create_app(runtime, ServiceSettings(), ring(rate=0.5))) as client:
+    with TestClient(
+        create_app(runtime, ServiceSettings(), ring(rate=0.5), clock=storm_clock)
+    ) as client:
         codes = [client.get("/v1/storm", headers=auth("officer")).status_code for _ in range(3)]
         assert codes[0] == 200 and codes[-1] == 429
         limited = client.get("/v1/storm", headers=auth("officer"))
@@ -104,13 +106,13 @@ def test_accepted_signals_survive_a_restart(network: Network, tmp_path: Path) ->
     journal = SqliteJournal(path)
     first = Runtime(network, journal)
     _, transformers = fuse_with_transformers(network)
-    with TestClient(create_app(first, ServiceSettings(), ring())) as client:
+    with TestClient(create_app(first, ServiceSettings(), ring(), clock=storm_clock)) as client:
         signals = [call(premise_of(network, t)) for t in transformers]
         assert client.post("/v1/signals", json=signals, headers=auth("intake")).status_code == 202
         before = client.get("/v1/incidents", headers=auth("officer")).json()
     journal.close()
     second = Runtime(network, SqliteJournal(path))
-    with TestClient(create_app(second, ServiceSettings(), ring())) as client:
+    with TestClient(create_app(second, ServiceSettings(), ring(), clock=storm_clock)) as client:
         after = client.get("/v1/incidents", headers=auth("officer")).json()
         premise = signals[0]["premise"]
         lookup = client.get("/v1/ivr/lookup", params={"premise": premise}, headers=auth("ivr"))

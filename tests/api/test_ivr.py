@@ -15,7 +15,7 @@ from outage.api.settings import ServiceSettings
 from outage.bootstrap import Network
 
 from .conftest import KEYS, auth, ring
-from .helpers import call, fuse_with_transformers, premise_of
+from .helpers import call, fuse_with_transformers, premise_of, storm_clock
 
 IVR = auth("ivr")
 
@@ -81,7 +81,9 @@ def test_caller_with_several_premises_gets_each_listed(network: Network) -> None
     phone = customers.loc[customers["premise"] == elsewhere, "phone"].iloc[0]
     customers.loc[customers["premise"] == affected, "phone"] = phone
     shared = Network.from_tables(tables)
-    with TestClient(create_app(Runtime(shared, None), ServiceSettings(), ring())) as client:
+    with TestClient(
+        create_app(Runtime(shared, None), ServiceSettings(), ring(), clock=storm_clock)
+    ) as client:
         outage_at_fuse(client, shared)
         answer = client.get("/v1/ivr/lookup", params={"phone": phone}, headers=IVR).json()
     listed = {p["premise"]: p["known_outage"] for p in answer["premises"]}
@@ -145,7 +147,7 @@ def test_twilio_signature_is_required_when_a_token_is_set(runtime: Runtime) -> N
     settings = ServiceSettings(twilio_auth_token=token, public_url="https://ivr.example.cn")
     form = {"From": "+8613812345678", "CallSid": "CA9"}
     good = RequestValidator(token).compute_signature("https://ivr.example.cn/v1/ivr/twiml", form)
-    with TestClient(create_app(runtime, settings, ring())) as client:
+    with TestClient(create_app(runtime, settings, ring(), clock=storm_clock)) as client:
         ok = client.post("/v1/ivr/twiml", data=form, headers={"X-Twilio-Signature": good})
         assert ok.status_code == 200
         forged = client.post("/v1/ivr/twiml", data=form, headers={"X-Twilio-Signature": "AAAA"})

@@ -17,7 +17,7 @@ from outage.api.settings import ServiceSettings
 from outage.bootstrap import Network
 
 from .conftest import auth, ring
-from .helpers import at, call, premise_of
+from .helpers import at, call, premise_of, storm_clock
 
 OFFICER = auth("officer")
 
@@ -32,7 +32,7 @@ def services(network: Network, tmp_path: Path) -> Iterator[Services]:
 
 @pytest.fixture
 def app_client(services: Services) -> Iterator[TestClient]:
-    app = create_app(services.runtime, ServiceSettings(), ring(), services)
+    app = create_app(services.runtime, ServiceSettings(), ring(), services, clock=storm_clock)
     with TestClient(app) as client:
         yield client
 
@@ -210,7 +210,7 @@ def test_a_replayed_storm_proposal_can_be_confirmed_in_a_live_service(
     live = compose(network, state_dir=tmp_path / "live", clock="wall")
     live.start()
     try:
-        app = create_app(live.runtime, ServiceSettings(), ring(), live)
+        app = create_app(live.runtime, ServiceSettings(), ring(), live, clock=storm_clock)
         with TestClient(app) as client:
             feeder_lockout(client, network, live)
             board = client.get("/v1/playbooks", headers=OFFICER).json()

@@ -19,7 +19,7 @@ import yaml
 
 from outage.bootstrap import Network
 from outage.simulate import simulate_storm
-from tests.conftest import DEMO_GPKG
+from tests.conftest import DEMO_GPKG, PROJECT
 
 
 def free_port() -> int:
@@ -47,13 +47,16 @@ class Service:
             str(keys),
             "--port",
             str(self.port),
+            # The tests replay storms simulated on a fixed date: judge no signal by its age.
+            "--max-signal-age",
+            "0",
         ]
         self.log = tmp / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.args, stdout=log, stderr=log)
+            self.process = subprocess.Popen(self.args, stdout=log, stderr=log, cwd=PROJECT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()

@@ -199,3 +199,12 @@ def storm(network: Network) -> list[dict[str, Any]]:
     restored = sorted(f["restored"] for f in sim.truth["faults"])
     cut = restored[-3]
     return [s for s in sim.signals if (s.get("ts") or s.get("start") or cut) < cut]
+
+
+@pytest.fixture
+def api_key(tmp_path: Path) -> tuple[Path, str]:
+    """A keys file with one key for intake, officer reads, the IVR and metrics."""
+    from tests.integration.test_serve_e2e import new_key
+
+    path = tmp_path / "keys.yaml"
+    return path, new_key(path, "ops", "intake", "officer", "ivr", "metrics")

@@ -20,7 +20,7 @@ from outage.redisstore.errors import StoreError
 from outage.redisstore.keys import Keyspace
 from outage.redisstore.partition import Router
 from tests.conftest import DEMO_GPKG, PROJECT
-from tests.integration.test_serve_e2e import free_port, new_key, read_events
+from tests.integration.test_serve_e2e import free_port, read_events
 
 from .conftest import RedisServer
 from .helpers import (
@@ -48,6 +48,7 @@ class Serve:
             sys.executable, "-m", "outage", "serve", "--topology", str(DEMO_GPKG),
             "--state-dir", str(self.state_dir), "--keys", str(keys_file), "--port", str(self.port),
             "--store", url, "--prefix", prefix, "--role", role,
+            "--max-signal-age", "0",  # the storms are simulated on a fixed date
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -102,13 +103,6 @@ class Cluster:
                     worker.wait(20)
                 except subprocess.TimeoutExpired:
                     worker.kill()
-
-
-@pytest.fixture
-def api_key(tmp_path: Path) -> tuple[Path, str]:
-    """A keys file with one key for intake, officer reads, the IVR and metrics."""
-    path = tmp_path / "keys.yaml"
-    return path, new_key(path, "ops", "intake", "officer", "ivr", "metrics")
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -178,7 +172,7 @@ def test_api_workers_and_an_engine_worker_serve_one_truth(
         read_events(late.url, key, {"Last-Event-ID": "3"}, 3, resumed)
         assert [e["id"] for e in resumed] == [4, 5, 6]
         # Every signal applied once, plus the playbooks' rule-set switches (one per partition).
-        applied = httpx.get(f"{second.url}/healthz").json()["signals_applied"]
+        applied = httpx.get(f"{second.url}/readyz").json()["signals_applied"]  # a fresh read
         switches = applied - len(storm)
         assert switches >= 0 and switches % len(Router(network).partitions) == 0
         # Exactly one process decides SMS and runs playbooks: the one with --role all.
@@ -227,7 +221,7 @@ def test_kill_9_the_engine_worker_mid_storm_and_start_another(
         assert not all_applied(client, keys, partitions)
         procs.worker("engine-b")
         wait_applied(client, keys, partitions, timeout=120)
-        health = httpx.get(f"{api.url}/healthz").json()
+        health = httpx.get(f"{api.url}/readyz").json()  # /healthz: the last figure read
         assert health["signals_applied"] == len(storm)
     finally:
         procs.close()
@@ -262,7 +256,7 @@ def test_redis_down_answers_503_and_the_resend_after_is_taken_once(
         assert refused.status_code == 503, refused.text
         detail = refused.json()["detail"]
         assert detail.startswith("store: ") and "Redis is unreachable" in detail
-        assert "nothing was accepted" in detail
+        assert "the outcome is unknown" in detail and "send the same request again" in detail
         read = httpx.get(f"{api.url}/v1/incidents", headers=bearer(key), timeout=30)
         assert read.status_code == 503 and read.json()["detail"].startswith("store: ")
 
@@ -279,7 +273,7 @@ def test_redis_down_answers_503_and_the_resend_after_is_taken_once(
         assert before["accepted"] == [] and len(before["duplicates"]) == len(first)
         assert post(api.url, key, rest).status_code == 202
         wait_applied(store, keys, partitions, timeout=120)
-        health = httpx.get(f"{api.url}/healthz").json()
+        health = httpx.get(f"{api.url}/readyz").json()  # /healthz: the last figure read
         assert health["signals_applied"] == len(storm)
     finally:
         procs.close()
