@@ -623,10 +623,8 @@ def prior_table(
     watched = telemetered(topology)
     out: list[int | None] = []
     for d, kind in enumerate(topology.device_kind):
-        if kind not in allowed:
-            out.append(None)
-        elif watched[d] and telemetered_only_on_scada:
-            out.append(None)
+        if kind not in allowed or (watched[d] and telemetered_only_on_scada):
+            out.append(None)  # opens only on a fact (SCADA, an officer)
         else:
             out.append(log_odds(prior_open[kind]))
     transformer = log_odds(prior_open["transformer"]) if "transformer" in allowed else None

@@ -76,7 +76,13 @@ def storm_signals(faults: int = 8, seed: int = 3) -> list[dict[str, Any]]:
     """A simulated storm without its restorations, so its outages stay open on the board."""
     network = Network.load(DEMO_GPKG)
     signals = simulate_storm(network.topology, network.tables.customers, faults=faults, seed=seed)
-    return [s for s in signals.signals if s["type"] != "restore"]
+    return [
+        s
+        for s in signals.signals
+        if s["type"] != "restore"
+        and s.get("event") != "power_restored"
+        and not (s["type"] == "scada" and s.get("state") == "closed")
+    ]
 
 
 def main() -> None:  # pragma: no cover - a developer's tool

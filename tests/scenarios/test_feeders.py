@@ -35,18 +35,22 @@ def test_every_section_opens_what_the_path_says(feeder) -> None:
         if topology.section_feeder[s] < 0:
             continue
         expected = interrupter_by_path(tables, topology.section_ids[s])
-        assert grid.asset_id(grid.section_interrupter(s)) == expected
+        found = grid.section_interrupter(s)  # -1: nothing on the feeder interrupts it
+        assert (grid.asset_id(found) if found >= 0 else None) == expected
 
 
 def test_storms_hold_their_invariants(feeder) -> None:
     _, tables, topology, grid = feeder
+    # A feeder headed by a manual switch (IEEE 123 as imported) has nothing that interrupts a
+    # line fault, so no nested pair fits on it.
+    protected = any(grid.section_interrupter(s) >= 0 for s in range(len(topology.section_ids)))
     for seed, faults in ((0, 1), (1, 10), (2, 25)):
         spec = StormSpec(
             seed=seed,
             faults=faults,
             calls=CallSpec(share=0.3),
             meters=MeterSpec(delivery=0.8 if seed % 2 else 0.0),
-            nested=NestedSpec(count=1),
+            nested=NestedSpec(count=1 if protected else 0),
         )
         storm = generate_storm(topology, spec, grid=grid)
         check_storm(topology, tables, storm)

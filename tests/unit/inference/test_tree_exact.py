@@ -33,7 +33,9 @@ T0 = 1_800_000_000
 
 def priors(topology: Topology) -> list[int | None]:
     rules = Rules()
-    return prior_table(topology, rules.storm.prior_open, MODEL.candidates, MODEL.telemetered_opens_only_on_scada)
+    return prior_table(
+        topology, rules.storm.prior_open, MODEL.candidates, MODEL.telemetered_opens_only_on_scada
+    )
 
 
 class World:
