@@ -226,6 +226,8 @@ def run_latency(network: Any, lines: list[bytes]) -> dict[str, Any]:
 
     def stats(ns: np.ndarray) -> dict[str, float]:
         us = ns / 1000
+        if us.size == 0:  # e.g. no call opened an incident: the meters' last gasps did
+            return {"n": 0}
         return {
             "n": int(us.size),
             "p50_us": round(float(np.percentile(us, 50)), 1),
@@ -406,6 +408,9 @@ def main() -> None:
     }
     for key, name in names.items():
         s = latency[key]
+        if not s["n"]:
+            lat.add_row(name, "0", "–", "–", "–", "–", "–")
+            continue
         lat.add_row(
             name,
             f"{s['n']:,}",

@@ -152,9 +152,8 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     if holder is None and engine.evidence.was_back(premise, at):
         _earlier_meter_restore(engine, premise, at)
     registry.record_reset(None, premise, at, holder.id if holder is not None else "")
-    flips = tree.set_premise(premise, summary)
-    flips += tree.power_restored(premise, at)
-    engine.reconciler.apply(flips, "a meter shows power")
+    flips = tree.power_restored(premise, at)
+    engine.reconciler.apply(flips + tree.set_premise(premise, summary), "a meter shows power")
 
 
 def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:

@@ -134,7 +134,7 @@ class InferenceModel(_Strict):
     #: likelier (nats): tickets do not flap between two devices on successive reports.
     hysteresis: Annotated[float, Field(ge=0, le=10)] = 1.0
     #: How often (event time) silence is re-weighed as outages age.
-    tick_minutes: Annotated[float, Field(gt=0, le=60)] = 1.0
+    tick_minutes: Annotated[float, Field(gt=0, le=60)] = 2.0
 
 
 def _priors(scale: dict[str, float] | None = None) -> dict[str, float]:

@@ -33,13 +33,15 @@ not depend on the order evidence arrived in.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from outage.rules import InferenceModel
 
 MICRO = 1_000_000
 #: The delay CDF is treated as settled (silence no longer grows) above this value.
-SETTLED = 0.999
+SETTLED = 0.99
+#: The standard normal quantile of `SETTLED`.
+_Z_SETTLED = 2.3263478740408408
 
 
 def micro(nats: float) -> int:
@@ -66,6 +68,8 @@ class Likelihood:
     log_service: float
     lead_seconds: int
     restored_llr: float
+    #: lgamma at (base + integer), grown on demand: most arguments are integer offsets.
+    _tables: dict[float, list[float]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, model: InferenceModel) -> Likelihood:
@@ -76,7 +80,7 @@ class Likelihood:
         mu = math.log(model.call_delay.median_minutes * 60.0)
         sigma = model.call_delay.sigma
         # F(τ) = SETTLED at τ = exp(mu + sigma·z), z the standard normal quantile of SETTLED.
-        z = 3.090232306167813
+        z = _Z_SETTLED
         gasp_c = model.last_gasp_delivery * model.last_gasp_concentration
         gasp_d = (1.0 - model.last_gasp_delivery) * model.last_gasp_concentration
         return cls(
@@ -109,21 +113,36 @@ class Likelihood:
             return 1.0
         return 0.5 * (1.0 + math.erf((math.log(seconds) - self.delay_mu) / self.delay_scale))
 
+    def lgamma_at(self, base: float, n: int) -> float:
+        """``lgamma(base + n)`` for an integer ``n >= 0``, from a table."""
+        table = self._tables.get(base)
+        if table is None:
+            table = self._tables[base] = []
+        if n >= len(table):
+            table.extend(
+                math.lgamma(base + i) for i in range(len(table), max(n + 1, 2 * len(table)))
+            )
+        return table[n]
+
     def calls_term(self, k: int, m: int, elapsed: float) -> float:
         """Call-channel log-likelihood ratio of k reporting and m silent premises (nats)."""
-        silent = m * self.delay_cdf(elapsed)
-        a, b = self.a + k, self.b + silent
-        return (
-            math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b) - self.log_beta_ab
-        ) - k * self.log_noise
+        lg = self.lgamma_at
+        settled = self.delay_cdf(elapsed)
+        if settled == 1.0:
+            beta = lg(self.a, k) + lg(self.b, m) - lg(self.a + self.b, k + m)
+        else:
+            silent = self.b + m * settled
+            beta = lg(self.a, k) + math.lgamma(silent) - math.lgamma(self.a + k + silent)
+        return beta - self.log_beta_ab - k * self.log_noise
 
     def meters_term(self, g: int, metered: int) -> float:
         """Meter-channel log-likelihood ratio of g last gasps among ``metered`` premises known
         to have reporting meters (nats)."""
         if metered <= 0:
             return 0.0
-        c, d = self.gasp_c + g, self.gasp_d + (metered - g)
-        beta = math.lgamma(c) + math.lgamma(d) - math.lgamma(c + d) - self.log_beta_gasp
+        lg = self.lgamma_at
+        c, d = self.gasp_c, self.gasp_d
+        beta = lg(c, g) + lg(d, metered - g) - lg(c + d, metered) - self.log_beta_gasp
         return beta - g * self.log_gasp_false
 
     def score(

@@ -227,16 +227,19 @@ class InferenceTree:
         return flips
 
     def power_restored(self, premise: int, at: int) -> list[int]:
-        """A meter says ``premise`` had power at ``at``: raises ``e`` on its path."""
-        flips: list[int] = []
+        """A meter says ``premise`` had power at ``at``: raises ``e`` on its path. Call it
+        before `set_premise` marks the premise energised, whose path update weighs it; the
+        nodes already counting energised premises are re-weighed here."""
         node = self.premise_node(premise)
-        path = []
+        stale = []
         while node != NONE and self.e[node] < at:
+            if self.rr[node] and self.ev[node]:
+                stale.append(node)
             self.e[node] = at
-            path.append(node)
             node = self.parent[node]
-        if path:
-            self._rebuild(path, flips)
+        flips: list[int] = []
+        if stale:
+            self._rebuild(stale, flips)
         return flips
 
     # -- facts ------------------------------------------------------------------------------
@@ -454,6 +457,12 @@ class InferenceTree:
         return flips
 
     def _evaluate(self, v: int) -> None:
+        prior = self.prior[v]
+        if not self.forced[v] and (prior is None or self.veto[v]):
+            # It cannot open by itself: its own score would change nothing.
+            self.A[v] = 0
+            self.B[v], self.dec[v] = self.C[v], False
+            return
         if self.ev[v] > 0:
             s = self.s[v]
             k = self.k[v]
@@ -486,13 +495,9 @@ class InferenceTree:
                 )
         else:
             self.A[v] = 0
-        if self.forced[v]:
+        if self.forced[v] or prior is None:
             self.B[v] = self.A[v] + self.F[v]
             self.dec[v] = False
-            return
-        prior = self.prior[v]
-        if prior is None or self.veto[v]:
-            self.B[v], self.dec[v] = self.C[v], False
             return
         open_v = prior + self.A[v] + self.F[v] + (self.hysteresis if self.shown[v] else 0)
         if open_v > self.C[v]:
@@ -592,19 +597,22 @@ class InferenceTree:
         return sorted(seen, key=lambda v: -self.depth[v])
 
     def _rebuild(self, nodes: list[int], flips: list[int]) -> None:
-        """Re-evaluate ``nodes`` (deepest first, with all their ancestors among them) and
-        propagate to the root, recomputing C and F from the children."""
-        ordered = self._active_closure(nodes)
-        for v in ordered:
-            c = f = 0
-            for child in self.act.get(v, ()):
-                c += self.B[child]
-                f += self.B[child] if self.forced[child] else self.F[child]
-            self.C[v], self.F[v] = c, f
-            old_dec = self.dec[v]
+        """Re-evaluate ``nodes`` and every node above them, deepest first, each passing the
+        change of its ``B`` (and of the forced ``B`` in ``F``) to its parent."""
+        parent, forced = self.parent, self.forced
+        f_before: dict[int, int] = {}
+        for v in self._active_closure(nodes):
+            old_b, old_dec = self.B[v], self.dec[v]
+            old_f = f_before.pop(v, self.F[v])
             self._evaluate(v)
             if self.dec[v] != old_dec:
                 flips.append(v)
+            up = parent[v]
+            if up != NONE:
+                self.C[up] += self.B[v] - old_b
+                if up not in f_before:
+                    f_before[up] = self.F[up]
+                self.F[up] += (self.B[v] - old_b) if forced[v] else (self.F[v] - old_f)
 
 
 def prior_table(
