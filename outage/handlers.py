@@ -61,10 +61,9 @@ def on_call(engine: Engine, call: CallSignal) -> None:
     at = seconds(call.ts)
     premise_id = topo.premise_ids[premise]
     hazard = call.is_hazard
-    chain = engine.tree.chain(engine.tree.premise_node(premise))
-    historical, owner = registry.epoch_owner(premise, chain, at)
+    historical, owner = registry.epoch_owner(premise, at)
     if historical and owner is None and call.kind in OUTAGE_KINDS:
-        owner = _late_outage(engine, premise, chain, at, call.ts, f"{call.kind} call")
+        owner = _late_outage(engine, premise, at, call.ts, f"{call.kind} call")
     if historical:
         # Made before a restoration that ended its outage: it belongs to that outage.
         if owner is not None:
@@ -108,12 +107,12 @@ def on_call(engine: Engine, call: CallSignal) -> None:
 
 
 def _late_outage(
-    engine: Engine, premise: int, chain: list[int], at: int, when: datetime, cause: str
+    engine: Engine, premise: int, at: int, when: datetime, cause: str
 ) -> Incident | None:
     """A report made before a crew restored an asset nobody had reported yet: that asset was
     the outage (it arrived late). Its incident is made now, restored when the crew said."""
     registry = engine.registry
-    end = registry.epoch_end(premise, chain, at)
+    end = registry.epoch_end(premise, at)
     if end is None or end[1] is None or end[2] != "":
         return None
     reset_at, node, _ = end
@@ -132,9 +131,7 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     at = seconds(meter.ts)
     engine.reconciler.apply(tree.meters_report(premise), "meters report on this feeder")
     if meter.event == "last_gasp":
-        historical, owner = registry.epoch_owner(
-            premise, tree.chain(tree.premise_node(premise)), at
-        )
+        historical, owner = registry.epoch_owner(premise, at)
         if historical:
             if owner is not None:
                 _count_meter(owner, at)
@@ -152,14 +149,13 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     if holder is None and engine.evidence.was_back(premise, at):
         _earlier_meter_restore(engine, premise, at)
     registry.record_reset(None, premise, at, holder.id if holder is not None else "")
-    flips = tree.power_restored(premise, at)
-    engine.reconciler.apply(flips + tree.set_premise(premise, summary), "a meter shows power")
+    engine.reconciler.apply(tree.power_restored(premise, at, summary), "a meter shows power")
 
 
 def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:
     """A late "power restored" for an outage the meters already ended: it ended then."""
     registry, tree = engine.registry, engine.tree
-    historical, owner = registry.epoch_owner(premise, tree.chain(tree.premise_node(premise)), at)
+    historical, owner = registry.epoch_owner(premise, at)
     if (
         historical
         and owner is not None

@@ -67,6 +67,8 @@ class IncidentRegistry:
         self.premise_history: dict[int, list[tuple[int, str]]] = {}
         #: Call id -> the incident holding it.
         self.where: dict[str, str] = {}
+        #: Feeder-head node -> the latest reset on that feeder (a quick "current epoch" test).
+        self._latest_reset: dict[int, int] = {}
         #: Incidents created while handling the current signal (its calls open them).
         self.fresh: set[str] = set()
         self._seq = {"INC": 0, "TKT": 0}
@@ -279,26 +281,39 @@ class IncidentRegistry:
         """An epoch ended at ``at`` (at a node, or for one premise) and ``owner`` holds it."""
         if node is not None:
             insort(self.history.setdefault(node, []), (at, owner))
+            root = self.root_of(node)
+            self._latest_reset[root] = max(self._latest_reset.get(root, at), at)
         if premise is not None:
             insort(self.premise_history.setdefault(premise, []), (at, owner))
 
-    def epoch_owner(self, premise: int, chain: list[int], at: int) -> tuple[bool, Incident | None]:
+    def _chain(self, premise: int) -> list[int]:
+        topo = self.topology
+        transformer = topo.premise_transformer[premise]
+        return [
+            self.devices + transformer,
+            *topo.device_chain[topo.transformer_device[transformer]],
+        ]
+
+    def epoch_owner(self, premise: int, at: int) -> tuple[bool, Incident | None]:
         """Is a report made at ``at`` history (a later reset ended its epoch), and which
         incident owns it: the first reset at or after ``at`` on the premise's chain (outermost
         on a tie). ``(False, None)`` for a report of the current epoch; an owner of None means
         the premise's meter showed power after it and no known outage held it."""
-        found = self.epoch_end(premise, chain, at)
+        found = self.epoch_end(premise, at)
         if found is None:
             return False, None
         return True, self.incidents.get(found[2])
 
-    def epoch_end(
-        self, premise: int, chain: list[int], at: int
-    ) -> tuple[int, int | None, str] | None:
+    def epoch_end(self, premise: int, at: int) -> tuple[int, int | None, str] | None:
         """The reset that ended the epoch of a report made at ``at``: (time, node or None for
         the premise's own meter, owner id — "" when nothing known was out), or None."""
+        topo = self.topology
+        root = topo.device_chain[topo.transformer_device[topo.premise_transformer[premise]]][-1]
+        own = self.premise_history.get(premise)
+        if at > self._latest_reset.get(root, -1) and (not own or at > own[-1][0]):
+            return None  # after every reset on its feeder: the current epoch (most reports)
         best: tuple[int, int, int | None, str] | None = None
-        for rank, node in enumerate(chain):
+        for rank, node in enumerate(self._chain(premise)):
             for reset_at, owner in self.history.get(node, ()):
                 if reset_at >= at and (best is None or (reset_at, -rank) < best[:2]):
                     best = (reset_at, -rank, node, owner)

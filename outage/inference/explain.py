@@ -22,6 +22,7 @@ def _asset_id(tree: InferenceTree, topology: Topology, node: int) -> str:
 def explain(tree: InferenceTree, node: int, topology: Topology) -> dict[str, Any]:
     """The numbers behind the prediction at ``node`` (see the module docstring)."""
     asset = _asset_id(tree, topology, node)
+    tree.refresh(node)
     minutes = (tree.clock - tree.s[node]) / 60 if tree.s[node] < NEVER else 0.0
     reported = tree.k[node]
     out: dict[str, Any] = {

@@ -33,7 +33,6 @@ not depend on the order evidence arrived in.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from outage.rules import InferenceModel
 
@@ -49,57 +48,74 @@ def micro(nats: float) -> int:
     return round(nats * MICRO)
 
 
-@dataclass(frozen=True, slots=True)
 class Likelihood:
-    """Precomputed constants of an `InferenceModel` and the per-asset score."""
+    """Precomputed constants of an `InferenceModel` and the per-asset score.
 
-    a: float
-    b: float
-    log_beta_ab: float
-    log_noise: float
-    delay_mu: float
-    delay_scale: float
-    settle_seconds: int
-    gasp_c: float
-    gasp_d: float
-    log_beta_gasp: float
-    log_gasp_false: float
-    log_transformer: float
-    log_service: float
-    lead_seconds: int
-    restored_llr: float
-    #: lgamma at (base + integer), grown on demand: most arguments are integer offsets.
-    _tables: dict[float, list[float]] = field(default_factory=dict, compare=False)
+    The hot path scores one node per tree level on every new report, so the Beta functions
+    come from lgamma tables at integer offsets wherever the arguments allow (they all do but
+    the thinned silence of a young outage).
+    """
+
+    def __init__(self, model: InferenceModel) -> None:
+        share = model.call_share
+        self.a = a = share.mean * share.concentration
+        self.b = b = (1.0 - share.mean) * share.concentration
+        self.log_beta_ab = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+        self.log_noise = math.log(model.noise_share)
+        sigma = model.call_delay.sigma
+        self.delay_mu = mu = math.log(model.call_delay.median_minutes * 60.0)
+        self.delay_scale = sigma * math.sqrt(2.0)
+        # F(τ) = SETTLED at τ = exp(mu + sigma·z), z the standard normal quantile of SETTLED.
+        self.settle_seconds = int(math.exp(mu + sigma * _Z_SETTLED)) + 1
+        self.gasp_c = c = model.last_gasp_delivery * model.last_gasp_concentration
+        self.gasp_d = d = (1.0 - model.last_gasp_delivery) * model.last_gasp_concentration
+        self.log_beta_gasp = math.lgamma(c) + math.lgamma(d) - math.lgamma(c + d)
+        self.log_gasp_false = math.log(model.last_gasp_false)
+        self.log_transformer = math.log1p(-model.service_share)
+        self.log_service = math.log(model.service_share)
+        #: An outage began this long before its first call: the mode of the delay lognormal.
+        self.lead_seconds = int(model.call_delay.median_minutes * 60 * math.exp(-(sigma**2)))
+        self.restored_llr = model.power_restored_llr
+        #: The largest kind factor a report can add (micro-nats).
+        self.max_kind = max(0, micro(max(model.kind_llr.values())))
+        # lgamma(base + i) for i = 0, 1, ...: grown on demand.
+        self._la: list[float] = []
+        self._lb: list[float] = []
+        self._lab: list[float] = []
+        self._lc: list[float] = []
+        self._ld: list[float] = []
+        self._lcd: list[float] = []
+        self._grow(64)
+        # One premise alone: its call term when it called, its meter term when it gasped.
+        self._single_called = self.calls_term(1, 0, self.settle_seconds)
+        self._single_gasp = self.meters_term(1, 1), self.meters_term(0, 1)
 
     @classmethod
     def of(cls, model: InferenceModel) -> Likelihood:
         """The constants of ``model``."""
-        share = model.call_share
-        a = share.mean * share.concentration
-        b = (1.0 - share.mean) * share.concentration
-        mu = math.log(model.call_delay.median_minutes * 60.0)
-        sigma = model.call_delay.sigma
-        # F(τ) = SETTLED at τ = exp(mu + sigma·z), z the standard normal quantile of SETTLED.
-        z = _Z_SETTLED
-        gasp_c = model.last_gasp_delivery * model.last_gasp_concentration
-        gasp_d = (1.0 - model.last_gasp_delivery) * model.last_gasp_concentration
-        return cls(
-            a=a,
-            b=b,
-            log_beta_ab=math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b),
-            log_noise=math.log(model.noise_share),
-            delay_mu=mu,
-            delay_scale=sigma * math.sqrt(2.0),
-            settle_seconds=int(math.exp(mu + sigma * z)) + 1,
-            gasp_c=gasp_c,
-            gasp_d=gasp_d,
-            log_beta_gasp=math.lgamma(gasp_c) + math.lgamma(gasp_d) - math.lgamma(gasp_c + gasp_d),
-            log_gasp_false=math.log(model.last_gasp_false),
-            log_transformer=math.log1p(-model.service_share),
-            log_service=math.log(model.service_share),
-            lead_seconds=int(model.call_delay.median_minutes * 60 * math.exp(-(sigma**2))),
-            restored_llr=model.power_restored_llr,
-        )
+        return cls(model)
+
+    def _grow(self, n: int) -> None:
+        size = max(n + 1, 2 * len(self._la))
+        for table, base in (
+            (self._la, self.a),
+            (self._lb, self.b),
+            (self._lab, self.a + self.b),
+            (self._lc, self.gasp_c),
+            (self._ld, self.gasp_d),
+            (self._lcd, self.gasp_c + self.gasp_d),
+        ):
+            table.extend(math.lgamma(base + i) for i in range(len(table), size))
+
+    def report_gain(self, k: int) -> int:
+        """An upper bound (micro-nats) on how much one more reporting premise, the k-th, can
+        raise `calls_term`: log(a + k − 1) − log(noise); silence only ever lowers it."""
+        return micro(math.log(self.a + k) - self.log_noise) + self.max_kind
+
+    def gasp_gain(self, g: int) -> int:
+        """An upper bound (micro-nats) on how much the g-th last gasp can raise
+        `meters_term`: log(c + g) − log(d) − log(false_rate)."""
+        return micro(math.log(self.gasp_c + g) - math.log(self.gasp_d) - self.log_gasp_false)
 
     def delay_cdf(self, seconds: float) -> float:
         """Probability that a caller who will call has called ``seconds`` after the outage.
@@ -114,25 +130,20 @@ class Likelihood:
         return 0.5 * (1.0 + math.erf((math.log(seconds) - self.delay_mu) / self.delay_scale))
 
     def lgamma_at(self, base: float, n: int) -> float:
-        """``lgamma(base + n)`` for an integer ``n >= 0``, from a table."""
-        table = self._tables.get(base)
-        if table is None:
-            table = self._tables[base] = []
-        if n >= len(table):
-            table.extend(
-                math.lgamma(base + i) for i in range(len(table), max(n + 1, 2 * len(table)))
-            )
-        return table[n]
+        """``lgamma(base + n)`` for an integer ``n >= 0`` (from a table for the model's own
+        bases)."""
+        return math.lgamma(base + n)
 
     def calls_term(self, k: int, m: int, elapsed: float) -> float:
         """Call-channel log-likelihood ratio of k reporting and m silent premises (nats)."""
-        lg = self.lgamma_at
+        if k + m >= len(self._la):
+            self._grow(k + m)
         settled = self.delay_cdf(elapsed)
         if settled == 1.0:
-            beta = lg(self.a, k) + lg(self.b, m) - lg(self.a + self.b, k + m)
+            beta = self._la[k] + self._lb[m] - self._lab[k + m]
         else:
             silent = self.b + m * settled
-            beta = lg(self.a, k) + math.lgamma(silent) - math.lgamma(self.a + k + silent)
+            beta = self._la[k] + math.lgamma(silent) - math.lgamma(self.a + k + silent)
         return beta - self.log_beta_ab - k * self.log_noise
 
     def meters_term(self, g: int, metered: int) -> float:
@@ -140,9 +151,9 @@ class Likelihood:
         to have reporting meters (nats)."""
         if metered <= 0:
             return 0.0
-        lg = self.lgamma_at
-        c, d = self.gasp_c, self.gasp_d
-        beta = lg(c, g) + lg(d, metered - g) - lg(c + d, metered) - self.log_beta_gasp
+        if metered >= len(self._lc):
+            self._grow(metered)
+        beta = self._lc[g] + self._ld[metered - g] - self._lcd[metered] - self.log_beta_gasp
         return beta - g * self.log_gasp_false
 
     def score(
@@ -157,9 +168,12 @@ class Likelihood:
     ) -> int:
         """Log-likelihood ratio (micro-nats) of 'this asset is open' over 'all have power';
         ``restored`` premises below say (by meter) they have power since it began."""
-        nats = self.calls_term(k, m, elapsed) + self.meters_term(gasps, metered)
-        nats += restored * self.restored_llr
-        return micro(nats) + kind_micro
+        nats = self.calls_term(k, m, elapsed)
+        if metered > 0:
+            nats += self.meters_term(gasps, metered)
+        if restored:
+            nats += restored * self.restored_llr
+        return round(nats * MICRO) + kind_micro
 
     def score_transformer(
         self,
@@ -178,13 +192,11 @@ class Likelihood:
         whole = self.score(k, m, elapsed, kind_micro, gasps, metered, restored) / MICRO
         whole += self.log_transformer
         if reporting != 1:
-            return micro(whole)
+            return round(whole * MICRO)
         # One premise out on its own: its evidence alone, nobody else's silence.
-        single = (
-            self.calls_term(k, 1 - k, elapsed)
-            + self.meters_term(gasps, int(single_metered))
-            + kind_micro / MICRO
-        )
-        single += self.log_service
-        high, low = max(whole, single), min(whole, single)
-        return micro(high + math.log1p(math.exp(low - high)))
+        single = self._single_called if k else self.calls_term(0, 1, elapsed)
+        if single_metered:
+            single += self._single_gasp[0] if gasps else self._single_gasp[1]
+        single += kind_micro / MICRO + self.log_service
+        high, low = (whole, single) if whole >= single else (single, whole)
+        return round((high + math.log1p(math.exp(low - high))) * MICRO)

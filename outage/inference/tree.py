@@ -107,6 +107,10 @@ class InferenceTree:
         self.C = [0] * total
         self.F = [0] * total
         self.dec = [False] * total
+        #: A[v] is out of date (only an upper bound, in ``ub``): v was proven closed without
+        #: computing it. Scores only fall with time and rise by a bounded step per report.
+        self.stale = [False] * total
+        self.ub = [0] * total
         self.forced = [False] * total
         self.fcnt = [0] * total  # forced nodes strictly below
         self.veto = [False] * total
@@ -145,11 +149,16 @@ class InferenceTree:
 
     def chain(self, node: int) -> list[int]:
         """``node`` and every node above it, nearest first."""
-        out = []
-        while node != NONE:
-            out.append(node)
-            node = self.parent[node]
-        return out
+        if node < self.devices:
+            return list(self.topology.device_chain[node])
+        device = self.parent[node]
+        return [node, *self.topology.device_chain[device]] if device != NONE else [node]
+
+    def premise_chain(self, premise: int) -> tuple[int, tuple[int, ...]]:
+        """A premise's transformer node and the device chain above it (a shared tuple)."""
+        topo = self.topology
+        transformer = topo.premise_transformer[premise]
+        return self.devices + transformer, topo.device_chain[topo.transformer_device[transformer]]
 
     def root(self, node: int) -> int:
         """The feeder-head node above ``node``."""
@@ -226,10 +235,9 @@ class InferenceTree:
         )
         return flips
 
-    def power_restored(self, premise: int, at: int) -> list[int]:
-        """A meter says ``premise`` had power at ``at``: raises ``e`` on its path. Call it
-        before `set_premise` marks the premise energised, whose path update weighs it; the
-        nodes already counting energised premises are re-weighed here."""
+    def power_restored(self, premise: int, at: int, summary: PremiseSummary | None) -> list[int]:
+        """A meter says ``premise`` had power at ``at``: raise ``e`` on its path and put the
+        premise's new ``summary`` (energised) in; returns nodes whose decision flipped."""
         node = self.premise_node(premise)
         stale = []
         while node != NONE and self.e[node] < at:
@@ -237,6 +245,8 @@ class InferenceTree:
                 stale.append(node)
             self.e[node] = at
             node = self.parent[node]
+        if summary != self.summary.get(premise):
+            return self.set_premise(premise, summary)  # its path update weighs the new e
         flips: list[int] = []
         if stale:
             self._rebuild(stale, flips)
@@ -317,7 +327,7 @@ class InferenceTree:
         ]
         flips: list[int] = []
         if young:
-            self._rebuild(young, flips)
+            self._rebuild(young, flips, falling=True)
         return flips
 
     # -- answers ----------------------------------------------------------------------------
@@ -344,15 +354,17 @@ class InferenceTree:
 
     def covering(self, premise: int) -> list[tuple[int, bool]]:
         """Open nodes above ``premise``, outermost first: (node, forced)."""
-        path = self.chain(self.premise_node(premise))
+        node, devices = self.premise_chain(premise)
+        forced, dec = self.forced, self.dec
         out: list[tuple[int, bool]] = []
-        inferred_above = False
-        for v in reversed(path):
-            if self.forced[v]:
+        blocked = False  # an open node above hides inferred decisions below it
+        for v in (*reversed(devices), node):
+            if forced[v]:
                 out.append((v, True))
-            elif not inferred_above and self.dec[v] and not any(f for _, f in out):
+                blocked = True
+            elif not blocked and dec[v]:
                 out.append((v, False))
-                inferred_above = True
+                blocked = True
         return out
 
     def premises_below(self, node: int) -> Iterator[int]:
@@ -382,6 +394,7 @@ class InferenceTree:
 
     def margin(self, node: int) -> int:
         """How much the open option beats (>0) or trails the children's best, micro-nats."""
+        self.refresh(node)
         return self.open_score(node) - self.C[node]
 
     def open_without(self, node: int, top: int) -> bool:
@@ -456,7 +469,30 @@ class InferenceTree:
         self._climb(self.parent[node], node, d, fd, 0, 0, 0, 0, 0, 0, NEVER, NEVER, False, flips)
         return flips
 
+    def _still_closed(self, v: int, rising: int) -> bool:
+        """Prove without computing its score that ``v`` stays closed although its score may
+        have risen by up to ``rising``: then B = C exactly and A is left out of date."""
+        if v >= self.devices or self.forced[v] or self.dec[v] or self.veto[v]:
+            return False
+        prior = self.prior[v]
+        if prior is None:
+            return False
+        bound = (self.ub[v] if self.stale[v] else self.A[v]) + rising
+        if prior + bound + self.F[v] + (self.hysteresis if self.shown[v] else 0) > self.C[v]:
+            return False
+        self.ub[v], self.stale[v] = bound, True
+        self.B[v] = self.C[v]
+        return True
+
+    def refresh(self, v: int) -> None:
+        """Bring ``A[v]`` up to date (for explanations); decisions are unchanged."""
+        if self.stale[v]:
+            b, dec = self.B[v], self.dec[v]
+            self._evaluate(v)
+            assert (self.B[v], self.dec[v]) == (b, dec), "a node proven closed was not"
+
     def _evaluate(self, v: int) -> None:
+        self.stale[v] = False
         prior = self.prior[v]
         if not self.forced[v] and (prior is None or self.veto[v]):
             # It cannot open by itself: its own score would change nothing.
@@ -525,7 +561,23 @@ class InferenceTree:
         """Walk from ``v`` to the root applying aggregate deltas (up to and including the first
         forced node) and the change of the child's ``B`` (and of the forced ``B`` in ``F``)."""
         parent = self.parent
+        # Deltas that can only raise a score by a known step let a node proven closed skip
+        # its score; any other change (a premise leaving, a report withdrawn) computes it.
+        # (An earlier first report only lengthens the silence, so it can only lower scores.)
+        grows_only = (
+            dn == 0 and dk >= 0 and dkk >= 0 and dg >= 0 and dev >= 0 and drr >= 0
+        ) and s_new <= s_old
+        rising: int | None = 0 if grows_only and not aggregate else None
+        lik = self.likelihood
         while v != NONE:
+            if aggregate and grows_only:
+                rising = dkk
+                if dk:
+                    rising += dk * lik.report_gain(self.k[v] + dk)
+                if dg and self.root_of[v] in self.metered_roots:
+                    rising += dg * lik.gasp_gain(self.g[v] + dg)
+            elif aggregate:
+                rising = None
             if aggregate:
                 self.n[v] += dn
                 self.k[v] += dk
@@ -548,13 +600,15 @@ class InferenceTree:
                 self.F[v] += fd
                 self._mark(v, child)
             old_b, old_dec = self.B[v], self.dec[v]
-            self._evaluate(v)
+            if not (rising is not None and self._still_closed(v, rising)):
+                self._evaluate(v)
             if self.dec[v] != old_dec:
                 flips.append(v)
             d = self.B[v] - old_b
             if self.forced[v]:
                 aggregate = False
                 fd = d
+                rising = 0
             up = parent[v]
             if not aggregate and d == 0 and fd == 0:
                 if up != NONE:
@@ -596,15 +650,17 @@ class InferenceTree:
                 v = self.parent[v]
         return sorted(seen, key=lambda v: -self.depth[v])
 
-    def _rebuild(self, nodes: list[int], flips: list[int]) -> None:
+    def _rebuild(self, nodes: list[int], flips: list[int], *, falling: bool = False) -> None:
         """Re-evaluate ``nodes`` and every node above them, deepest first, each passing the
-        change of its ``B`` (and of the forced ``B`` in ``F``) to its parent."""
+        change of its ``B`` (and of the forced ``B`` in ``F``) to its parent. ``falling``:
+        scores can only have fallen (time passed), so nodes proven closed stay unscored."""
         parent, forced = self.parent, self.forced
         f_before: dict[int, int] = {}
         for v in self._active_closure(nodes):
             old_b, old_dec = self.B[v], self.dec[v]
             old_f = f_before.pop(v, self.F[v])
-            self._evaluate(v)
+            if not (falling and self._still_closed(v, 0)):
+                self._evaluate(v)
             if self.dec[v] != old_dec:
                 flips.append(v)
             up = parent[v]

@@ -184,8 +184,7 @@ class World:
             if what == "premise":
                 tree.set_premise(x, self.summaries[x])
             elif what == "restored":
-                tree.power_restored(x, self.restored[x])
-                tree.set_premise(x, self.summaries[x])
+                tree.power_restored(x, self.restored[x], self.summaries[x])
             elif what == "force":
                 tree.force(x, True)
             elif what == "metered":
