@@ -184,6 +184,7 @@ class Runtime:
             body["merged_from"] = [
                 i.id for i in engine.incidents.values() if i.merged_into == incident_id
             ]
+            body["merged_into"] = incident.merged_into  # where a vanished prediction's calls are
             body["commands"] = [
                 a
                 for a in self.host.audit
