@@ -240,7 +240,10 @@ def test_a_storm_on_the_duty_officers_board(
     legend = page.locator("#legend")
     expect(legend).to_contain_text("Outage status")
     expect(legend).to_contain_text("Network")
-    expect(legend).to_contain_text("tie: normally open")
+    expect(legend).to_contain_text("tie (normally open")
+    legend_top = page.eval_on_selector("#legend", "e => e.getBoundingClientRect().top")
+    map_bottom = page.eval_on_selector("#map", "e => e.getBoundingClientRect().bottom")
+    assert legend_top >= map_bottom - 1  # beside the map, never over an outage
     feeder_names = page.eval_on_selector_all(
         "#layer-feeder-labels text", "e => e.map(x => x.textContent)"
     )

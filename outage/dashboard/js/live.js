@@ -6,10 +6,11 @@
 
 // Which reads an event makes stale (anything not listed marks the incidents and storm).
 const STALE = {
-  CallAttached: ["incidents", "callrate"],
-  HazardReported: ["incidents", "callrate", "hazards"],
-  ServiceTicketOpened: ["callrate"],
-  CallUnresolved: ["callrate"],
+  // Calls also move the engine's clock and the storm's figures (the header, the banner).
+  CallAttached: ["incidents", "callrate", "storm"],
+  HazardReported: ["incidents", "callrate", "hazards", "storm"],
+  ServiceTicketOpened: ["callrate", "storm"],
+  CallUnresolved: ["callrate", "storm"],
   StormDeclared: ["storm", "playbooks", "callrate"],
   StormStoodDown: ["storm", "playbooks", "callrate"], // the chart's window follows the storm
   RuleSetChanged: ["storm"],

@@ -20,6 +20,8 @@ const state = { incidents: [], openStates: ["predicted", "confirmed", "dispatche
 // Playbook audit rows worth a line in the feed (not every action and result).
 const PLAYBOOK_FEED = new Set(["proposed", "confirmed", "declined", "expired", "activated", "stood_down"]);
 const ACTIVE = new Set(["predicted", "confirmed", "dispatched", "partially_restored", "scheduled"]);
+// Events replayed from the journal when the page opens (the feed keeps 60 lines of them).
+const BACKLOG = 2000;
 const LIST_NOTES = new Set(["IncidentMerged", "PredictionMoved", "OutageRestored", "IncidentCancelled"]);
 
 const storm = new StormStatus();
@@ -155,10 +157,12 @@ async function start(who) {
   document.body.classList.remove("signed-out");
   $("#who").textContent = who;
   // The zone first: every time on the page is shown in it.
-  storm.render(await get("/v1/storm"));
+  const now = await get("/v1/storm");
+  storm.render(now);
   if (!map.projection) map.drawNetwork(await get("/v1/map/network"));
   refresher.start();
-  live.open();
+  // From just before the tail, not the whole journal: enough for the feed and the list's trace.
+  live.open(Math.max(0, (now.last_event || 0) - BACKLOG));
 }
 
 setUnauthorizedHandler(() => stop("Your session ended: sign in again."));
