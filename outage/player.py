@@ -107,10 +107,13 @@ class StormPlayer:
         started = time.perf_counter()
         first = signal_ts(self.signals[0])
         done = 0
+        now: datetime | None = None
         for start in range(0, len(self.signals), BATCH):
             batch = self.signals[start : start + BATCH]
             if self.speed:
                 due = (signal_ts(batch[-1]) - first).total_seconds() / self.speed
+                if now is not None:  # the wait for the next batch is the sender's time
+                    self._dispatch(now, until=started + due)
                 wait = due - (time.perf_counter() - started)
                 if wait > 0:
                     time.sleep(wait)
@@ -119,7 +122,8 @@ class StormPlayer:
             self.services.settle(60)
             now = runtime.engine.now or signal_ts(batch[-1])
             self._officer(now)
-            self._dispatch(now)
+            if not self.speed:
+                self._dispatch(now)
             self._sample(now)
             done += len(batch)
             if on_progress is not None:
@@ -159,6 +163,7 @@ class StormPlayer:
             at = last + n * every
             if self.speed:  # twice the storm's pace: a quiet hour has less to watch
                 due = (n * every).total_seconds() / (2 * self.speed)
+                self._dispatch(at - every, until=began + due)  # what is left goes in drain_sms
                 wait = due - (time.perf_counter() - began)
                 if wait > 0:
                     time.sleep(wait)
@@ -167,7 +172,6 @@ class StormPlayer:
             runtime.submit([call])
             sent.append(call.id)
             self.services.settle(60)
-            self._dispatch(at)
             self._sample(at)
             if on_progress is not None:
                 on_progress(n, steps, at)
@@ -251,7 +255,10 @@ class StormPlayer:
         for signal in callers[::step] if step else ():
             assert signal.phone is not None
             if self.http is not None:
-                answer = self.http.get("/v1/ivr/lookup", params={"phone": signal.phone})
+                try:
+                    answer = self.http.get("/v1/ivr/lookup", params={"phone": signal.phone})
+                except httpx.TransportError:
+                    continue  # e.g. a kept-alive connection the server closed: not a caller
                 if answer.status_code != 200:
                     continue
                 known = answer.json()["known_outage"]
@@ -292,13 +299,17 @@ class StormPlayer:
                 self.report.etrs += 1
                 self.report.etr_log.append((incident, etr, now))
 
-    def _dispatch(self, now: datetime) -> int:
+    def _dispatch(self, now: datetime, until: float | None = None) -> int:
         """Send what is due at event time ``now``. The provider's rate limit runs on event
         time too, so an hour of storm has an hour of sending capacity: the throttle's clock
         steps from where it was to ``now`` one full bucket at a time (one call to the sender
         gets at most a bucket), stopping as soon as nothing more is due. Without the steps a
         storm replayed in two minutes could send only a bucket per batch, and 24,000 texts
-        queued mid-storm would trickle out for minutes after it."""
+        queued mid-storm would trickle out for minutes after it.
+
+        ``until`` (a `time.perf_counter` deadline) bounds the wall time spent: sending costs
+        CPU, and a replay must not stall behind a 20,000-text playbook push — what does not
+        fit waits in the queue (the board shows it draining) for the next batch's wait."""
         notifier = self.services.notifier
         config = notifier.config
         step = config.burst / config.rate_per_second
@@ -309,7 +320,7 @@ class StormPlayer:
             clock = min(end, clock + step)
             report = notifier.dispatch(now, clock=clock)
             handled += report.handled
-            if not report.handled:
+            if not report.handled or (until is not None and time.perf_counter() >= until):
                 break
         self._sms_clock = max(clock, self._sms_clock or clock)
         return handled

@@ -384,7 +384,12 @@ def _figure_rows(
         (
             "SMS decided / sent",
             f"{sms.get('decided', 0):,} / {sms.get('sent', 0) + sms.get('delivered', 0):,}"
-            + (f" ({figures['sms_held']:,} held for quiet hours)" if figures["sms_held"] else ""),
+            + (f"; {figures['sms_held']:,} held for quiet hours" if figures["sms_held"] else "")
+            + (
+                f"; {sms['superseded']:,} superseded (power back before they went)"
+                if sms.get("superseded")
+                else ""
+            ),
         ),
         (
             "playbooks fired",
