@@ -41,7 +41,7 @@ export class HazardQueue {
     }
     this.list.replaceChildren(
       ...this.open.map((x) =>
-        h("li", { dataset: { ticket: x.ticket, kind: x.kind }, title: `${x.ticket} · call ${x.call} · click to find it on the map` },
+        h("li", { dataset: { ticket: x.ticket, kind: x.kind }, title: `${x.ticket}${x.call ? ` · call ${x.call}` : ""} · click to find it on the map` },
           h("span", { class: `hz-kind ${x.kind}` }, `⚠ ${KIND[x.kind] || x.kind}`),
           h("span", { class: "hz-where" }, x.address || x.premise,
             h("small", {}, ` ${x.feeder ? x.feeder.replace("feeder.", "") : ""}`)),
