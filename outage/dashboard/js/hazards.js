@@ -28,7 +28,13 @@ export class HazardQueue {
 
   async refresh(engineTime) {
     const body = await get("/v1/hazards");
+    this.hazards = body.hazards;
     this.render(body.hazards, engineTime());
+  }
+
+  /** Ages are engine time minus report time: redraw them when the engine's clock moves. */
+  retime(now) {
+    if (this.hazards) this.render(this.hazards, now);
   }
 
   render(hazards, now) {
@@ -45,7 +51,7 @@ export class HazardQueue {
           h("span", { class: `hz-kind ${x.kind}` }, `⚠ ${KIND[x.kind] || x.kind}`),
           h("span", { class: "hz-where" }, x.address || x.premise,
             h("small", {}, ` ${x.feeder ? x.feeder.replace("feeder.", "") : ""}`)),
-          h("span", { class: "hz-age", title: `reported ${fmtTime(x.at, now)}` }, fmtAge(x.at, now) || "now"),
+          h("span", { class: "hz-age", title: `reported ${fmtTime(x.at, now)}` }, now ? fmtAge(x.at, now) : ""),
           x.incident
             ? h("button", { type: "button", class: "link", dataset: { incident: x.incident } },
                 `${x.incident} ${x.incident_status ? x.incident_status.replace("_", " ") : ""}`)
@@ -62,6 +68,7 @@ export class HazardQueue {
 
   clear() {
     this.open = [];
+    this.hazards = null;
     this.list.replaceChildren();
     $("#hazard-count", this.panel).textContent = "0";
     this.panel.classList.remove("has-open");

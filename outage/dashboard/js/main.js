@@ -48,7 +48,14 @@ const feed = new Feed($("#feed"), engineTime);
 const refresher = new Refresher({
   hazards: { every: 2000, poll: 15000, run: () => hazards.refresh(engineTime) },
   incidents: { every: 1500, poll: 30000, run: refreshIncidents },
-  storm: { every: 2000, poll: 15000, run: async () => storm.render(await get("/v1/storm")) },
+  storm: {
+    every: 2000,
+    poll: 15000,
+    run: async () => {
+      storm.render(await get("/v1/storm"));
+      hazards.retime(engineTime());
+    },
+  },
   callrate: { every: 5000, poll: 30000, run: refreshChart },
   playbooks: { every: 1000, poll: 15000, run: () => playbooks.refresh() },
   sms: { every: 3000, poll: 10000, run: () => sms.refresh() },
