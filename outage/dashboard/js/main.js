@@ -52,8 +52,11 @@ const refresher = new Refresher({
     every: 2000,
     poll: 15000,
     run: async () => {
+      const before = JSON.stringify(chartWindow(engineTime(), storm.began()));
       storm.render(await get("/v1/storm"));
       hazards.retime(engineTime());
+      // A storm declared or stood down changes the chart's window: redraw it with this read.
+      if (JSON.stringify(chartWindow(engineTime(), storm.began())) !== before) refresher.mark("callrate");
     },
   },
   callrate: { every: 5000, poll: 30000, run: refreshChart },
