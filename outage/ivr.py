@@ -5,7 +5,8 @@ or address may stand for several premises, and each is answered. The answer is b
 `OutageReadView` and the immutable customer index only — no engine state, no I/O — so it costs
 microseconds and is safe to compute while the engine writes.
 
-Messages are spoken in zh-CN and English; times are spoken in the utility's local time zone.
+Messages come in zh-CN and English, with the caller's own language (from the customers file)
+named in ``language``; times are spoken in the utility's local time zone, 24-hour.
 The public wording never exposes another customer's data: it names the caller's own area,
 the number of customers affected and the restoration estimate.
 """
@@ -18,13 +19,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from grid.customers import CustomerIndex
+from grid.customers import CustomerIndex, normalise_phone
 from grid.errors import AssetNotFound
 from grid.locate import Locator
 from grid.topology import Topology
 from outage.events import iso as _iso
 from outage.readview import IncidentSummary, OutageReadView
 
+#: The languages the hotline speaks; a caller hears their own first, the other on request.
+LANGUAGES = ("zh-CN", "en")
+DEFAULT_LANGUAGE = "zh-CN"
 #: Playbook announcements for a substation: ``[{"id", "message": {"zh-CN", "en"}, ...}]``.
 Announcements = Callable[[str], list[dict[str, Any]]]
 
@@ -143,8 +147,31 @@ class IvrAnswerer:
             "premises": rows,
             "upcoming_planned": self._upcoming(premises),
             "announcements": self.announcements(substation) if self.announcements else [],
+            "language": self.language_of(query, lead["premise"]),
         }
         return answer
+
+    def language_of(self, query: CallerQuery, premise: str | None) -> str:
+        """The caller's own language (``language`` in the customers file): the account with
+        the caller's phone, or the account asked for, else the premise's first account;
+        `DEFAULT_LANGUAGE` when the customers file does not say."""
+        if self.customers is None or premise is None:
+            return DEFAULT_LANGUAGE
+        try:
+            accounts = self.customers.accounts_of_premise(premise)
+        except AssetNotFound:
+            return DEFAULT_LANGUAGE
+        chosen = accounts[0] if accounts else None
+        if query.phone is not None:
+            try:
+                phone = normalise_phone(query.phone, self.customers.region)
+            except ValueError:
+                phone = None
+            chosen = next((a for a in accounts if a["phone"] == phone), chosen)
+        elif query.account is not None:
+            chosen = next((a for a in accounts if str(a["account"]) == query.account), chosen)
+        language = chosen["language"] if chosen else None
+        return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
     # -- parts --------------------------------------------------------------------------------
 
@@ -249,6 +276,7 @@ class IvrAnswerer:
             "premises": [],
             "upcoming_planned": [],
             "announcements": [],
+            "language": DEFAULT_LANGUAGE,
         }
 
 

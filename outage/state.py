@@ -9,9 +9,13 @@ import numpy as np
 
 from outage.engine import Engine
 from outage.events import iso as _iso
-from outage.incidents import Incident
+from outage.incidents import OPEN_STATES, Incident
 from outage.indices import compute_indices
 from outage.storm import SYSTEM
+
+#: What the dashboard map draws: the open incidents (`OPEN_STATES`), and beside them partially
+#: restored parents (their nested outages stay open) and planned work not yet started.
+ON_MAP = OPEN_STATES | {"partially_restored", "scheduled"}
 
 
 def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
@@ -104,3 +108,25 @@ def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
         "repeat_outages": repeats,
         "signals_applied": engine.signals_applied,
     }
+
+
+def open_by_scope(engine: Engine) -> dict[str, dict[str, int]]:
+    """Open incidents and customers out per scope (``system`` and each substation), now.
+
+    One definition of "open" for every read a person compares (the board's list, its header,
+    the storm banner, ``/v1/storm``, ``/v1/map/incidents``): an incident whose status is in
+    `OPEN_STATES`, nested ones included — each is a ticket someone works on. Customers out
+    count each customer once: a nested outage inside an open parent adds nothing.
+    """
+    topo = engine.topology
+    counts: dict[str, dict[str, int]] = {}
+    for incident in engine.incidents.values():
+        if incident.status not in OPEN_STATES:
+            continue
+        parent = engine.incidents.get(incident.parent) if incident.parent else None
+        nested = parent is not None and parent.status in OPEN_STATES
+        for scope in (SYSTEM, topo.substation_ids[incident.substation]):
+            row = counts.setdefault(scope, {"open_incidents": 0, "customers_out": 0})
+            row["open_incidents"] += 1
+            row["customers_out"] += 0 if nested else incident.customers
+    return counts

@@ -197,14 +197,29 @@ class PlaybookRunner:
             self._commit(force=True)
 
     def run_job(self, job_id: str, spec: dict[str, Any], fired_at: datetime) -> None:
-        """A scheduler callback: a tick or a follow-up."""
+        """A scheduler callback: a tick or a follow-up, run at `job_time`."""
         with self._lock:
-            now = max(fired_at, self.now) if self.now else fired_at
+            now = self.job_time(fired_at)
             if spec["kind"] == "tick":
                 self._evaluate(now)
             elif spec["kind"] == "follow_up":
                 self._follow_up(spec, now)
             self._commit()
+
+    def job_time(self, fired_at: datetime) -> datetime:
+        """When a job that fired at ``fired_at`` runs, on the events' time base.
+
+        The event-time scheduler fires in event time already. The live one fires on the wall
+        clock; its jobs run at event time moved on by the wall time since it last advanced
+        (as officer decisions do). That is the wall clock while events are live, and it keeps
+        a storm replayed into a live service on one clock: a tick at today's wall time must
+        not judge a storm from July (its warning long expired, its calls long quiet) and
+        stand every playbook down, nor flap against the replayed events that follow it."""
+        if self.now is None:
+            return fired_at
+        if isinstance(self.scheduler, EventTimeScheduler):
+            return max(fired_at, self.now)
+        return self._decision_time(None)
 
     def _run_due(self, until: datetime) -> None:
         for at, job_id, spec in self.scheduler.due(until):

@@ -90,6 +90,22 @@ def append_key(path: Path, entry: KeyEntry) -> None:
     if any(e.name == entry.name for e in entries):
         raise ConfigError(f"{path}: a key named {entry.name!r} already exists")
     entries.append(entry)
+    _save(path, entries)
+
+
+def remove_key(path: Path, name: str) -> KeyEntry:
+    """Take the key named ``name`` out of the keys file (a service reads the file when it
+    starts); returns the entry removed. `ConfigError` when there is no such key."""
+    entries = load_keys(path)
+    gone = next((e for e in entries if e.name == name), None)
+    if gone is None:
+        names = ", ".join(e.name for e in entries) or "none"
+        raise ConfigError(f"{path}: no key named {name!r} (keys: {names})")
+    _save(path, [e for e in entries if e.name != name])
+    return gone
+
+
+def _save(path: Path, entries: list[KeyEntry]) -> None:
     body = {"keys": [e.model_dump(mode="json", exclude_none=True) for e in entries]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(body, sort_keys=False, allow_unicode=True), encoding="utf-8")

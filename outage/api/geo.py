@@ -39,6 +39,7 @@ class MapData:
         self.section_device = np.asarray(topo.section_device)
         self._network_json: bytes | None = None
         self._areas: dict[tuple[str, str], dict[str, Any]] = {}
+        self._addresses: list[str] | None = None
 
     def network_geojson(self) -> bytes:
         """Substations, sections, devices and transformers as one FeatureCollection."""
@@ -52,6 +53,12 @@ class MapData:
                 strict=True,
             ):
                 features.append(_point(xy, layer="substation", id=row.id, name=row.name))
+            for row, xy in zip(
+                tables.feeders.itertuples(), point_coords(tables.feeders.geometry), strict=True
+            ):  # the feeder's head: the dashboard labels the feeder at its far end from here
+                features.append(
+                    _point(xy, layer="feeder", id=row.id, name=row.name, substation=row.substation)
+                )
             for i, coords in enumerate(self.section_coords):
                 features.append(
                     {
@@ -128,6 +135,22 @@ class MapData:
             return None
         x, y = self.premise_xy[number]
         return [round(float(x), 6), round(float(y), 6)]
+
+
+    def premise_place(self, premise: str) -> dict[str, str | None]:
+        """Where a premise is, in words: its address, feeder and substation."""
+        topo = self.network.topology
+        number = topo.premise_index.get(premise)
+        if number is None:
+            return {"address": None, "feeder": None, "substation": None}
+        if self._addresses is None:
+            self._addresses = self.network.tables.premises["address"].tolist()
+        feeder = topo.transformer_feeder[topo.premise_transformer[number]]
+        return {
+            "address": self._addresses[number] or None,
+            "feeder": topo.feeder_ids[feeder],
+            "substation": topo.substation_ids[topo.feeder_substation[feeder]],
+        }
 
 
 def _point(xy: Any, **properties: Any) -> dict[str, Any]:

@@ -3,14 +3,16 @@
 The lookup runs on the event loop: it reads only the read view and the immutable customer
 index (microseconds), so it never waits for the engine's lock. Keypad choices: 1 reports an
 outage (it becomes a call signal through the same journal as every other signal), 2 asks for
-an SMS update.
+an SMS update, 9 repeats everything in the other language: a caller hears their own language
+(``language`` in the customers file) first, and only it, before the menu.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -22,7 +24,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from grid.customers import normalise_phone
 from outage.errors import JournalError
-from outage.ivr import CallerNotValid, CallerQuery
+from outage.ivr import DEFAULT_LANGUAGE, LANGUAGES, CallerNotValid, CallerQuery
 from outage.signals import CallSignal, describe_validation_error
 
 from .deps import presented_key, require, runtime_of, services_of
@@ -54,6 +56,10 @@ NO_OUTAGE_TO_TEXT = {
 }
 NO_INPUT = {"zh-CN": "再见。", "en": "Goodbye."}
 VOICE_LANG = {"zh-CN": "zh-CN", "en": "en-US"}
+#: The keypad choice that repeats everything in the other language, and its offer — spoken
+#: in the language it offers, so a caller who does not understand the first one still can.
+OTHER_LANGUAGE_DIGIT = "9"
+OFFER = {"zh-CN": "中文服务请按9。", "en": "For English, press 9."}
 
 
 def _answer(request: Request, query: CallerQuery) -> dict[str, Any]:
@@ -165,6 +171,21 @@ def _spoken(answer: dict[str, Any]) -> list[dict[str, str]]:
     return [a["message"] for a in answer.get("announcements", [])] + [answer["message"]]
 
 
+def _other(language: str) -> str:
+    return LANGUAGES[1] if language == LANGUAGES[0] else LANGUAGES[0]
+
+
+def _language(answer: dict[str, Any], asked: str | None) -> str:
+    """The language to speak: the one the caller switched to (``lang``), else their own."""
+    if asked in LANGUAGES:
+        return asked  # type: ignore[return-value]
+    return answer.get("language") or DEFAULT_LANGUAGE
+
+
+def _with_language(path: str, language: str) -> str:
+    return f"{path}?{urlencode({'lang': language})}"
+
+
 # -- TwiML ------------------------------------------------------------------------------------
 
 
@@ -196,9 +217,8 @@ def _twiml(response: VoiceResponse) -> Response:
     return Response(str(response), media_type="application/xml")
 
 
-def _say_both(parent: VoiceResponse | Gather, words: dict[str, str]) -> None:
-    for language in ("zh-CN", "en"):
-        parent.say(words[language], language=VOICE_LANG[language])
+def _say(parent: VoiceResponse | Gather, words: dict[str, str], language: str) -> None:
+    parent.say(words[language], language=VOICE_LANG[language])
 
 
 @router.post(
@@ -228,30 +248,46 @@ def _say_both(parent: VoiceResponse | Gather, words: dict[str, str]) -> None:
         }
     },
 )
-async def twiml(request: Request) -> Response:
-    """Twilio posts ``From``, ``CallSid`` and, after the menu, ``Digits``."""
+async def twiml(
+    request: Request,
+    lang: Annotated[
+        Literal["zh-CN", "en"] | None,
+        Query(description="the language the caller chose (the menu's own links carry it)"),
+    ] = None,
+) -> Response:
+    """Twilio posts ``From``, ``CallSid`` and, after the menu, ``Digits``. The caller hears
+    everything in their own language (customers file) and can press 9 for the other one."""
     fields = await _twilio_form(request)
     phone = _caller_phone(fields.get("From"), "From", request.app.state.settings.region)
     call_sid = fields.get("CallSid", "").strip()
     if not call_sid or len(call_sid) > 64:
         raise HTTPException(422, "CallSid: required, at most 64 characters")
     response = VoiceResponse()
+    answer = _answer(request, CallerQuery(phone=phone))
+    language = _language(answer, lang)
     digits = fields.get("Digits")
-    if digits:
+    if digits == OTHER_LANGUAGE_DIGIT:
+        language = _other(language)
+    elif digits:
         words = await run_in_threadpool(
             _keypad, runtime_of(request), services_of(request), phone, call_sid, digits[:8]
         )
         if words is not None:
-            _say_both(response, words)
+            _say(response, words, language)
             response.hangup()
             return _twiml(response)
-    answer = _answer(request, CallerQuery(phone=phone))
-    gather = Gather(num_digits=1, action=request.url.path, method="POST", timeout=6)
+    gather = Gather(
+        num_digits=1,
+        action=_with_language(request.url.path, language),
+        method="POST",
+        timeout=6,
+    )
     for words in _spoken(answer):
-        _say_both(gather, words)
-    _say_both(gather, MENU)
+        _say(gather, words, language)
+    _say(gather, MENU, language)
+    _say(gather, OFFER, _other(language))
     response.append(gather)
-    _say_both(response, NO_INPUT)
+    _say(response, NO_INPUT, language)
     return _twiml(response)
 
 
@@ -260,35 +296,43 @@ async def twiml(request: Request) -> Response:
 VXML_NS = "http://www.w3.org/2001/vxml"
 
 
-def _vxml(blocks: list[dict[str, str]], menu: bool, phone: str, call_id: str, path: str) -> bytes:
+def _vxml(
+    blocks: list[dict[str, str]],
+    menu: bool,
+    phone: str,
+    call_id: str,
+    path: str,
+    language: str,
+) -> bytes:
     ET.register_namespace("", VXML_NS)
     root = ET.Element(f"{{{VXML_NS}}}vxml", {"version": "2.1"})
-    root.set("{http://www.w3.org/XML/1998/namespace}lang", "zh-CN")
+    root.set("{http://www.w3.org/XML/1998/namespace}lang", VOICE_LANG[language])
     form = ET.SubElement(root, f"{{{VXML_NS}}}form", {"id": "outage"})
-    for name, value in (("phone", phone), ("callid", call_id)):
+    for name, value in (("phone", phone), ("callid", call_id), ("lang", language)):
         ET.SubElement(form, f"{{{VXML_NS}}}var", {"name": name, "expr": _js_string(value)})
     block = ET.SubElement(form, f"{{{VXML_NS}}}block")
     for words in blocks:
-        for language in ("zh-CN", "en"):
-            prompt = ET.SubElement(block, f"{{{VXML_NS}}}prompt")
-            prompt.set("{http://www.w3.org/XML/1998/namespace}lang", VOICE_LANG[language])
-            prompt.text = words[language]
+        _prompt(block, words, language)
     if menu:
         attributes = {"name": "choice", "type": "digits?length=1"}
         field = ET.SubElement(form, f"{{{VXML_NS}}}field", attributes)
-        for language in ("zh-CN", "en"):
-            prompt = ET.SubElement(field, f"{{{VXML_NS}}}prompt")
-            prompt.set("{http://www.w3.org/XML/1998/namespace}lang", VOICE_LANG[language])
-            prompt.text = MENU[language]
+        _prompt(field, MENU, language)
+        _prompt(field, OFFER, _other(language))
         filled = ET.SubElement(field, f"{{{VXML_NS}}}filled")
         ET.SubElement(
             filled,
             f"{{{VXML_NS}}}submit",
-            {"next": path, "method": "post", "namelist": "choice phone callid"},
+            {"next": path, "method": "post", "namelist": "choice phone callid lang"},
         )
     else:
         ET.SubElement(block, f"{{{VXML_NS}}}disconnect")
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _prompt(parent: ET.Element, words: dict[str, str], language: str) -> None:
+    prompt = ET.SubElement(parent, f"{{{VXML_NS}}}prompt")
+    prompt.set("{http://www.w3.org/XML/1998/namespace}lang", VOICE_LANG[language])
+    prompt.text = words[language]
 
 
 def _js_string(value: str) -> str:
@@ -320,22 +364,29 @@ async def voicexml(
     phone: Annotated[str | None, Query(max_length=32, description="caller id")] = None,
     callid: Annotated[str | None, Query(max_length=64)] = None,
     choice: Annotated[str | None, Query(max_length=8)] = None,
+    lang: Annotated[Literal["zh-CN", "en"] | None, Query(description="language chosen")] = None,
 ) -> Response:
-    """The platform fetches this with the caller id; the menu posts ``choice`` back."""
+    """The platform fetches this with the caller id; the menu posts ``choice`` back. Prompts
+    are in the caller's own language; choice 9 repeats everything in the other one."""
     if request.method == "POST":
         form = await request.form()
         phone = str(form.get("phone", phone or "")) or None
         callid = str(form.get("callid", callid or "")) or None
         choice = str(form.get("choice", choice or "")) or None
+        posted = str(form.get("lang", lang or ""))
+        lang = posted if posted in LANGUAGES else None  # type: ignore[assignment]
     caller = _caller_phone(phone, "phone", request.app.state.settings.region)
     call_id = (callid or f"vxml-{time.time_ns()}")[:64]
-    if choice:
+    answer = _answer(request, CallerQuery(phone=caller))
+    language = _language(answer, lang)
+    if choice == OTHER_LANGUAGE_DIGIT:
+        language = _other(language)
+    elif choice:
         words = await run_in_threadpool(
             _keypad, runtime_of(request), services_of(request), caller, call_id, choice[:8]
         )
         if words is not None:
-            body = _vxml([words], False, caller, call_id, request.url.path)
+            body = _vxml([words], False, caller, call_id, request.url.path, language)
             return Response(body, media_type="application/voicexml+xml")
-    answer = _answer(request, CallerQuery(phone=caller))
-    body = _vxml(_spoken(answer), True, caller, call_id, request.url.path)
+    body = _vxml(_spoken(answer), True, caller, call_id, request.url.path, language)
     return Response(body, media_type="application/voicexml+xml")

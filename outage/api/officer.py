@@ -290,8 +290,11 @@ async def rule_set(
 
 @router.get("/v1/storm", summary="Storm status per scope and the rule set in force")
 async def storm(request: Request, _caller: Officer) -> Json:
-    """System and per-substation storm declarations with the metrics behind them."""
-    return Json(await run_in_threadpool(runtime_of(request).storm))
+    """System and per-substation storm declarations with the metrics behind them, and the
+    utility's ``timezone``: every time a person reads is shown in it (the API speaks UTC)."""
+    body = await run_in_threadpool(runtime_of(request).storm)
+    body["timezone"] = request.app.state.settings.timezone
+    return Json(body)
 
 
 @router.get("/v1/indices", summary="IEEE 1366 reliability indices so far")

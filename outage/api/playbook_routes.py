@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -14,6 +14,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from notify.errors import InboundError
 from outage.events import iso as _iso
 from playbooks.errors import NotAllowed, ProposalError
+from playbooks.model import Step
 
 from .auth import KeyEntry
 from .compose import Services
@@ -57,16 +58,25 @@ async def playbooks(request: Request, _caller: Officer) -> Json:
             "expires": _iso(p.expires),
             "area": p.area,
             "incidents": p.incidents,
+            "does": [_describe(step) for step in runner.entries[p.playbook].playbook.then],
         }
         for p in runner.proposals()
     ]
     active = []
     for record in runner.active():
+        entry = runner.entries[record.playbook]
+        playbook = entry.playbook
         steps = [
-            {"step": ", ".join(j.spec.get("steps", [])) or j.id, "at": _iso(j.next_fire)}
+            {
+                "step": ", ".join(j.spec.get("steps", [])) or j.id,
+                "at": _iso(j.next_fire),
+                "does": [_describe(playbook.step(n)) for n in j.spec.get("steps", [])],
+            }
             for j in jobs
             if j.id.startswith(f"{record.id}:")
         ]
+        clear_since = entry.state.clear_since
+        clear_for = timedelta(minutes=playbook.stand_down.clear_for_minutes)
         active.append(
             {
                 "activation": record.id,
@@ -77,11 +87,43 @@ async def playbooks(request: Request, _caller: Officer) -> Json:
                 "reason": record.reason,
                 "area": record.area,
                 "paged": record.paged,
+                "told": [
+                    {"roles": list(step.escalate.roles), "channel": step.escalate.channel}
+                    for step in playbook.then
+                    if step.escalate is not None
+                ],
                 "announcements": record.announcements,
+                "staffing": record.staffing[-1] if record.staffing else None,
                 "next_steps": sorted(steps, key=lambda s: s["at"] or ""),
+                "stand_down": {
+                    "clear_for_minutes": playbook.stand_down.clear_for_minutes,
+                    "clear_since": _iso(clear_since),
+                    "at": _iso(clear_since + clear_for) if clear_since else None,
+                },
             }
         )
     return Json({"proposals": proposals, "active": active, "library": sorted(titles)})
+
+
+def _describe(step: Step) -> str:
+    """What a playbook step does, in a sentence for the duty officer."""
+    params = step.params
+    match step.kind:
+        case "staffing":
+            return (
+                "re-forecast the calls, size the hotline (Erlang C) and page standby agents "
+                f"while short (target {params.target_sl:.0%} in {params.target_answer_s:g} s)"
+            )
+        case "ivr_announcement":
+            return f"callers hear before the menu: \u201c{params.message.en}\u201d"
+        case "sms_push":
+            return f"text the affected customers ({params.kind.replace('_', ' ')})"
+        case "escalate":
+            return f"tell {', '.join(params.roles)} by {params.channel}"
+        case "rule_set":
+            return f"switch prediction rules to {params.name}"
+        case _:
+            return f"POST the activation to {params.url}"
 
 
 def _decide(request: Request, caller: KeyEntry, action: Any) -> Json:
@@ -162,8 +204,22 @@ async def playbook_audit(
 
 @router.get("/v1/notify/stats", tags=["notify"], summary="SMS decided, queued, sent, delivered")
 async def notify_stats(request: Request, _caller: Officer) -> Json:
-    """Outbox messages by status (``pending`` is queued)."""
-    counts = _services(request).sms_counts()
+    """Outbox messages by status (``pending`` is queued), the provider's send limit, and
+    ``playbook_pushes``: how many of the decided texts were playbook announcements (an area
+    push reaches every customer there), by playbook — the rest are per-incident texts."""
+    services = _services(request)
+    counts = services.sms_counts()
+
+    def pushes() -> dict[str, int]:
+        by_playbook: dict[str, int] = {}
+        for row in services.runner.store.rows(kind="result"):
+            if row.detail.get("queued"):
+                by_playbook[row.playbook] = by_playbook.get(row.playbook, 0) + int(
+                    row.detail["queued"]
+                )
+        return by_playbook
+
+    by_playbook = await run_in_threadpool(pushes)
     return Json(
         {
             "decided": counts.get("decided", 0),
@@ -173,6 +229,8 @@ async def notify_stats(request: Request, _caller: Officer) -> Json:
             "failed": counts.get("failed", 0) + counts.get("undelivered", 0),
             "suppressed": counts.get("suppressed", 0) + counts.get("superseded", 0),
             "by_status": counts,
+            "playbook_pushes": by_playbook,
+            "rate_per_second": services.notifier.config.rate_per_second,
         }
     )
 

@@ -19,17 +19,19 @@ import orjson
 
 from outage import events as ev
 from outage.bootstrap import Network, build_engine
+from outage.callrate import call_rate_buckets
 from outage.commands import Command
 from outage.engine import Engine
 from outage.errors import SignalError
 from outage.events import Event, to_json
 from outage.events import iso as _iso
 from outage.host import EngineHost, Message, SubmitResult
+from outage.incidents import DONE_STATES, OPEN_STATES
 from outage.ivr import Announcements, IvrAnswerer
 from outage.journal import SqliteJournal
 from outage.readview import OutageReadView
 from outage.rules import Rules
-from outage.state import incident_view, snapshot
+from outage.state import ON_MAP, incident_view, open_by_scope, snapshot
 from outage.storm import SYSTEM
 
 from .identity import TOPOLOGY_KEY, Migration, mismatch, topology_identity
@@ -218,6 +220,7 @@ class Runtime:
             body["merged_from"] = [
                 i.id for i in engine.incidents.values() if i.merged_into == incident_id
             ]
+            body["merged_into"] = incident.merged_into  # where a vanished prediction's calls are
             body["commands"] = [
                 a
                 for a in self.host.audit
@@ -235,14 +238,28 @@ class Runtime:
             return snapshot(self.host.engine)
 
     def storm(self) -> dict[str, Any]:
-        """Storm status per scope, with the rule set in force."""
+        """Storm status per scope, with the rule set in force.
+
+        ``customers_out`` and ``open_incidents`` of each scope are counted now with the one
+        definition of open (`outage.state.open_by_scope`), so the banner, the header and the
+        board's list agree; ``measured`` keeps what the detector saw at its last evaluation
+        (its thresholds count outermost incidents only)."""
         with self.lock:
             engine = self.host.engine
             detector = engine.storm
-            scopes = {name: detector.scope_view(name) for name in detector.scopes}
+            live = open_by_scope(engine)
+            scopes = {}
+            for name in detector.scopes:
+                view = detector.scope_view(name)
+                now = live.get(name, {"customers_out": 0, "open_incidents": 0})
+                view["measured"] = {
+                    k: view[k] for k in ("customers_out", "open_incidents", "calls_per_hour")
+                }
+                scopes[name] = view | now
             return {
                 "declared": detector.scopes[SYSTEM].declared_at is not None,
                 "rule_set": engine.rule_set,
+                "open_states": sorted(OPEN_STATES),
                 "scopes": scopes,
                 "history": [
                     {"scope": s, "declared": _iso(a), "stood_down": _iso(b)}
@@ -276,36 +293,30 @@ class Runtime:
         }
 
     def call_rate(self, hours: float, bucket_minutes: int) -> dict[str, Any]:
-        """Calls per bucket over the last ``hours`` of event time, against the baseline."""
+        """Calls per clock-aligned bucket over the last ``hours`` of event time, against the
+        baseline (see `outage.callrate`)."""
         with self.lock:
             engine = self.host.engine
-            end = engine.now or datetime.now(UTC)
             detector = engine.storm
-            last_minute = int(end.timestamp()) // 60
-            count = max(1, int(hours * 60 // bucket_minutes))
-            first = last_minute - count * bucket_minutes + 1
-            buckets = []
-            for b in range(count):
-                start = first + b * bucket_minutes
-                calls = sum(
-                    self.call_minutes.get(m, 0) for m in range(start, start + bucket_minutes)
-                )
-                at = datetime.fromtimestamp(start * 60, UTC)
-                baseline = detector.baseline_per_hour(SYSTEM, at) * bucket_minutes / 60
-                buckets.append({"start": _iso(at), "calls": calls, "baseline": round(baseline, 2)})
-        return {"bucket_minutes": bucket_minutes, "buckets": buckets}
+            return call_rate_buckets(
+                self.call_minutes,
+                engine.now or datetime.now(UTC),
+                hours,
+                bucket_minutes,
+                lambda at: detector.baseline_per_hour(SYSTEM, at),
+            )
 
     def map_incidents(
         self, areas: Callable[[str, str, str], dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """Open, partially restored and scheduled incidents with their drawn areas."""
-        shown = {"predicted", "confirmed", "dispatched", "partially_restored", "scheduled"}
+        """Open (`OPEN_STATES`), partially restored and scheduled incidents with their drawn
+        areas; the last two are drawn on the map but not counted as open."""
         with self.lock:
             engine = self.host.engine
             rows = [
                 _brief(incident_view(engine, i))
                 for i in engine.incidents.values()
-                if i.status in shown
+                if i.status in ON_MAP
             ]
             hazards: dict[str, list[dict[str, Any]]] = {}
             for ticket in engine.tickets:
@@ -315,12 +326,43 @@ class Runtime:
                             "ticket": ticket["ticket"],
                             "kind": ticket["kind"],
                             "premise": ticket["premise"],
+                            "at": _iso(ticket.get("at")),
                         }
                     )
         for row in rows:
             row["area"] = areas(row["id"], row["level"], row["device"])
             row["hazard_tickets"] = hazards.get(row["id"], [])
         return rows
+
+    def hazards(self) -> list[dict[str, Any]]:
+        """Every hazard ticket (wire down, fire), oldest first, with the outage it belongs to
+        now (followed through merges) and that outage's status.
+
+        A hazard is *open* while its outage is not over (or, with no outage linked, always:
+        someone has to go and look)."""
+        with self.lock:
+            engine = self.host.engine
+            out = []
+            for ticket in engine.tickets:
+                if ticket.get("priority") != "high":
+                    continue
+                incident = engine.incidents.get(ticket.get("incident") or "")
+                while incident is not None and incident.merged_into:
+                    incident = engine.incidents.get(incident.merged_into)
+                status = incident.status if incident is not None else None
+                out.append(
+                    {
+                        "ticket": ticket["ticket"],
+                        "kind": ticket["kind"],
+                        "call": ticket["call"],
+                        "premise": ticket["premise"],
+                        "at": _iso(ticket.get("at")),
+                        "incident": incident.id if incident is not None else None,
+                        "incident_status": status,
+                        "open": status is None or status not in DONE_STATES,
+                    }
+                )
+        return out
 
     def counters(self) -> dict[str, float]:
         """Figures for /metrics (cheap reads; no lock needed for plain integers)."""

@@ -188,6 +188,8 @@ class IvrAnswer(BaseModel):
     premises: list[PremiseAnswer]
     upcoming_planned: list[dict[str, Any]]
     announcements: list[dict[str, Any]]
+    #: The caller's own language (customers file): the IVR speaks it first.
+    language: Literal["zh-CN", "en"] = "zh-CN"
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -213,6 +215,7 @@ class IvrAnswer(BaseModel):
                     "premises": [],
                     "upcoming_planned": [],
                     "announcements": [],
+                    "language": "zh-CN",
                 }
             ]
         }

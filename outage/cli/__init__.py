@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outage.cli import demo, playbooks, replay, serve, simulate, staffing, topology, worker
+from outage.cli import demo, keys, playbooks, replay, serve, simulate, staffing, topology, worker
 
 app = typer.Typer(
     name="outage",
@@ -19,7 +19,7 @@ app.command()(replay.replay)
 app.command()(simulate.simulate)
 app.command()(staffing.staffing)
 app.command()(serve.serve)
-app.add_typer(serve.keys_app, name="keys")
+app.add_typer(keys.app, name="keys")
 app.command()(worker.worker)
 
 

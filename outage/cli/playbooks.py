@@ -112,7 +112,7 @@ def drill(
 
 def _read_signals(path: Path) -> list[Message]:
     if not path.is_file():
-        fail(f"{path}: no such file")
+        fail(f"{path}: no such file", 2)  # a bad argument, as the README says
     signals: list[Message] = []
     with path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):

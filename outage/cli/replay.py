@@ -37,7 +37,7 @@ def replay(
 ) -> None:
     """Replay EVENTS.jsonl through the engine; malformed lines are reported and skipped."""
     if not events.is_file():
-        fail(f"{events}: no such file")
+        fail(f"{events}: no such file", 2)  # a bad argument, as the README says
     try:
         with err.status(f"loading {topology}"):
             network = Network.load(topology, customers)

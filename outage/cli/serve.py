@@ -1,4 +1,4 @@
-"""``outage serve`` (the HTTP service) and ``outage keys new`` (API keys with roles)."""
+"""``outage serve``: the HTTP service (API keys: `outage.cli.keys`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import typer
 
 from grid.errors import GridError
 from notify.errors import NotifyError
-from outage.api.auth import ROLES, KeyEntry, append_key, hash_key, new_key
 from outage.api.clock import DAY, ClockPolicy
 from outage.api.compose import Services, compose, compose_redis
 from outage.api.serve import create_app, key_ring, serve_forever, warm
@@ -37,11 +36,6 @@ class Role(StrEnum):
 
     all = "all"  # also notify (SMS) and playbooks: exactly one such process per system
     api = "api"  # HTTP only (Redis store): any number behind a load balancer
-
-
-keys_app = typer.Typer(
-    help="API keys: create keys with roles (stored hashed).", no_args_is_help=True
-)
 
 
 def serve(
@@ -273,26 +267,3 @@ def dashboard_dir() -> Path | None:
     """The dashboard's static files (None when they are not installed)."""
     here = Path(__file__).resolve().parent.parent / "dashboard"
     return here if (here / "index.html").exists() else None
-
-
-@keys_app.command("new")
-def new(
-    name: Annotated[str, typer.Option(help="Who uses the key (unique).")],
-    role: Annotated[
-        list[str], typer.Option(help=f"Role(s): {', '.join(ROLES)}. Repeat for several.")
-    ],
-    keys: Annotated[Path, typer.Option(help="Keys file to add it to.")] = Path("keys.yaml"),
-    rate: Annotated[float, typer.Option(help="Requests per second allowed.", min=0.01)] = 50.0,
-) -> None:
-    """Create a key: prints it once on stdout and stores only its SHA-256 in the keys file."""
-    unknown = [r for r in role if r not in ROLES]
-    if unknown:
-        fail(f"--role: unknown role(s) {', '.join(unknown)}; expected {', '.join(ROLES)}")
-    key = new_key()
-    entry = KeyEntry(name=name, sha256=hash_key(key), roles=tuple(role), rate_per_s=rate)  # type: ignore[arg-type]
-    try:
-        append_key(keys, entry)
-    except OutageError as exc:
-        fail(str(exc))
-    sys.stdout.write(key + "\n")
-    err.print(f"added {name!r} ({', '.join(role)}) to {keys}; the key is shown only this once")

@@ -26,7 +26,7 @@ from outage.events import Event, to_json
 from outage.events import iso as _iso
 from outage.readview import IncidentSummary, OutageReadView
 from outage.rules import Rules
-from outage.state import incident_view
+from outage.state import incident_view, open_by_scope
 from outage.storm import SYSTEM
 
 from .keys import KEY_INDEX
@@ -266,11 +266,15 @@ class PartitionState:
         """This partition's storm scopes: its substation's, and its share of the system's."""
         engine = self.engine
         detector = engine.storm
-        scopes = {
-            name: detector.scope_view(name)
-            for name in (self.partition, SYSTEM)
-            if name in detector.scopes
-        }
+        live = open_by_scope(engine)
+        scopes = {}
+        for name in (self.partition, SYSTEM):
+            if name in detector.scopes:
+                view = detector.scope_view(name)
+                view["measured"] = {
+                    k: view[k] for k in ("customers_out", "open_incidents", "calls_per_hour")
+                }
+                scopes[name] = view | live.get(name, {"customers_out": 0, "open_incidents": 0})
         return {
             "partition": self.partition,
             "rule_set": engine.rule_set,

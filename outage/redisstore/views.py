@@ -19,8 +19,10 @@ from typing import Any
 import orjson
 
 from grid.topology import Topology
+from outage.callrate import call_rate_buckets
 from outage.events import iso as _iso
 from outage.readview import IncidentSummary
+from outage.state import ON_MAP
 from outage.storm import SYSTEM, StormDetector
 
 from .connect import Client, is_cluster, unavailable
@@ -225,34 +227,27 @@ class RedisViews:
         }
 
     def call_rate(self, hours: float, bucket_minutes: int) -> dict[str, Any]:
-        """Calls per bucket over the last ``hours`` of event time, against the baseline."""
+        """Calls per clock-aligned bucket (see `outage.callrate`), against the baseline."""
         minutes: dict[int, int] = {}
         for rows in self._each("hgetall", lambda k: k.calls).values():
             for minute, calls in rows.items():
                 minutes[int(minute)] = minutes.get(int(minute), 0) + int(calls)
         engine_time = self.storm()["engine_time"]
         end = _parse(engine_time) if engine_time else datetime.now(UTC)
-        last_minute = int(end.timestamp()) // 60
-        count = max(1, int(hours * 60 // bucket_minutes))
-        first = last_minute - count * bucket_minutes + 1
-        buckets = []
-        for b in range(count):
-            start = first + b * bucket_minutes
-            calls = sum(minutes.get(m, 0) for m in range(start, start + bucket_minutes))
-            at = datetime.fromtimestamp(start * 60, UTC)
-            per_hour = self.detector.baseline_per_hour(SYSTEM, at) if self.detector else 0.0
-            baseline = per_hour * bucket_minutes / 60
-            buckets.append({"start": _iso(at), "calls": calls, "baseline": round(baseline, 2)})
-        return {"bucket_minutes": bucket_minutes, "buckets": buckets}
+        detector = self.detector
+
+        def baseline(at: datetime) -> float:
+            return detector.baseline_per_hour(SYSTEM, at) if detector else 0.0
+
+        return call_rate_buckets(minutes, end, hours, bucket_minutes, baseline)
 
     def map_incidents(
         self, areas: Callable[[str, str, str], dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Open, partially restored and scheduled incidents with their drawn areas."""
-        shown = {"predicted", "confirmed", "dispatched", "partially_restored", "scheduled"}
         rows = []
         for brief in self.briefs():
-            if brief["status"] in shown:
+            if brief["status"] in ON_MAP:
                 row = _public(brief) | {"hazard_tickets": brief.get("hazard_tickets", [])}
                 row["area"] = areas(row["id"], row["level"], row["device"])
                 rows.append(row)

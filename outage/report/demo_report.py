@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import matplotlib
 
@@ -18,6 +19,7 @@ from jinja2 import Environment, select_autoescape
 from outage.player import PlayReport
 
 BUCKET = timedelta(minutes=10)
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def storm_chart(
@@ -25,8 +27,11 @@ def storm_chart(
     call_minutes: Counter[int],
     baseline_per_hour: list[float],
     target: Path,
+    *,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> Path:
-    """Customers out and open incidents over the storm; calls per 10 min against baseline."""
+    """Customers out and open incidents over the storm; calls per 10 min against baseline
+    (the baseline is by local hour, times are shown in ``zone``)."""
     times = [s.at for s in report.samples]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), dpi=110, sharex=True)
     top.fill_between(times, [s.customers_out for s in report.samples], color="#d62728", alpha=0.3)
@@ -44,22 +49,24 @@ def storm_chart(
             first = int(at.timestamp()) // 60
             edges.append(at)
             calls.append(sum(call_minutes.get(m, 0) for m in range(first, first + 10)))
-            hour = (at.hour + 8) % 24  # baseline is by local (UTC+8) hour
+            hour = at.astimezone(zone).hour  # the baseline is by local hour
             base.append(baseline_per_hour[hour] * BUCKET.total_seconds() / 3600)
             at += BUCKET
         bottom.bar(edges, calls, width=BUCKET * 0.9, align="edge", color="#ff7f0e", label="calls")
         bottom.step(edges, base, where="post", color="#333", ls="--", label="normal for the hour")
         bottom.legend(loc="upper right")
     bottom.set_ylabel("calls per 10 min")
-    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=None))
-    bottom.set_xlabel("event time (UTC)")
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
+    bottom.set_xlabel(f"event time ({zone.key}, 24-hour)")
     fig.tight_layout()
     fig.savefig(target)
     plt.close(fig)
     return target
 
 
-def staffing_chart(staffing: list[dict[str, Any]], target: Path) -> Path | None:
+def staffing_chart(
+    staffing: list[dict[str, Any]], target: Path, *, zone: ZoneInfo = UTC_ZONE
+) -> Path | None:
     """Positions needed (Erlang C) against agents on shift plus called in, at each evaluation."""
     if not staffing:
         return None
@@ -101,7 +108,8 @@ def staffing_chart(staffing: list[dict[str, Any]], target: Path) -> Path | None:
     ax.set_ylabel("agents")
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title("Staffing: what the hotline needs against who is there")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
+    ax.set_xlabel(f"event time ({zone.key})")
     fig.tight_layout()
     fig.savefig(target)
     plt.close(fig)
@@ -129,9 +137,10 @@ PAGE = """<!doctype html>
 <style>
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{margin-bottom:.2em} table{border-collapse:collapse;margin:1em 0}
-td,th{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:left}
+td,th{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums} img{max-width:100%;margin:.5em 0}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:1em}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:1em} .gap{font-size:16px;padding:.6em .9em;
+background:#fdf0ef;border-left:4px solid #d62728} .hazard{color:#b00020;font-weight:600}
 </style></head><body>
 <h1>Storm demo report</h1>
 <p>{{ subtitle }}</p>
@@ -140,18 +149,38 @@ td.n{text-align:right;font-variant-numeric:tabular-nums} img{max-width:100%;marg
 <tr><th>{{ name }}</th><td class="n">{{ value }}</td></tr>{% endfor %}</table>
 <div><img src="{{ outage_map }}" alt="the storm at its peak"></div>
 </div>
-<img src="{{ storm_chart }}" alt="customers out and calls over the storm">
+<h2>Staffing</h2>
+<p class="gap">{{ staffing_words }}</p>
 {% if staffing_chart %}<img src="{{ staffing_chart }}" alt="staffing curve">{% endif %}
+<h2>The storm over time</h2>
+<img src="{{ storm_chart }}" alt="customers out and calls over the storm">
+<h2>Hazards ({{ hazards|length }})</h2>
+<table><tr><th>ticket</th><th>kind</th><th>where</th><th>reported</th><th>outage</th>
+<th>its status at the end</th></tr>
+{% for t in hazards %}<tr><td>{{ t.ticket }}</td>
+<td class="hazard">{{ t.kind.replace("_", " ") }}</td>
+<td>{{ t.where }}</td><td>{{ t.at_local }}</td><td>{{ t.incident or "none linked" }}</td>
+<td>{{ t.status.status if t.status else "" }}</td></tr>{% endfor %}</table>
+<h2>ETRs given by the duty officer ({{ etrs|length }})</h2>
+<table><tr><th>incident</th><th>given at</th><th>ETR</th><th>restored</th><th></th></tr>
+{% for e in etrs %}<tr><td>{{ e.incident }}</td><td>{{ e.given }}</td><td>{{ e.etr }}</td>
+<td>{{ e.restored }}</td><td>{{ e.kept }}</td></tr>{% endfor %}</table>
 <h2>Largest outages</h2>
-<table><tr><th>incident</th><th>device</th><th>status</th><th>customers</th><th>calls</th><th>suppressed</th></tr>
+<table><tr><th>incident</th><th>device</th><th>status</th><th>customers</th><th>calls</th><th>suppressed</th><th>ETR</th></tr>
 {% for i in largest %}<tr><td>{{ i.id }}</td><td>{{ i.device }}</td><td>{{ i.status }}</td>
 <td class="n">{{ "{:,}".format(i.customers_affected) }}</td><td class="n">{{ i.calls|length }}</td>
-<td class="n">{{ i.suppressed }}</td></tr>{% endfor %}</table>
-<h2>Playbooks fired</h2>
-<table><tr><th>playbook</th><th>at (event time)</th><th>by</th></tr>
+<td class="n">{{ i.suppressed }}</td><td>{{ i.etr_local if i.etr else "" }}</td></tr>
+{% endfor %}</table>
+<h2>Playbooks</h2>
+<table><tr><th>playbook</th><th>fired</th><th>by</th></tr>
 {% for p in playbooks %}
-<tr><td>{{ p.playbook }}</td><td>{{ p.at }}</td><td>{{ p.by }}</td></tr>{% endfor %}</table>
-{% if sms_chart %}<img src="{{ sms_chart }}" alt="SMS by kind">{% endif %}
+<tr><td>{{ p.playbook }}</td><td>{{ p.at_local }}</td><td>{{ p.by }}</td></tr>{% endfor %}</table>
+<table><tr><th>playbook</th><th>stood down by itself</th></tr>
+{% for p in stood_down %}<tr><td>{{ p.playbook }}</td><td>{{ p.at_local }}</td></tr>
+{% endfor %}</table>
+{% if sms_chart %}<h2>SMS</h2><img src="{{ sms_chart }}" alt="SMS by kind">{% endif %}
+<h2>The demo city</h2>
+<img src="{{ topology_map }}" alt="the demo city's network">
 </body></html>
 """
 

@@ -1,4 +1,5 @@
-"""A picture of a storm's outcome: the network in grey, customers out coloured by incident."""
+"""A picture of a storm's outcome: the network in grey, customers out coloured by incident,
+the biggest outages labelled where their labels fit."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def draw_outages(
         d: (p.x, p.y) for d, p in zip(tables.devices["id"], tables.devices.geometry, strict=True)
     }
     counts: dict[str, int] = {}
+    marked: list[tuple[dict[str, Any], tuple[float, float]]] = []
     for incident in sorted(state["incidents"], key=lambda i: -i["customers_affected"]):
         status = incident["status"]
         if status == "cancelled":
@@ -52,13 +54,7 @@ def draw_outages(
         if incident["device"] in device_xy and incident["customers_affected"] >= 30:
             x, y = device_xy[incident["device"]]
             ax.scatter([x], [y], marker="v", s=60, c=colour, edgecolors="black", zorder=4)
-            ax.annotate(
-                f"{incident['id']} ({incident['customers_affected']})",
-                (x, y),
-                xytext=(5, 5),
-                textcoords="offset points",
-                fontsize=7,
-            )
+            marked.append((incident, (x, y)))
     hazards = [t for t in state.get("tickets", []) if t.get("priority") == "high"]
     index = topology.premise_index
     hazard_points = [index[t["premise"]] for t in hazards if t.get("premise") in index]
@@ -80,12 +76,52 @@ def draw_outages(
     ax.set_ylabel("latitude")
     ax.autoscale()
     ax.set_aspect(1 / np.cos(np.radians(float(np.mean(ax.get_ylim())))))
-    ax.legend(loc="upper right", fontsize=8)
+    legend = ax.legend(loc="upper right", fontsize=8)
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
+    _label(fig, ax, marked, legend)
     fig.savefig(target)
     plt.close(fig)
     return target
+
+
+#: Where a label may go around its marker (points), tried in order.
+_OFFSETS = ((6, 6), (6, -16), (-8, 6), (-8, -16), (6, 18), (-8, 18))
+MAX_LABELS = 16
+
+
+def _label(
+    fig: Any, ax: Any, marked: list[tuple[dict[str, Any], tuple[float, float]]], legend: Any
+) -> None:
+    """Label the biggest outages (the largest first), each where it overlaps no label placed
+    before it, no other marker and not the legend; an outage with no free place stays
+    unlabelled rather than printed over another."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    taken = [legend.get_window_extent(renderer)]
+    markers = [ax.transData.transform(xy) for _, xy in marked]
+    for incident, (x, y) in marked[:MAX_LABELS]:
+        text = f"{incident['id']}  {incident['customers_affected']:,}"
+        for dx, dy in _OFFSETS:
+            label = ax.annotate(
+                text,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=7.5,
+                ha="left" if dx > 0 else "right",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+                zorder=6,
+            )
+            box = label.get_window_extent(renderer)
+            own = ax.transData.transform((x, y))
+            hits_marker = any(
+                box.contains(mx, my) for mx, my in markers if (mx, my) != tuple(own)
+            )
+            if not hits_marker and not any(box.overlaps(b) for b in taken):
+                taken.append(box)
+                break
+            label.remove()
 
 
 def _premises(topology: Topology, incident: dict[str, Any]) -> Any:

@@ -122,12 +122,13 @@ def test_twiml_menu_report_and_sms(client: TestClient, network: Network, runtime
     gather = root.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1"
     spoken = [s.get("language") for s in gather.findall("Say")]
-    assert "zh-CN" in spoken and "en-US" in spoken
+    # a zh-CN customer hears zh-CN only, then the offer of English (in English)
+    assert spoken[-1] == "en-US" and set(spoken[:-1]) == {"zh-CN"}
     calls_before = runtime.engine.calls_received
     report = client.post(
         "/v1/ivr/twiml", data={"From": phone, "CallSid": "CA1", "Digits": "1"}, headers=IVR
     )
-    assert b"recorded" in report.content and runtime.engine.calls_received == calls_before + 1
+    assert "已记录" in report.text and runtime.engine.calls_received == calls_before + 1
     again = client.post(
         "/v1/ivr/twiml", data={"From": phone, "CallSid": "CA1", "Digits": "1"}, headers=IVR
     )
@@ -137,7 +138,7 @@ def test_twiml_menu_report_and_sms(client: TestClient, network: Network, runtime
     )
     assert runtime.sms_requests[-1]["phone"] == phone
     # this app runs no SMS pipeline (an IVR-only worker): it must not promise a text
-    assert b"not available" in texted.content and runtime.sms_requests[-1]["queued"] == 0
+    assert "暂不可用" in texted.text and runtime.sms_requests[-1]["queued"] == 0
     missing = client.post("/v1/ivr/twiml", data={"CallSid": "CA3"}, headers=IVR)
     assert missing.status_code == 422 and missing.json()["detail"].startswith("From")
 
@@ -170,10 +171,64 @@ def test_voicexml_document_and_choice(client: TestClient, network: Network) -> N
     ns = {"v": "http://www.w3.org/2001/vxml"}
     assert root.tag == "{http://www.w3.org/2001/vxml}vxml" and root.get("version") == "2.1"
     prompts = root.findall(".//v:block/v:prompt", ns)
-    assert any("known power outage" in (p.text or "") for p in prompts)
+    assert any("已知停电" in (p.text or "") for p in prompts)
     submit = root.find(".//v:field/v:filled/v:submit", ns)
-    assert submit is not None and submit.get("namelist") == "choice phone callid"
+    assert submit is not None and submit.get("namelist") == "choice phone callid lang"
+    english = client.post(
+        "/v1/ivr/voicexml",
+        data={"phone": phone, "callid": "v-1", "choice": "9", "lang": "zh-CN"},
+        headers=headers,
+    )
+    english_root = etree.fromstring(english.content)
+    assert english_root.get("{http://www.w3.org/XML/1998/namespace}lang") == "en-US"
+    assert any(
+        "known power outage" in (p.text or "")
+        for p in english_root.findall(".//v:block/v:prompt", ns)
+    )
     chosen = client.post(
-        "/v1/ivr/voicexml", data={"phone": phone, "callid": "v-1", "choice": "2"}, headers=headers
+        "/v1/ivr/voicexml",
+        data={"phone": phone, "callid": "v-1", "choice": "2", "lang": "en"},
+        headers=headers,
     )
     assert chosen.status_code == 200 and b"not available" in chosen.content  # no SMS here
+
+
+def test_the_caller_hears_their_own_language_first(client: TestClient, network: Network) -> None:
+    """An ``en`` customer hears only English before the menu (then the offer of zh-CN, in
+    zh-CN); 9 gives everything in zh-CN, and the menu's link keeps that choice."""
+    outage_at_fuse(client, network)
+    fuse, _ = fuse_with_transformers(network)
+    topo = network.topology
+    premises = [topo.premise_ids[p] for p in topo.premises_below(topo.device_index[fuse])]
+    table = network.tables.customers
+    english = table[table["premise"].isin(premises) & (table["language"] == "en")]
+    chinese = table[table["premise"].isin(premises) & (table["language"] == "zh-CN")]
+    assert len(english) and len(chinese), "the fuse should have callers of both languages"
+    phone = english.iloc[0]["phone"]
+    looked_up = client.get("/v1/ivr/lookup", params={"phone": phone}, headers=IVR).json()
+    assert looked_up["language"] == "en" and looked_up["known_outage"]
+    zh_phone = chinese.iloc[0]["phone"]
+    zh = client.get("/v1/ivr/lookup", params={"phone": zh_phone}, headers=IVR).json()
+    assert zh["language"] == "zh-CN"
+
+    menu = etree.fromstring(
+        client.post("/v1/ivr/twiml", data={"From": phone, "CallSid": "CA-en"}, headers=IVR).content
+    )
+    says = menu.find("Gather").findall("Say")  # type: ignore[union-attr]
+    assert [s.get("language") for s in says[:-1]] == ["en-US"] * (len(says) - 1)
+    assert "known power outage" in (says[0].text or "") and "press 1" in (says[-2].text or "")
+    assert says[-1].get("language") == "zh-CN" and "9" in (says[-1].text or "")
+    assert len(says) == len(looked_up["announcements"]) + 3  # answer, menu, offer
+    action = menu.find("Gather").get("action")  # type: ignore[union-attr]
+    assert action == "/v1/ivr/twiml?lang=en"
+
+    switched = etree.fromstring(
+        client.post(
+            action, data={"From": phone, "CallSid": "CA-en", "Digits": "9"}, headers=IVR
+        ).content
+    )
+    gather = switched.find("Gather")
+    assert gather is not None and gather.get("action") == "/v1/ivr/twiml?lang=zh-CN"
+    zh_says = gather.findall("Say")
+    assert {s.get("language") for s in zh_says[:-1]} == {"zh-CN"}
+    assert "已知停电" in (zh_says[0].text or "") and zh_says[-1].get("language") == "en-US"

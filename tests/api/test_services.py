@@ -237,8 +237,11 @@ def test_keypad_2_texts_the_caller_now_and_when_power_is_back(
     ]
     phone = opted_out["phone"].iloc[0]  # never texted: the customers file says no
     assert not services.notifier.store.rows(phone=phone)
+    # (?lang=en: the caller had pressed 9 for English; the menu's link carries the choice)
     answer = app_client.post(
-        "/v1/ivr/twiml", data={"From": phone, "CallSid": "CA77", "Digits": "2"}, headers=auth("ivr")
+        "/v1/ivr/twiml?lang=en",
+        data={"From": phone, "CallSid": "CA77", "Digits": "2"},
+        headers=auth("ivr"),
     )
     assert answer.status_code == 200 and b"text you when power is back" in answer.content
     (told,) = services.notifier.store.rows(phone=phone)
@@ -256,6 +259,8 @@ def test_keypad_2_texts_the_caller_now_and_when_power_is_back(
     kinds = [r["kind"] for r in services.notifier.store.rows(phone=phone)]
     assert kinds == ["outage_detected", "restored"]
     again = app_client.post(
-        "/v1/ivr/twiml", data={"From": phone, "CallSid": "CA78", "Digits": "2"}, headers=auth("ivr")
+        "/v1/ivr/twiml?lang=en",
+        data={"From": phone, "CallSid": "CA78", "Digits": "2"},
+        headers=auth("ivr"),
     )
     assert b"no known outage" in again.content  # power is back: nothing to text about

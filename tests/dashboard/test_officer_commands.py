@@ -46,14 +46,17 @@ def test_confirm_dispatch_etr_and_restore_from_the_page(
     wait_until(page, lambda: api("crew") == "crew-7" or api("crew"))
     expect(row).to_have_attribute("data-status", "dispatched")
 
-    page.fill("#etr", "2026-07-01T23:30")
+    # typed in the utility's zone, 24-hour (Asia/Shanghai: 23:30 there is 15:30 UTC)
+    page.fill("#etr", "2026-07-01 23:30")
     page.click("#do-etr")
     wait_until(page, lambda: api("etr") is not None)
-    expect(row.locator(".etr")).not_to_have_text("–")
+    assert api("etr") == "2026-07-01T15:30:00Z"
+    expect(row.locator(".etr")).to_contain_text("23:30")
     watched.screenshot("officer-controls")
 
     page.fill("#reason", "crew closed the fuse")
     page.click("#do-restore")
+    page.click("#ask-confirm")  # restore cannot be taken back: the page asks first
     wait_until(page, lambda: api("status") == "restored" or api("status"))
     expect(row).to_have_count(0)
     expect(page.locator(f'#layer-incidents .incident[data-id="{target}"]')).to_have_count(0)

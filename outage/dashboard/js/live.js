@@ -6,17 +6,18 @@
 
 // Which reads an event makes stale (anything not listed marks the incidents and storm).
 const STALE = {
-  CallAttached: ["incidents", "callrate"],
-  HazardReported: ["incidents", "callrate"],
-  ServiceTicketOpened: ["callrate"],
-  CallUnresolved: ["callrate"],
-  StormDeclared: ["storm", "playbooks"],
-  StormStoodDown: ["storm", "playbooks"],
+  // Calls also move the engine's clock and the storm's figures (the header, the banner).
+  CallAttached: ["incidents", "callrate", "storm"],
+  HazardReported: ["incidents", "callrate", "hazards", "storm"],
+  ServiceTicketOpened: ["callrate", "storm"],
+  CallUnresolved: ["callrate", "storm"],
+  StormDeclared: ["storm", "playbooks", "callrate"],
+  StormStoodDown: ["storm", "playbooks", "callrate"], // the chart's window follows the storm
   RuleSetChanged: ["storm"],
   WarningIssued: ["storm", "playbooks"],
   PlaybookAudit: ["playbooks", "sms"],
 };
-const DEFAULT_STALE = ["incidents", "storm", "playbooks", "sms"];
+const DEFAULT_STALE = ["incidents", "storm", "playbooks", "sms", "hazards"];
 
 // The domain event types (outage/events.py) plus the playbooks' audit events.
 export const EVENT_TYPES = [
@@ -28,7 +29,8 @@ export const EVENT_TYPES = [
 ];
 
 // Events that are rare and worth a line in the officer's feed (not CallAttached).
-const FEED = new Set(EVENT_TYPES.filter((t) => !["CallAttached", "IncidentStatusChanged"].includes(t)));
+const PER_CALL = ["CallAttached", "ServiceTicketOpened", "CallUnresolved", "IncidentStatusChanged"];
+const FEED = new Set(EVENT_TYPES.filter((t) => !PER_CALL.includes(t)));
 
 export class Refresher {
   /** readers: {name: {run: async () => void, every: ms}} */

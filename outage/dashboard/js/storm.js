@@ -1,7 +1,10 @@
 // The storm banner, the header totals and the rule-set selector (from GET /v1/storm).
+//
+// The banner shows every scope the engine has declared and disappears the moment the last
+// one stands down: it is rebuilt from the read on every refresh, never kept from an event.
 
 import { post } from "./api.js";
-import { $, fmtInt, fmtTime, h, toast } from "./dom.js";
+import { $, fmtInt, fmtTime, h, setZone, toast, zoneAbbr, zoneName } from "./dom.js";
 
 export class StormStatus {
   constructor() {
@@ -9,33 +12,66 @@ export class StormStatus {
     this.ruleSet = $("#rule-set");
     this.ruleSet.addEventListener("change", () => this.switchRules(this.ruleSet.value));
     this.engineTime = null;
+    this.last = null;
   }
 
   render(storm) {
+    this.last = storm;
+    setZone(storm.timezone);
     this.engineTime = storm.engine_time;
     const system = storm.scopes.system || {};
-    $("#engine-time").textContent = storm.engine_time ? `engine ${fmtTime(storm.engine_time)}` : "engine idle";
-    $("#totals").replaceChildren(
-      h("span", { id: "customers-out" }, `${fmtInt(system.customers_out)} out`),
-      ` of ${fmtInt(system.customers_served)} · `,
-      h("span", { id: "open-incidents" }, `${fmtInt(system.open_incidents)} open`),
-      ` · ${fmtInt(Math.round(system.calls_per_hour || 0))} calls/h`,
-    );
+    $("#engine-time").textContent = storm.engine_time
+      ? `engine ${fmtTime(storm.engine_time, storm.engine_time)} ${zoneAbbr(storm.engine_time)}`
+      : "engine idle";
+    $("#engine-time").title = `Engine (event) time, in the utility's zone ${zoneName()}`;
+    $("#customers-out").textContent = `${fmtInt(system.customers_out)} out`;
+    $("#customers-served").textContent = ` of ${fmtInt(system.customers_served)}`;
+    $("#calls-per-hour").textContent = `${fmtInt(Math.round(system.calls_per_hour || 0))} calls/h`;
     if (document.activeElement !== this.ruleSet) this.ruleSet.value = storm.rule_set;
     const declared = Object.entries(storm.scopes).filter(([, s]) => s.declared);
     this.banner.hidden = declared.length === 0;
-    if (!declared.length) return;
-    const system_declared = storm.declared;
-    this.banner.className = system_declared ? "storm system" : "storm local";
+    if (!declared.length) {
+      this.banner.replaceChildren();
+      return;
+    }
+    const systemDeclared = storm.declared;
+    this.banner.className = systemDeclared ? "storm system" : "storm local";
+    // Substations first by customers out: the worst area is read first.
+    declared.sort(([a, x], [b, y]) => (a === "system" ? -1 : b === "system" ? 1 : y.customers_out - x.customers_out));
     this.banner.replaceChildren(
-      h("strong", {}, system_declared ? "⚠ STORM DECLARED (system)" : "⚠ Mass outage declared"),
-      ...declared.map(([scope, s]) =>
-        h("span", { class: "scope", dataset: { scope } },
-          `${scope}: since ${fmtTime(s.declared_at, storm.engine_time)}, ${fmtInt(s.customers_out)} of ${fmtInt(s.customers_served)} out, ` +
-          `${fmtInt(s.open_incidents)} incidents, ${fmtInt(Math.round(s.calls_per_hour))} calls/h (baseline ${fmtInt(Math.round(s.baseline_per_hour))})`),
-      ),
+      h("strong", {}, systemDeclared ? "⚠ STORM DECLARED" : "⚠ Mass outage declared"),
+      ...declared.map(([scope, s]) => {
+        const multiple = s.baseline_per_hour > 0 ? s.calls_per_hour / s.baseline_per_hour : 0;
+        return h("span", { class: "scope", dataset: { scope } },
+          h("b", {}, scope.replace("substation.", "")),
+          ` since ${fmtTime(s.declared_at, storm.engine_time)} · `,
+          h("span", { class: "scope-out" }, `${fmtInt(s.customers_out)} of ${fmtInt(s.customers_served)} out`),
+          ` · ${fmtInt(s.open_incidents)} open · ${fmtInt(Math.round(s.calls_per_hour))} calls/h`,
+          multiple >= 2 ? h("small", {}, ` (${Math.round(multiple)}× normal)`) : null);
+      }),
       h("span", { class: "rules" }, `rules: ${storm.rule_set}`),
     );
+  }
+
+  /** Where the storm began (for the chart's window): the earliest declaration still in view. */
+  began() {
+    const storm = this.last;
+    if (!storm) return null;
+    const times = [
+      ...Object.values(storm.scopes).map((s) => s.declared_at),
+      ...(storm.history || []).map((x) => x.declared),
+    ].filter(Boolean).map((t) => Date.parse(t));
+    return times.length ? Math.min(...times) : null;
+  }
+
+  clear() {
+    this.last = null;
+    this.engineTime = null;
+    this.banner.hidden = true;
+    this.banner.replaceChildren();
+    for (const id of ["#customers-out", "#customers-served", "#calls-per-hour", "#open-incidents", "#engine-time"]) {
+      $(id).textContent = "";
+    }
   }
 
   async switchRules(ruleSet) {

@@ -44,6 +44,22 @@ def test_no_serve_plays_a_storm_and_writes_the_report(tmp_path: Path) -> None:
     assert sent == len(read_outbox(tmp_path / "demo" / "sms-outbox.jsonl")) > 0
     lookups = re.search(r"IVR lookups answered\s*│\s*([\d,]+)", result.stderr)
     assert lookups is not None and int(lookups[1].replace(",", "")) > 0
+    # one count of faults, explained: the ones asked for plus the nested ones inside them
+    counted = r"faults simulated\s*│\s*(\d+) \((\d+) asked for \+ (\d+) nested"
+    faults = re.search(counted, result.stderr)
+    assert faults is not None and int(faults[2]) == 8
+    assert int(faults[1]) == int(faults[2]) + int(faults[3])
+    # after the last signal the storm stands down by itself: its own progress step
+    assert "after the storm: standing down" in result.stderr
+    assert state["storm"]["scopes_declared"] == [] and state["storm"]["history"]
+    assert re.search(r"stood down by themselves", result.stderr)
+    # times a person reads are in the utility's zone, 24-hour, not UTC "Z"
+    table = result.stderr[result.stderr.index("Storm summary") :]
+    assert "(times in Asia/Shanghai)" in table and not re.search(r"\d\d:\d\d(:\d\d)?Z", table)
+    # the report: hazards, the officer's ETRs, the staffing gap in words, the network picture
+    assert "<h2>Hazards (" in page and "ETRs given by the duty officer" in page
+    assert re.search(r"the hotline needed [\d,]+ positions", page)
+    assert 'src="demo-topology.png"' in page
 
 
 def test_serving_demo_answers_http_while_it_plays(tmp_path: Path) -> None:
