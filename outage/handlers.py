@@ -154,7 +154,7 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
 
 def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:
     """A late "power restored" for an outage the meters already ended: it ended then."""
-    registry, tree = engine.registry, engine.tree
+    registry = engine.registry
     historical, owner = registry.epoch_owner(premise, at)
     if (
         historical

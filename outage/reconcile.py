@@ -348,7 +348,7 @@ class Reconciler:
         """Reports below ``node`` made until ``until`` become ``owner``'s history (except under
         the nodes in ``keep``, outages that stay open); returns flipped nodes."""
         tree, registry = self.tree, self.registry
-        flips: list[int] = []
+        updates = {}
         for premise in list(tree.premises_below(node)):
             pnode = tree.premise_node(premise)
             if any(tree.is_below(pnode, k) for k in keep):
@@ -358,6 +358,6 @@ class Reconciler:
                 continue
             calls = [(r.id, r.at, r.kind in HAZARD_KINDS) for r in gone if r.kind != "last_gasp"]
             registry.place(premise, calls, owner)
-            flips += tree.set_premise(premise, summary)
+            updates[premise] = summary
         registry.record_reset(node, None, until, owner.id)
-        return flips
+        return tree.set_premises(updates)

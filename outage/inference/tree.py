@@ -222,6 +222,65 @@ class InferenceTree:
         )
         return flips
 
+    def set_premises(self, updates: dict[int, PremiseSummary | None]) -> list[int]:
+        """Replace many premises' summaries at once (a restoration ends the epoch of every
+        premise below it): aggregates are updated path by path, then every node touched is
+        weighed once. Returns the nodes whose decision flipped."""
+        touched: set[int] = set()
+        recompute: set[int] = set()
+        for premise, new in updates.items():
+            old = self.summary.get(premise)
+            if old == new:
+                continue
+            node = self.premise_node(premise)
+            if new is None:
+                del self.summary[premise]
+            else:
+                self.summary[premise] = new
+            reporters = self.reporters.setdefault(node, {})
+            if new is not None and new.reports:
+                reporters[premise] = new.first
+            else:
+                reporters.pop(premise, None)
+            if not reporters:
+                del self.reporters[node]
+            o = old or PremiseSummary(False, False, 0, NEVER, False)
+            w = new or PremiseSummary(False, False, 0, NEVER, False)
+            dk, dkk = int(w.called) - int(o.called), w.kind - o.kind
+            dg = int(w.gasped) - int(o.gasped)
+            dev = int(w.first < NEVER) - int(o.first < NEVER)
+            drr = int(w.energised) - int(o.energised)
+            v = node
+            while v != NONE:
+                touched.add(v)
+                self.k[v] += dk
+                self.kk[v] += dkk
+                self.g[v] += dg
+                self.rr[v] += drr
+                if dev:
+                    before = self.ev[v]
+                    self.ev[v] = before + dev
+                    if before == 0:
+                        self.evidence_nodes.add(v)
+                    elif self.ev[v] == 0:
+                        self.evidence_nodes.discard(v)
+                if w.first < self.s[v]:
+                    self.s[v] = w.first
+                elif o.first == self.s[v] and w.first != o.first:
+                    recompute.add(v)
+                if self.forced[v]:
+                    break  # the aggregates of a forced node's region stop there
+                v = self.parent[v]
+        ordered = sorted(touched, key=lambda v: -self.depth[v])
+        for v in ordered:  # children before parents: first reports and membership
+            if v in recompute:
+                self.s[v] = self._first_report(v)
+            if self.parent[v] != NONE:
+                self._mark(self.parent[v], v)
+        flips: list[int] = []
+        self._rebuild(ordered, flips)
+        return flips
+
     def meters_report(self, premise: int) -> list[int]:
         """A meter message came from ``premise``: its feeder's meters are known to report."""
         root = self.root_of[self.premise_node(premise)]
@@ -560,7 +619,17 @@ class InferenceTree:
     ) -> None:
         """Walk from ``v`` to the root applying aggregate deltas (up to and including the first
         forced node) and the change of the child's ``B`` (and of the forced ``B`` in ``F``)."""
-        parent = self.parent
+        parent, n_, k_, kk_, g_, rr_, ev_ = (
+            self.parent,
+            self.n,
+            self.k,
+            self.kk,
+            self.g,
+            self.rr,
+            self.ev,
+        )
+        s_, C_, F_, B_, dec_, forced_ = self.s, self.C, self.F, self.B, self.dec, self.forced
+        act, fcnt = self.act, self.fcnt
         # Deltas that can only raise a score by a known step let a node proven closed skip
         # its score; any other change (a premise leaving, a report withdrawn) computes it.
         # (An earlier first report only lengthens the silence, so it can only lower scores.)
@@ -569,43 +638,60 @@ class InferenceTree:
         ) and s_new <= s_old
         rising: int | None = 0 if grows_only and not aggregate else None
         lik = self.likelihood
+        metered_roots, root_of = self.metered_roots, self.root_of
         while v != NONE:
-            if aggregate and grows_only:
-                rising = dkk
-                if dk:
-                    rising += dk * lik.report_gain(self.k[v] + dk)
-                if dg and self.root_of[v] in self.metered_roots:
-                    rising += dg * lik.gasp_gain(self.g[v] + dg)
-            elif aggregate:
-                rising = None
             if aggregate:
-                self.n[v] += dn
-                self.k[v] += dk
-                self.kk[v] += dkk
-                self.g[v] += dg
-                self.rr[v] += drr
+                if grows_only:
+                    rising = dkk
+                    if dk:
+                        rising += dk * lik.report_gain(k_[v] + dk)
+                    if dg and root_of[v] in metered_roots:
+                        rising += dg * lik.gasp_gain(g_[v] + dg)
+                else:
+                    rising = None
+                if dn:
+                    n_[v] += dn
+                if dk:
+                    k_[v] += dk
+                if dkk:
+                    kk_[v] += dkk
+                if dg:
+                    g_[v] += dg
+                if drr:
+                    rr_[v] += drr
                 if dev:
-                    before = self.ev[v]
-                    self.ev[v] = before + dev
+                    before = ev_[v]
+                    ev_[v] = before + dev
                     if before == 0:
                         self.evidence_nodes.add(v)
-                    elif self.ev[v] == 0:
+                    elif ev_[v] == 0:
                         self.evidence_nodes.discard(v)
-                if s_new < self.s[v]:
-                    self.s[v] = s_new
-                elif s_old == self.s[v] and s_new != s_old:
-                    self.s[v] = self._first_report(v)
+                if s_new < s_[v]:
+                    s_[v] = s_new
+                elif s_old == s_[v] and s_new != s_old:
+                    s_[v] = self._first_report(v)
             if child != NONE:
-                self.C[v] += d_child
-                self.F[v] += fd
-                self._mark(v, child)
-            old_b, old_dec = self.B[v], self.dec[v]
+                C_[v] += d_child
+                F_[v] += fd
+                # act[v]: the children worth descending into (inlined `_mark`).
+                live = ev_[child] > 0 or forced_[child] or fcnt[child] > 0
+                members = act.get(v)
+                if live:
+                    if members is None:
+                        act[v] = {child}
+                    elif child not in members:
+                        members.add(child)
+                elif members is not None and child in members:
+                    members.discard(child)
+                    if not members:
+                        del act[v]
+            old_b, old_dec = B_[v], dec_[v]
             if not (rising is not None and self._still_closed(v, rising)):
                 self._evaluate(v)
-            if self.dec[v] != old_dec:
+            if dec_[v] != old_dec:
                 flips.append(v)
-            d = self.B[v] - old_b
-            if self.forced[v]:
+            d = B_[v] - old_b
+            if forced_[v]:
                 aggregate = False
                 fd = d
                 rising = 0

@@ -59,7 +59,7 @@ class Dashboard:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
-def start(tmp: Path) -> Dashboard:
+def start(tmp: Path, extra: tuple[str, ...] = ()) -> Dashboard:
     """`outage serve` on the demo city with an officer, an intake and an ivr-only key."""
     path = tmp / "keys.yaml"
     keys = {
@@ -67,7 +67,7 @@ def start(tmp: Path) -> Dashboard:
         "intake": new_key(path, "gateway", "intake"),
         "ivr": new_key(path, "ivr", "ivr"),
     }
-    service = Service(tmp, path)
+    service = Service(tmp, path, extra)
     service.start()
     return Dashboard(service, keys)
 

@@ -31,7 +31,7 @@ def free_port() -> int:
 class Service:
     """`outage serve` in a child process."""
 
-    def __init__(self, tmp: Path, keys: Path) -> None:
+    def __init__(self, tmp: Path, keys: Path, extra: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [
@@ -50,6 +50,7 @@ class Service:
             # The tests replay storms simulated on a fixed date: judge no signal by its age.
             "--max-signal-age",
             "0",
+            *extra,
         ]
         self.log = tmp / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None

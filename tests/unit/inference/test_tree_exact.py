@@ -253,3 +253,28 @@ def test_delay_cdf_is_the_configured_lognormal() -> None:
     assert LIK.delay_cdf(median_s) == pytest.approx(0.5)
     assert dist.cdf(LIK.settle_seconds) == pytest.approx(0.99, abs=1e-4)
     assert LIK.delay_cdf(LIK.settle_seconds) == 1.0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_batch_of_premises_equals_them_one_by_one(seed: int) -> None:
+    world = World(seed)
+    one = world.build(random.Random(seed))
+    batch = world.build(random.Random(seed))
+    rng = random.Random(seed + 1)
+    premises = rng.sample(range(len(world.topology.premise_ids)), 6)
+    news = {
+        p: None
+        if rng.random() < 0.3
+        else PremiseSummary(
+            rng.random() < 0.5, rng.random() < 0.5, micro(0.9), world.clock - rng.randrange(3600)
+        )
+        for p in premises
+    }
+    for p, new in news.items():
+        one.set_premise(p, new)
+    batch.set_premises(news)
+    root = one.root(0)
+    assert one.B[root] == batch.B[root]
+    assert list(one.open_nodes(root)) == list(batch.open_nodes(root))
+    for name in ("k", "kk", "g", "ev", "s", "n", "C", "F"):
+        assert getattr(one, name) == getattr(batch, name), name
