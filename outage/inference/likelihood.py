@@ -86,6 +86,10 @@ class Likelihood:
         self._ld: list[float] = []
         self._lcd: list[float] = []
         self._grow(64)
+        #: `report_gain` and `gasp_gain` by their integer argument (the hot path's bounds).
+        self.report_gains: list[int] = []
+        self.gasp_gains: list[int] = []
+        self.grow_gains(64)
         # One premise alone: its call term when it called, its meter term when it gasped.
         self._single_called = self.calls_term(1, 0, self.settle_seconds)
         self._single_gasp = self.meters_term(1, 1), self.meters_term(0, 1)
@@ -106,6 +110,12 @@ class Likelihood:
             (self._lcd, self.gasp_c + self.gasp_d),
         ):
             table.extend(math.lgamma(base + i) for i in range(len(table), size))
+
+    def grow_gains(self, n: int) -> None:
+        """Extend the tables of `report_gain` and `gasp_gain` to cover ``n``."""
+        size = max(n + 1, 2 * len(self.report_gains))
+        self.report_gains.extend(self.report_gain(k) for k in range(len(self.report_gains), size))
+        self.gasp_gains.extend(self.gasp_gain(g) for g in range(len(self.gasp_gains), size))
 
     def report_gain(self, k: int) -> int:
         """An upper bound (micro-nats) on how much one more reporting premise, the k-th, can

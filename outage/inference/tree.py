@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from grid.topology import NO_DEVICE, Topology
 from grid.tree import telemetered, transformer_premise_counts
+from outage.inference.evaluator import make_evaluator
 from outage.inference.likelihood import Likelihood, micro
 
 NONE = NO_DEVICE
@@ -122,10 +123,15 @@ class InferenceTree:
         self.summary: dict[int, PremiseSummary] = {}
         #: Nodes with evidence in their free region (the ones silence can change).
         self.evidence_nodes: set[int] = set()
+        #: Nodes whose evidence changed since their silence last settled (what ticks weigh).
+        self.young: set[int] = set()
         self.forced_nodes: set[int] = set()
+        #: Feeder head -> forced nodes on that feeder (most paths have none to look for).
+        self.forced_by_root: dict[int, int] = {}
         #: Event time every score is taken at; moved only by `tick`, so that all scores always
         #: refer to one moment and the values are a function of the evidence and the clock.
         self.clock = 0
+        self._evaluate = make_evaluator(self)
 
     # -- node numbering ---------------------------------------------------------------------
 
@@ -278,6 +284,7 @@ class InferenceTree:
             if self.parent[v] != NONE:
                 self._mark(self.parent[v], v)
         flips: list[int] = []
+        self.young.update(touched)
         self._rebuild(ordered, flips)
         return flips
 
@@ -321,15 +328,21 @@ class InferenceTree:
         old_b = self.B[node]
         topmost_below = self.F[node]
         self.forced[node] = on
+        root = self.root_of[node]
         if on:
             self.forced_nodes.add(node)
+            self.forced_by_root[root] = self.forced_by_root.get(root, 0) + 1
         else:
             self.forced_nodes.discard(node)
+            self.forced_by_root[root] -= 1
         child, up = node, self.parent[node]
         while up != NONE:
             self.fcnt[up] += 1 if on else -1
             self._mark(up, child)
             child, up = up, self.parent[up]
+        if not on:
+            self._rebuild_below(node, flips)  # what it hid counts again
+            topmost_below = self.F[node]
         self._evaluate(node)
         sign = -1 if on else 1
         # Ancestors stop (or start again) seeing this free region; their Fsum swaps the forced
@@ -364,7 +377,7 @@ class InferenceTree:
 
     def set_priors(self, priors: list[int | None]) -> list[int]:
         """Switch rule sets: new priors, every active node re-weighed."""
-        self.prior = priors
+        self.prior[:] = priors  # in place: the evaluator holds this list
         flips: list[int] = []
         self._rebuild(list(self.evidence_nodes | self.forced_nodes), flips)
         return flips
@@ -379,14 +392,13 @@ class InferenceTree:
             return []
         self.clock = now
         settle = self.likelihood.settle_seconds
-        young = [
-            v
-            for v in self.evidence_nodes
-            if self.k[v] < self.n[v] and previous - self.s[v] < settle
-        ]
+        k, n, s, ev = self.k, self.n, self.s, self.ev
+        young = [v for v in self.young if ev[v] and k[v] < n[v] and previous - s[v] < settle]
         flips: list[int] = []
         if young:
             self._rebuild(young, flips, falling=True)
+        # Weighed at this clock for the last time: silence no longer grows for these.
+        self.young = {v for v in young if now - s[v] < settle}
         return flips
 
     # -- answers ----------------------------------------------------------------------------
@@ -543,62 +555,26 @@ class InferenceTree:
         self.B[v] = self.C[v]
         return True
 
+    def hidden(self, v: int) -> bool:
+        """Is ``v`` under a forced node (so its score is not kept up to date)?"""
+        u = self.parent[v]
+        while u != NONE:
+            if self.forced[u]:
+                return True
+            u = self.parent[u]
+        return False
+
     def refresh(self, v: int) -> None:
-        """Bring ``A[v]`` up to date (for explanations); decisions are unchanged."""
-        if self.stale[v]:
+        """Bring ``A[v]`` up to date (for explanations); its decision is unchanged unless it
+        is hidden under a forced node, where decisions do not count."""
+        if self.hidden(v):
+            b, dec, c = self.B[v], self.dec[v], self.C[v]
+            self._evaluate(v)
+            self.B[v], self.dec[v], self.C[v] = b, dec, c  # keep the sums of the tree as they are
+        elif self.stale[v]:
             b, dec = self.B[v], self.dec[v]
             self._evaluate(v)
             assert (self.B[v], self.dec[v]) == (b, dec), "a node proven closed was not"
-
-    def _evaluate(self, v: int) -> None:
-        self.stale[v] = False
-        prior = self.prior[v]
-        if not self.forced[v] and (prior is None or self.veto[v]):
-            # It cannot open by itself: its own score would change nothing.
-            self.A[v] = 0
-            self.B[v], self.dec[v] = self.C[v], False
-            return
-        if self.ev[v] > 0:
-            s = self.s[v]
-            k = self.k[v]
-            # An outage is at least one usual caller delay old when we hear of it, even if
-            # its report is newer than the clock's last tick.
-            elapsed = max(self.clock - s, self.likelihood.lead_seconds)
-            restored = self.rr[v] if self.e[v] > s else 0
-            metered = self.root_of[v] in self.metered_roots
-            if v >= self.devices:
-                self.A[v] = self.likelihood.score_transformer(
-                    k,
-                    self.n[v] - k,
-                    elapsed,
-                    self.kk[v],
-                    self.g[v],
-                    self.n[v] if metered else 0,
-                    restored,
-                    self.ev[v],
-                    metered,
-                )
-            else:
-                self.A[v] = self.likelihood.score(
-                    k,
-                    self.n[v] - k,
-                    elapsed,
-                    self.kk[v],
-                    self.g[v],
-                    self.n[v] if metered else 0,
-                    restored,
-                )
-        else:
-            self.A[v] = 0
-        if self.forced[v] or prior is None:
-            self.B[v] = self.A[v] + self.F[v]
-            self.dec[v] = False
-            return
-        open_v = prior + self.A[v] + self.F[v] + (self.hysteresis if self.shown[v] else 0)
-        if open_v > self.C[v]:
-            self.B[v], self.dec[v] = open_v, True
-        else:
-            self.B[v], self.dec[v] = self.C[v], False
 
     def _climb(
         self,
@@ -638,15 +614,38 @@ class InferenceTree:
         ) and s_new <= s_old
         rising: int | None = 0 if grows_only and not aggregate else None
         lik = self.likelihood
+        report_gain, gasp_gain = lik.report_gains, lik.gasp_gains
         metered_roots, root_of = self.metered_roots, self.root_of
+        young = self.young
+        # Below a forced node nothing but facts matters (it is open whatever they show), so
+        # the nodes under the highest forced node of the path keep their scores un-updated
+        # until it is released (`force` then re-weighs them).
+        cut = NONE
+        if v != NONE and self.forced_by_root.get(root_of[v]):
+            u = v
+            while u != NONE:
+                if forced_[u]:
+                    cut = u
+                u = parent[u]
+        hidden = cut != NONE and v != cut
+        # Only a child whose evidence appeared or vanished changes its parent's `act`.
+        crossed = child != NONE
         while v != NONE:
+            if v == cut:
+                hidden = False
             if aggregate:
                 if grows_only:
                     rising = dkk
                     if dk:
-                        rising += dk * lik.report_gain(k_[v] + dk)
+                        top = k_[v] + dk
+                        if top >= len(report_gain):
+                            lik.grow_gains(top)
+                        rising += dk * report_gain[top]
                     if dg and root_of[v] in metered_roots:
-                        rising += dg * lik.gasp_gain(g_[v] + dg)
+                        top = g_[v] + dg
+                        if top >= len(gasp_gain):
+                            lik.grow_gains(top)
+                        rising += dg * gasp_gain[top]
                 else:
                     rising = None
                 if dn:
@@ -664,29 +663,41 @@ class InferenceTree:
                     ev_[v] = before + dev
                     if before == 0:
                         self.evidence_nodes.add(v)
+                        next_crossed = True
                     elif ev_[v] == 0:
                         self.evidence_nodes.discard(v)
+                        next_crossed = True
+                    else:
+                        next_crossed = False
+                else:
+                    next_crossed = False
                 if s_new < s_[v]:
                     s_[v] = s_new
                 elif s_old == s_[v] and s_new != s_old:
                     s_[v] = self._first_report(v)
+                young.add(v)
+            else:
+                next_crossed = False
             if child != NONE:
                 C_[v] += d_child
                 F_[v] += fd
-                # act[v]: the children worth descending into (inlined `_mark`).
-                live = ev_[child] > 0 or forced_[child] or fcnt[child] > 0
-                members = act.get(v)
-                if live:
-                    if members is None:
-                        act[v] = {child}
-                    elif child not in members:
-                        members.add(child)
-                elif members is not None and child in members:
-                    members.discard(child)
-                    if not members:
-                        del act[v]
+                if crossed:  # act[v]: the children worth descending into (inlined `_mark`)
+                    live = ev_[child] > 0 or forced_[child] or fcnt[child] > 0
+                    members = act.get(v)
+                    if live:
+                        if members is None:
+                            act[v] = {child}
+                        elif child not in members:
+                            members.add(child)
+                    elif members is not None and child in members:
+                        members.discard(child)
+                        if not members:
+                            del act[v]
+            crossed = next_crossed
             old_b, old_dec = B_[v], dec_[v]
-            if not (rising is not None and self._still_closed(v, rising)):
+            if hidden and not forced_[v]:
+                pass
+            elif not (rising is not None and self._still_closed(v, rising)):
                 self._evaluate(v)
             if dec_[v] != old_dec:
                 flips.append(v)
@@ -727,6 +738,40 @@ class InferenceTree:
                 best = self.s[child]
         return best
 
+    def _rebuild_below(self, node: int, flips: list[int]) -> None:
+        """Re-weigh the nodes with evidence below ``node`` (deepest first), passing the changes
+        up to ``node`` itself, which the caller weighs."""
+        parent, forced = self.parent, self.forced
+        u = parent[node]
+        while u != NONE:
+            if forced[u]:
+                return  # still hidden by a forced node above
+            u = parent[u]
+        below: list[int] = []
+        stack = list(self.act.get(node, ()))
+        while stack:
+            v = stack.pop()
+            below.append(v)
+            stack.extend(self.act.get(v, ()))
+        hidden = {node: False}
+        for v in sorted(below, key=lambda x: self.depth[x]):  # parents first
+            up = parent[v]
+            hidden[v] = hidden[up] or forced[up]
+        f_before: dict[int, int] = {}
+        self.young.update(below)
+        for v in sorted(below, key=lambda x: -self.depth[x]):
+            old_b, old_dec = self.B[v], self.dec[v]
+            old_f = f_before.pop(v, self.F[v])
+            if not hidden[v] or forced[v]:
+                self._evaluate(v)
+            if self.dec[v] != old_dec:
+                flips.append(v)
+            up = parent[v]
+            self.C[up] += self.B[v] - old_b
+            if up not in f_before:
+                f_before[up] = self.F[up]
+            self.F[up] += (self.B[v] - old_b) if forced[v] else (self.F[v] - old_f)
+
     def _active_closure(self, nodes: Iterable[int]) -> list[int]:
         """``nodes`` and all their ancestors, deepest first."""
         seen: set[int] = set()
@@ -742,10 +787,17 @@ class InferenceTree:
         scores can only have fallen (time passed), so nodes proven closed stay unscored."""
         parent, forced = self.parent, self.forced
         f_before: dict[int, int] = {}
-        for v in self._active_closure(nodes):
+        ordered = self._active_closure(nodes)
+        hidden: dict[int, bool] = {}  # under a forced node: its score matters to nobody
+        for v in reversed(ordered):  # parents first
+            up = parent[v]
+            hidden[v] = up != NONE and (hidden[up] or forced[up])
+        for v in ordered:
             old_b, old_dec = self.B[v], self.dec[v]
             old_f = f_before.pop(v, self.F[v])
-            if not (falling and self._still_closed(v, 0)):
+            if hidden[v] and not forced[v]:
+                pass
+            elif not (falling and self._still_closed(v, 0)):
                 self._evaluate(v)
             if self.dec[v] != old_dec:
                 flips.append(v)

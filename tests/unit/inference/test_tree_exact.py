@@ -278,3 +278,36 @@ def test_a_batch_of_premises_equals_them_one_by_one(seed: int) -> None:
     assert list(one.open_nodes(root)) == list(batch.open_nodes(root))
     for name in ("k", "kk", "g", "ev", "s", "n", "C", "F"):
         assert getattr(one, name) == getattr(batch, name), name
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_inlined_evaluator_equals_the_reference_score(seed: int) -> None:
+    """`outage.inference.evaluator` against `Likelihood.score` / `score_transformer`."""
+    world = World(seed)
+    tree = world.build(random.Random(seed))
+    checked = 0
+    for v in range(world.nodes):
+        if tree.ev[v] == 0 or ((tree.prior[v] is None or tree.veto[v]) and not tree.forced[v]):
+            continue
+        if tree.hidden(v) and not tree.forced[v]:
+            continue  # under a forced node its score is not kept up to date
+        tree.refresh(v)
+        elapsed = max(tree.clock - tree.s[v], LIK.lead_seconds)
+        metered = tree.root_of[v] in tree.metered_roots
+        restored = tree.rr[v] if tree.e[v] > tree.s[v] else 0
+        args = (
+            tree.k[v],
+            tree.n[v] - tree.k[v],
+            elapsed,
+            tree.kk[v],
+            tree.g[v],
+            tree.n[v] if metered else 0,
+            restored,
+        )
+        if v >= tree.devices:
+            expected = LIK.score_transformer(*args, tree.ev[v], metered)
+        else:
+            expected = LIK.score(*args)
+        assert abs(tree.A[v] - expected) <= 2
+        checked += 1
+    assert checked > 0
