@@ -62,7 +62,14 @@ from scenarios.order import differing, meters_late, shuffled_within, swapped_bat
 from scenarios.physics import Grid  # noqa: E402
 from scenarios.replay import replay  # noqa: E402
 from scenarios.score import StormScore, score_storm  # noqa: E402
-from scenarios.spec import CallSpec, MeterSpec, NestedSpec, NoiseSpec, StormSpec  # noqa: E402
+from scenarios.spec import (  # noqa: E402
+    CallSpec,
+    MeterSpec,
+    NestedSpec,
+    NoiseSpec,
+    ScadaSpec,
+    StormSpec,
+)
 
 SHARED = ROOT.parent / "shared" / "data"
 BENCH = ROOT / ".bench"
@@ -97,6 +104,9 @@ class Row:
     nested: str | None = None  # restore order of one nested pair
     calls: dict[str, Any] = field(default_factory=dict)  # other CallSpec fields
     noise: float | None = None  # noise calls per 1,000 customers per hour (None: default)
+    #: SCADA reports the devices the network model marks telemetered (the feeder heads);
+    #: False: their telemetry is silent too.
+    scada: bool = True
 
     def make(self, seed: int, meters: float) -> StormSpec:
         """The spec of this row for one seed and meter delivery."""
@@ -111,6 +121,7 @@ class Row:
             meters=MeterSpec(delivery=meters),
             nested=nested,
             noise=noise,
+            scada=ScadaSpec(enabled=self.scada, kinds=None),
         )
 
 
@@ -134,6 +145,7 @@ ROWS = (
     Row("10 faults, 5%", 10, 0.05),
     Row("nested, parent restored first", 2, 0.30, "parent_first"),
     Row("nested, child restored first", 2, 0.30, "child_first"),
+    Row("nested, parent first, SCADA silent", 2, 0.30, "parent_first", scada=False),
     Row("10 faults, 30%, late callers", 10, 0.30, calls={"delay": LATE}),
     Row("10 faults, 30%, Weibull k=0.7", 10, 0.30, calls={"delay": Weibull(shape=0.7, scale=8)}),
     Row("10 faults, 30%, no repeats, no noise", 10, 0.30, calls={"repeat_share": 0}, noise=0),

@@ -174,12 +174,20 @@ def _device_rows(grid: Grid, drawn: list[Drawn], spec: StormSpec) -> list[_Pendi
         if spec.restores:
             body = {"type": "restore", "device": asset}
             rows.append(_Pending(f.end, _ORDER["restore"], i, body, i, i, "restore"))
-        if spec.scada.enabled and grid.asset_kind(f.asset) in spec.scada.kinds:
+        if spec.scada.enabled and _telemetered(grid, f.asset, spec.scada.kinds):
             for state, t in (("open", f.start), ("closed", f.end)):
                 body = {"type": "scada", "device": asset, "state": state}
                 t += spec.scada.latency_seconds
                 rows.append(_Pending(t, _ORDER["scada"], i, body, i, i, f"scada_{state}"))
     return rows
+
+
+def _telemetered(grid: Grid, asset: int, kinds: frozenset[str] | None) -> bool:
+    """Does SCADA report this asset's state (by kind, or as the network model says)?"""
+    if kinds is not None:
+        return grid.asset_kind(asset) in kinds
+    topo = grid.topology
+    return asset < len(topo.device_ids) and bool(topo.device_scada[asset])
 
 
 def _record(

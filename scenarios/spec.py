@@ -146,9 +146,13 @@ class ScadaSpec(_Part):
     """Telemetry of the devices that report their own state."""
 
     enabled: bool = False
-    kinds: Annotated[frozenset[str], Field(description="device kinds that are telemetered")] = (
-        frozenset({"breaker", "relay", "recloser"})
-    )
+    kinds: Annotated[
+        frozenset[str] | None,
+        Field(
+            description="device kinds that are telemetered; None: the devices the network "
+            "model marks telemetered (its scada attribute)"
+        ),
+    ] = frozenset({"breaker", "relay", "recloser"})
     latency_seconds: Annotated[int, Field(ge=0)] = 2
 
 
