@@ -27,6 +27,7 @@ from outage.commands import Command
 from outage.handlers import check_command, handle_command, handle_signal, run_timer
 from outage.incidents import Incident
 from outage.inference.evidence import EvidenceStore
+from outage.inference.explain import explain
 from outage.inference.likelihood import Likelihood, micro
 from outage.inference.tree import InferenceTree, prior_table
 from outage.reconcile import Reconciler
@@ -223,8 +224,6 @@ class Engine:
 
     def explain(self, incident: Incident) -> dict[str, object] | None:
         """The prediction behind an open incident, in numbers (see `outage.inference.explain`)."""
-        from outage.inference.explain import explain
-
         if not incident.is_open:
             return incident.explanation
         incident.explanation = explain(self.tree, self.registry.node_of(incident), self.topology)

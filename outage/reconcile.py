@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from outage.incidents import PREDICTED, Incident
 from outage.inference.evidence import EvidenceStore
+from outage.inference.explain import explain
 from outage.inference.tree import NEVER, InferenceTree
 from outage.registry import IncidentRegistry, moment, seconds
 from outage.signals import HAZARD_KINDS
@@ -318,6 +319,7 @@ class Reconciler:
         for other in predicted_below:
             registry.merge(other, target, at)
         flips: list[int] = []
+        target.explanation = explain(tree, node, registry.topology)  # as it stood, for history
         if target.forced:
             flips += tree.force(node, False)
         flips += tree.set_shown(node, False)

@@ -31,7 +31,7 @@ def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
         "customers_affected": incident.customers,
         "calls": incident.calls,
         "hazards": incident.hazards,
-        "suppressed": sum(1 for call in incident.calls if call in engine.suppressed_calls),
+        "suppressed": len(incident.suppressed()),
         "meter_events": incident.meter_events,
         "started": _iso(incident.started),
         "restored": _iso(incident.restored_at),
@@ -42,6 +42,8 @@ def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
         "feeder": topo.feeder_ids[incident.feeder],
         "substation": topo.substation_ids[incident.substation],
         "timeline": [{"status": s, "at": _iso(t)} for s, t in incident.timeline],
+        # Why the engine holds it there, in numbers (the latest, for one no longer open).
+        "explanation": engine.explain(incident),
     }
 
 
