@@ -85,12 +85,18 @@ class CrewDispatched(Event):
 
 @dataclass(frozen=True, slots=True)
 class EtrChanged(Event):
-    """The estimated time of restoration was set or changed."""
+    """The estimated time of restoration was set or changed.
+
+    ``source`` says whose it is: ``officer`` (a duty officer's command), ``crew`` (the crew on
+    the job) or ``estimated`` (the engine's own estimate, from repair history and, in a storm,
+    the crews' workload). An officer's or crew's ETR is never replaced by an estimate.
+    """
 
     incident: str
     etr: datetime | None
     previous: datetime | None
     by: str
+    source: str = "officer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +252,97 @@ class WarningIssued(Event):
     until: datetime | None
 
 
+# -- crews, work orders, follow-up -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderOpened(Event):
+    """A fault incident got its repair work order, with the service-commitment deadline for
+    a crew to be on site (``arrival_due``, from the area class's limit)."""
+
+    order: str
+    incident: str
+    area_class: str
+    arrival_due: datetime
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
+class CrewStatusChanged(Event):
+    """A crew moved to ``status`` (dispatched, en_route, on_site, repairing, available,
+    off_shift), on ``order`` when it works one; ``lon``/``lat`` when it said where it is."""
+
+    crew: str
+    status: str
+    order: str | None
+    incident: str | None
+    lon: float | None
+    lat: float | None
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlaEscalated(Event):
+    """A work order's deadline is near (``level`` = ``warning``) or passed (``breach``) for
+    ``step`` = ``arrival`` (crew on site) or ``restoration`` (power back after arrival)."""
+
+    order: str
+    incident: str
+    step: str
+    level: str
+    due: datetime
+    crew: str | None
+    area_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderClosed(Event):
+    """A work order ended (``outcome``: restored, merged, cancelled), with what each step
+    took against its limit (minutes; None when the step never happened)."""
+
+    order: str
+    incident: str
+    outcome: str
+    crew: str | None
+    arrival_minutes: float | None
+    arrival_limit_minutes: float
+    restoration_minutes: float | None
+    restoration_limit_minutes: float
+
+
+@dataclass(frozen=True, slots=True)
+class SubstationEtrChanged(Event):
+    """While a storm is declared: the time by which most (``share``) of the customers out in
+    ``substation`` should be back, from the ETRs of its open incidents."""
+
+    substation: str
+    etr: datetime | None
+    customers_out: int
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpAnswered(Event):
+    """A customer answered the follow-up after restoration (回访), score 1-5."""
+
+    incident: str
+    premise: str
+    score: int
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrequentOutageFlagged(Event):
+    """The premises of ``transformer`` have now been out ``outages`` times within
+    ``window_days`` (频繁停电 early warning), at or past the configured count."""
+
+    transformer: str
+    premises: int
+    customers: int
+    outages: int
+    window_days: int
+
+
 def iso(ts: datetime | None) -> str | None:
     """A UTC time as the API writes it (``...Z``), or None."""
     return ts.isoformat().replace("+00:00", "Z") if ts is not None else None
@@ -278,7 +375,8 @@ def from_json(kind: str, body: bytes | str) -> Event:
 
 def from_dict(kind: str, data: dict[str, Any]) -> Event:
     """An event of type ``kind`` from its JSON fields; `ValueError` names an unknown type or a
-    missing field."""
+    missing field (a field with a default may be missing: journals written before it existed
+    still load)."""
     cls = EVENT_TYPES.get(kind)
     if cls is None:
         raise ValueError(f"type: unknown event type {kind!r}")
@@ -286,6 +384,8 @@ def from_dict(kind: str, data: dict[str, Any]) -> Event:
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
+            if f.default is not dataclasses.MISSING:
+                continue
             raise ValueError(f"{kind}.{f.name}: missing")
         value = data[f.name]
         if isinstance(value, str) and f.name in times:

@@ -11,6 +11,11 @@ never reads the wall clock to decide.
     restore   a crew closed / re-fused a device
     planned   planned work will take a device out between start and end
     warning   a weather or heat warning for an area (used by playbooks)
+    crew      a crew's status from the field: dispatched, en route, on site, repairing,
+              available (optionally where it is, its own ETR and the cause it found)
+    followup  a customer's answer to the follow-up after restoration (回访): a score 1-5
+    tick      the service clock: moves event time on when nothing else happens, so that
+              deadlines (SLA timers, ETR expiry) fire on time and a replay fires them too
 
 Officer commands (confirm, dispatch, ETR, restore, cancel, close) are journaled alongside so
 that a restart replays them too; they are in `outage.commands`.
@@ -72,10 +77,10 @@ class _Signal(BaseModel):
 
     id: Id
 
-    @field_validator("ts", "start", "end", "until", check_fields=False)
+    @field_validator("ts", "start", "end", "until", "etr", check_fields=False)
     @classmethod
     def _to_utc(cls, value: datetime | None) -> datetime | None:
-        # a planned notice's ts and a warning's until are optional
+        # a planned notice's ts, a warning's until and a crew's etr are optional
         return bounded_utc(value) if value is not None else None
 
 
@@ -175,11 +180,106 @@ class WarningSignal(_Signal):
     until: AwareDatetime | None = None
 
 
+CrewStatus = Literal["dispatched", "en_route", "on_site", "repairing", "available", "off_shift"]
+#: Crew statuses in the order a job goes through them.
+CREW_STATUSES: tuple[CrewStatus, ...] = (
+    "dispatched",
+    "en_route",
+    "on_site",
+    "repairing",
+    "available",
+    "off_shift",
+)
+#: Statuses in which the crew works an order.
+CREW_BUSY = frozenset({"dispatched", "en_route", "on_site", "repairing"})
+
+
+class CrewSignal(_Signal):
+    """A crew's status from the field (its mobile terminal or the dispatcher's radio log).
+
+    ``incident`` names the job: required when the crew is dispatched, and otherwise the
+    crew's current order is meant. ``etr`` is the crew's own estimate: it always wins over
+    the engine's. ``cause`` is what the crew found (tree, lightning, equipment...), which
+    refines the repair-time estimate.
+    """
+
+    type: Literal["crew"]
+    ts: AwareDatetime
+    crew: Id
+    status: CrewStatus
+    incident: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    etr: AwareDatetime | None = None
+    cause: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CrewSignal:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("lon and lat must be given together")
+        if self.status == "dispatched" and self.incident is None:
+            raise ValueError("incident is required when a crew is dispatched")
+        if self.etr is not None and self.etr <= self.ts:
+            raise ValueError("etr must be after ts")
+        return self
+
+
+class FollowUpSignal(_Signal):
+    """A customer's answer to the follow-up after restoration (SMS reply, IVR or an agent's
+    callback): how satisfied, 1 (not at all) to 5 (very)."""
+
+    type: Literal["followup"]
+    ts: AwareDatetime
+    incident: Annotated[str, Field(min_length=1, max_length=64)]
+    premise: Id | None = None
+    phone: Annotated[str, Field(min_length=3, max_length=32)] | None = None
+    account: Id | None = None
+    score: Annotated[int, Field(ge=1, le=5)]
+    channel: Literal["sms", "ivr", "agent"] = "sms"
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> FollowUpSignal:
+        given = [n for n in ("premise", "phone", "account") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "identify the customer by exactly one of premise, phone, account "
+                f"(got {', '.join(given) or 'none'})"
+            )
+        return self
+
+
+class TickSignal(_Signal):
+    """The service clock: nothing happened until ``ts`` (moves event time on)."""
+
+    type: Literal["tick"]
+    ts: AwareDatetime
+
+
 Signal = Annotated[
-    CallSignal | MeterSignal | ScadaSignal | RestoreSignal | PlannedSignal | WarningSignal,
+    CallSignal
+    | MeterSignal
+    | ScadaSignal
+    | RestoreSignal
+    | PlannedSignal
+    | WarningSignal
+    | CrewSignal
+    | FollowUpSignal
+    | TickSignal,
     Field(discriminator="type"),
 ]
-SIGNAL_TYPES = ("call", "meter", "scada", "restore", "planned", "warning")
+SIGNAL_TYPES = (
+    "call",
+    "meter",
+    "scada",
+    "restore",
+    "planned",
+    "warning",
+    "crew",
+    "followup",
+    "tick",
+)
 _ADAPTER: TypeAdapter[Signal] = TypeAdapter(Signal)
 
 
