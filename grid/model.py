@@ -57,7 +57,9 @@ LAYER_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
 OPTIONAL_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     # mrid: the CIM mRID of the asset the row came from (blank for other sources).
     "substations": ("mrid",),
-    "feeders": ("mrid",),
+    # area_class: the service-commitment class of the area the feeder serves (city, rural,
+    # remote): it sets how soon a crew must be on site. Blank = the configured default.
+    "feeders": ("mrid", "area_class"),
     # scada: "true"/"false" - does the device report its state by telemetry? Blank = default
     # (see `device_scada`). to_feeder: for an open tie, the feeder on its to_bus side.
     "devices": ("scada", "to_feeder", "mrid"),
@@ -65,6 +67,10 @@ OPTIONAL_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "transformers": ("mrid",),
     "premises": ("mrid",),
 }
+
+#: Service-commitment area classes (State Grid: on site within 45 min in cities, 90 min in
+#: rural areas, 2 h in remote ones).
+AREA_CLASSES: Final = ("city", "rural", "remote")
 
 #: Device kinds that are telemetered by default when they head a feeder.
 SCADA_HEAD_KINDS: Final = frozenset({"breaker", "relay"})
@@ -139,6 +145,16 @@ def device_scada(devices: pd.DataFrame, heads: set[str]) -> list[bool]:
         except ValueError:
             flag = None
         out.append(flag if flag is not None else (asset in heads and kind in SCADA_HEAD_KINDS))
+    return out
+
+
+def feeder_area_classes(feeders: pd.DataFrame) -> list[str | None]:
+    """Per feeder row: its ``area_class`` cell (lower case), None where blank or unknown
+    (`grid.validate.check_tables` reports an unknown one)."""
+    out: list[str | None] = []
+    for cell in optional_column(feeders, "area_class"):
+        value = cell.strip().lower()
+        out.append(value if value in AREA_CLASSES else None)
     return out
 
 

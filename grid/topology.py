@@ -26,10 +26,11 @@ import numpy.typing as npt
 
 from grid.errors import AssetNotFound, Problem, TopologyValidationError
 from grid.loops import Loop, find_loops
-from grid.model import GridTables, device_scada
+from grid.model import GridTables, device_scada, feeder_area_classes, point_coords
 from grid.validate import check_graph, check_tables, energised_graph
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 NO_DEVICE = -1
 
 
@@ -91,6 +92,13 @@ class Topology:
     device_scada: list[bool] = field(default_factory=list)
     #: Findings that did not stop the build: each closed loop condensed into one node.
     warnings: list[Problem] = field(default_factory=list)
+    #: (lon, lat) of every device and transformer, shape (n, 2), WGS84; NaN where unknown.
+    #: Crews travel to these points (`outage.restoration`).
+    device_lonlat: FloatArray = field(default_factory=lambda: np.empty((0, 2)))
+    transformer_lonlat: FloatArray = field(default_factory=lambda: np.empty((0, 2)))
+    #: Per feeder: its service-commitment area class (``city``, ``rural``, ``remote``) from the
+    #: feeders layer's ``area_class`` column, None where blank.
+    feeder_area_class: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.substation_index = {s: i for i, s in enumerate(self.substation_ids)}
@@ -368,6 +376,9 @@ class _Builder:
             _transformer_premise_start=start,
             device_scada=device_scada(tables.devices, set(tables.feeders["head_device"])),
             warnings=warnings,
+            device_lonlat=point_coords(tables.devices.geometry),
+            transformer_lonlat=point_coords(tables.transformers.geometry),
+            feeder_area_class=feeder_area_classes(tables.feeders),
         )
 
     def _inner_edges(self) -> list[tuple[str, str, bool]]:

@@ -16,7 +16,14 @@ import networkx as nx
 import pandas as pd
 
 from grid.errors import Problem
-from grid.model import DEVICE_KINDS, LAYERS, GridTables, optional_column, parse_flag
+from grid.model import (
+    AREA_CLASSES,
+    DEVICE_KINDS,
+    LAYERS,
+    GridTables,
+    optional_column,
+    parse_flag,
+)
 
 NORMAL_STATES: Final = frozenset({"open", "closed"})
 
@@ -59,6 +66,15 @@ def check_tables(tables: GridTables) -> list[Problem]:
             parse_flag(cell)
         except ValueError:
             add("devices", [asset], f"scada must be true, false or blank, got {cell!r}")
+    for asset, cell in zip(
+        tables.feeders["id"], optional_column(tables.feeders, "area_class"), strict=True
+    ):
+        if cell.strip() and cell.strip().lower() not in AREA_CLASSES:
+            add(
+                "feeders",
+                [asset],
+                f"area_class must be one of {', '.join(AREA_CLASSES)} or blank, got {cell!r}",
+            )
     for layer in ("devices", "sections"):
         frame = tables.layer(layer)
         blank = (frame["from_bus"] == "") | (frame["to_bus"] == "")

@@ -128,7 +128,12 @@ def frame(layer: str, rows: Rows, placed: Placed) -> gpd.GeoDataFrame:
         return empty_layer(layer)
     positions, project = placed.positions, placed.project
     columns = all_columns(layer)
-    data = {column: [r[i] for r in rows.records] for i, column in enumerate(columns)}
+    # A record may stop before the last optional columns (an importer that cannot know a
+    # feeder's area class): those cells are blank, which means "default".
+    data = {
+        column: [r[i] if i < len(r) else "" for r in rows.records]
+        for i, column in enumerate(columns)
+    }
     if layer == "sections":
         xy = np.array([[positions[a], positions[b]] for a, b in rows.at], dtype=np.float64)
         lon, lat = project(xy[..., 0], xy[..., 1])
