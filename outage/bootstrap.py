@@ -13,6 +13,8 @@ from grid.topology import Topology, build_topology
 from outage.engine import Engine
 from outage.journal import SqliteJournal
 from outage.resolve import Resolver
+from outage.restoration.history import RepairHistory
+from outage.restoration.roster import Roster, load_roster
 from outage.rules import Rules, load_rules
 
 
@@ -36,12 +38,24 @@ class Network:
         return cls.from_tables(read_gpkg(gpkg, customers))
 
 
-def build_engine(network: Network, rules: Rules | Path | None = None) -> Engine:
-    """An engine over ``network`` with ``rules`` (a Rules object, a YAML path, or defaults)."""
+def build_engine(
+    network: Network,
+    rules: Rules | Path | None = None,
+    *,
+    roster: Roster | Path | None = None,
+    history: RepairHistory | Path | None = None,
+) -> Engine:
+    """An engine over ``network`` with ``rules`` (a Rules object, a YAML path, or defaults),
+    the crew ``roster`` (none: crews are whoever is dispatched) and the restoration-time
+    ``history`` (default: the shipped table)."""
     if not isinstance(rules, Rules):
         rules = load_rules(rules)
+    if roster is not None and not isinstance(roster, Roster):
+        roster = load_roster(roster)
+    if not isinstance(history, RepairHistory):
+        history = RepairHistory.load(history)
     resolver = Resolver(network.topology, network.customers, network.locator)
-    return Engine(network.topology, resolver, rules)
+    return Engine(network.topology, resolver, rules, roster=roster, history=history)
 
 
 def open_journal(path: Path | None) -> SqliteJournal | None:

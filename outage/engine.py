@@ -7,7 +7,8 @@
   assets (`InferenceTree`), re-weighed as outages age on ticks of event time;
 * `outage.registry` — incidents, tickets and their calls, the only source of events;
 * `outage.reconcile` — lines the incidents up with the inference and ends outages on facts;
-* `outage.storm` — storm declarations, which switch the inference to the storm priors.
+* `outage.storm` — storm declarations, which switch the inference to the storm priors;
+* `outage.restoration` — work orders, crews, SLA escalation and ETRs, fed the events above.
 
 Time is the signals' own: ``now`` is the latest timestamp seen, and timers (planned work, auto
 close, silence ticks, storm evaluation) run in time order as it advances, at fixed boundaries
@@ -33,8 +34,21 @@ from outage.inference.tree import InferenceTree, prior_table
 from outage.reconcile import Reconciler
 from outage.registry import IncidentRegistry, moment, seconds
 from outage.resolve import Resolver
+from outage.restoration.desk import PREFIX as DESK_TIMER
+from outage.restoration.desk import RestorationDesk
+from outage.restoration.history import RepairHistory
+from outage.restoration.roster import Roster
 from outage.rules import PredictionRules, Rules
-from outage.signals import MeterSignal, PlannedSignal, RestoreSignal, ScadaSignal, Signal, signal_ts
+from outage.signals import (
+    CrewSignal,
+    FollowUpSignal,
+    MeterSignal,
+    PlannedSignal,
+    RestoreSignal,
+    ScadaSignal,
+    Signal,
+    signal_ts,
+)
 from outage.storm import SYSTEM, StormDetector
 from outage.timers import Timers
 
@@ -51,6 +65,8 @@ class Engine:
         rules: Rules | None = None,
         *,
         id_scope: str | None = None,
+        roster: Roster | None = None,
+        history: RepairHistory | None = None,
     ) -> None:
         self.topology = topology
         self.resolver = resolver
@@ -81,6 +97,7 @@ class Engine:
             substation = topology.feeder_substation[feeder]
             served[topology.substation_ids[substation]] += int(topology.transformer_customers[t])
         self.storm = StormDetector(self.rules.storm_detection, dict(served))
+        self.restoration = RestorationDesk(self, self.rules.restoration, history, roster)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -161,6 +178,7 @@ class Engine:
             handle_command(self, message)
         else:
             handle_signal(self, message)
+        self.restoration.observe(list(self._out))
         out, self._out = self._out, []
         return out
 
@@ -181,6 +199,8 @@ class Engine:
             message.device in topo.device_index or message.device in topo.transformer_index
         ):
             return f"device: unknown device or transformer {message.device!r}"
+        if isinstance(message, CrewSignal | FollowUpSignal):
+            return self.restoration.check_signal(message)
         if isinstance(message, Command):
             if message.incident is not None and message.incident not in self.incidents:
                 return f"incident: no incident {message.incident!r}"
@@ -200,6 +220,8 @@ class Engine:
             self._advance(end)
             self._infer_at(end)
             self._evaluate_storm(self.now)
+            self.restoration.observe(list(self._out))
+            self.restoration.flush(self.now)
         out, self._out = self._out, []
         return out
 
@@ -264,6 +286,7 @@ class Engine:
         self.emit(ev.RuleSetChanged(at=at, rule_set=name))
         flips = self.tree.set_priors(self._priors(self.prediction_rules))
         self.reconciler.apply(flips, "storm priors")
+        self.restoration.weather_changed(at)
 
     # -- event time --------------------------------------------------------------------------
 
@@ -279,8 +302,11 @@ class Engine:
         while (due := self.timers.next_at()) is not None and due <= ts:
             self._ticks_until(due)
             self.now = max(self.now, due)
-            for action, incident in self.timers.pop_due(due):
-                run_timer(self, action, self.incidents[incident], due)
+            for action, key in self.timers.pop_due(due):
+                if action.startswith(DESK_TIMER):
+                    self.restoration.on_timer(action, key, due)
+                else:
+                    run_timer(self, action, self.incidents[key], due)
         self._ticks_until(ts)
         if ts > self.now:
             self.now = ts

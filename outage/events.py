@@ -298,12 +298,18 @@ class SlaEscalated(Event):
 @dataclass(frozen=True, slots=True)
 class WorkOrderClosed(Event):
     """A work order ended (``outcome``: restored, merged, cancelled), with what each step
-    took against its limit (minutes; None when the step never happened)."""
+    took against its limit (minutes; None when the step never happened), and what the
+    restoration-time history is fit from (``outage etr fit``): the asset ``kind``, the
+    ``cause`` the crew found, the ``weather`` and when the order ``opened``."""
 
     order: str
     incident: str
     outcome: str
     crew: str | None
+    kind: str
+    cause: str
+    weather: str
+    opened: datetime
     arrival_minutes: float | None
     arrival_limit_minutes: float
     restoration_minutes: float | None
@@ -333,10 +339,12 @@ class FollowUpAnswered(Event):
 
 @dataclass(frozen=True, slots=True)
 class FrequentOutageFlagged(Event):
-    """The premises of ``transformer`` have now been out ``outages`` times within
-    ``window_days`` (频繁停电 early warning), at or past the configured count."""
+    """频繁停电 early warning: the restoration of ``incident`` took the premises of
+    ``transformers`` to ``outages`` or more sustained outages within ``window_days`` (the
+    configured count); each transformer is flagged once per window."""
 
-    transformer: str
+    incident: str
+    transformers: tuple[str, ...]
     premises: int
     customers: int
     outages: int

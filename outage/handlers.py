@@ -29,13 +29,17 @@ from outage.incidents import (
 from outage.inference.evidence import Report
 from outage.registry import moment, seconds
 from outage.signals import (
+    CREW_BUSY,
     OUTAGE_KINDS,
     CallSignal,
+    CrewSignal,
+    FollowUpSignal,
     MeterSignal,
     PlannedSignal,
     RestoreSignal,
     ScadaSignal,
     Signal,
+    TickSignal,
     WarningSignal,
 )
 
@@ -267,6 +271,50 @@ def on_warning(engine: Engine, warning: WarningSignal) -> None:
     )
 
 
+def on_crew(engine: Engine, crew: CrewSignal) -> None:
+    """A crew's report: a new job dispatches it (as an officer's dispatch would), then its
+    step, position, ETR or cause goes to the restoration desk."""
+    desk = engine.restoration
+    if crew.incident is not None and crew.status in CREW_BUSY:
+        incident = desk.live(engine.incidents[crew.incident])
+        order = desk.order_for(incident.id)
+        state = desk.crews.get(crew.crew)
+        working_it = (
+            state is not None
+            and state.order is not None
+            and (order is not None and state.order == order.id)
+        )
+        if incident.is_open and not working_it:
+            _dispatch(engine, incident, crew.crew, crew.ts, crew.crew)
+    desk.on_crew(crew)
+
+
+def on_followup(engine: Engine, answer: FollowUpSignal) -> None:
+    """A follow-up answer: recorded for the incident, for the customer it names."""
+    incident = engine.restoration.live(engine.incidents[answer.incident])
+    topo = engine.topology
+    level, node = incident.level, incident.node
+
+    def under_incident(premise: int) -> bool:
+        transformer = topo.premise_transformer[premise]
+        if level == "transformer":
+            return transformer == node
+        return node in topo.premise_chain(premise)
+
+    found = engine.resolver.identify(
+        under_incident, premise=answer.premise, account=answer.account, phone=answer.phone
+    )
+    if found.premise is None:
+        field = "premise" if answer.premise else "account" if answer.account else "phone"
+        engine.rejected.append({"signal": answer.id, "reason": f"{field}: {found.reason}"})
+        return
+    engine.restoration.on_followup(answer, topo.premise_ids[found.premise])
+
+
+def on_tick(engine: Engine, tick: TickSignal) -> None:
+    """The service clock: event time has already moved on to the tick (timers ran)."""
+
+
 SIGNAL_HANDLERS: dict[type, Callable[[Engine, Signal], None]] = {
     CallSignal: on_call,  # type: ignore[dict-item]
     MeterSignal: on_meter,  # type: ignore[dict-item]
@@ -274,6 +322,9 @@ SIGNAL_HANDLERS: dict[type, Callable[[Engine, Signal], None]] = {
     RestoreSignal: on_restore,  # type: ignore[dict-item]
     PlannedSignal: on_planned,  # type: ignore[dict-item]
     WarningSignal: on_warning,  # type: ignore[dict-item]
+    CrewSignal: on_crew,  # type: ignore[dict-item]
+    FollowUpSignal: on_followup,  # type: ignore[dict-item]
+    TickSignal: on_tick,  # type: ignore[dict-item]
 }
 
 
@@ -325,6 +376,8 @@ def check_command(engine: Engine, command: Command) -> None:
         raise CommandRejected(f"incident: {incident.id} is {incident.status}; cannot {action}")
     if action == "close" and incident.status not in (RESTORED, PARTIALLY_RESTORED):
         raise CommandRejected(f"incident: {incident.id} is {incident.status}; restore it first")
+    if action == "dispatch":
+        engine.restoration.check_dispatch(command.crew or "", incident)
     if action == "merge":
         _check_merge(engine, incident, engine.incidents[command.into or ""])
     if action == "split":
@@ -410,24 +463,31 @@ def confirm(engine: Engine, command: Command, incident: Incident) -> None:
 
 def dispatch(engine: Engine, command: Command, incident: Incident) -> None:
     """A crew goes (which confirms the outage)."""
-    _confirm(engine, incident, command.ts, command.by)
-    incident.crew = command.crew
-    engine.registry.set_status(incident, DISPATCHED, command.ts)
-    engine.emit(
-        ev.CrewDispatched(
-            at=command.ts, incident=incident.id, crew=command.crew or "", by=command.by
-        )
-    )
+    _dispatch(engine, incident, command.crew or "", command.ts, command.by)
+
+
+def _dispatch(engine: Engine, incident: Incident, crew: str, at: datetime, by: str) -> None:
+    _confirm(engine, incident, at, by)
+    incident.crew = crew
+    engine.registry.set_status(incident, DISPATCHED, at)
+    engine.emit(ev.CrewDispatched(at=at, incident=incident.id, crew=crew, by=by))
+    engine.restoration.assign(crew, incident, at, by)
 
 
 def set_etr(engine: Engine, command: Command, incident: Incident) -> None:
-    """A new estimate of restoration (an unchanged one changes nothing)."""
-    if command.etr == incident.etr:
+    """The officer's ETR (the same one again changes nothing); no estimate replaces it."""
+    if command.etr == incident.etr and incident.etr_source == "officer":
         return
     previous, incident.etr = incident.etr, command.etr
+    engine.restoration.given_etr(incident, "officer")
     engine.emit(
         ev.EtrChanged(
-            at=command.ts, incident=incident.id, etr=command.etr, previous=previous, by=command.by
+            at=command.ts,
+            incident=incident.id,
+            etr=command.etr,
+            previous=previous,
+            by=command.by,
+            source="officer",
         )
     )
 

@@ -76,6 +76,8 @@ class Incident:
     restored_by: str | None = None
     closed_at: datetime | None = None
     etr: datetime | None = None
+    #: Whose ETR ``etr`` is: "officer", "crew" or "estimated" (the engine's own).
+    etr_source: str | None = None
     crew: str | None = None
     parent: str | None = None
     merged_into: str | None = None

@@ -203,9 +203,7 @@ class SqliteJournal:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self._read(
-                f"SELECT id, digest, body FROM messages WHERE id IN ({marks})", chunk
-            )
+            rows = self._read(f"SELECT id, digest, body FROM messages WHERE id IN ({marks})", chunk)
             out.update({i: (d, bytes(b)) for i, d, b in rows})
         return out
 
@@ -319,9 +317,7 @@ def _damaged_page(db: sqlite3.Connection) -> tuple[int, int] | None:
     except sqlite3.Error:
         pass
     try:
-        row = db.execute(
-            "SELECT MIN(pageno) FROM dbstat WHERE pagetype = 'corrupted'"
-        ).fetchone()
+        row = db.execute("SELECT MIN(pageno) FROM dbstat WHERE pagetype = 'corrupted'").fetchone()
     except sqlite3.Error:  # no dbstat in this SQLite build, or unreadable too
         return None
     return (int(row[0]), (int(row[0]) - 1) * size) if row and row[0] else None

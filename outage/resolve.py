@@ -43,27 +43,50 @@ class Resolver:
 
     def resolve(self, call: CallSignal, in_outage: Callable[[int], bool]) -> Resolution:
         """Resolve ``call``; ``in_outage(premise)`` breaks ties between several candidates."""
+        return self.identify(
+            in_outage,
+            premise=call.premise,
+            account=call.account,
+            phone=call.phone,
+            address=call.address,
+            lon=call.lon,
+            lat=call.lat,
+        )
+
+    def identify(
+        self,
+        prefer: Callable[[int], bool],
+        *,
+        premise: str | None = None,
+        account: str | None = None,
+        phone: str | None = None,
+        address: str | None = None,
+        lon: float | None = None,
+        lat: float | None = None,
+    ) -> Resolution:
+        """The premise of whichever identity is given (the first of premise, lon+lat, account,
+        phone, address); ``prefer(premise)`` breaks ties between several candidates."""
         index = self.topology.premise_index
         try:
-            if call.premise is not None:
-                premise = index.get(call.premise)
-                if premise is None:
-                    return Resolution(None, f"unknown premise {call.premise!r}")
-                return Resolution(premise)
-            if call.lon is not None and call.lat is not None:
+            if premise is not None:
+                number = index.get(premise)
+                if number is None:
+                    return Resolution(None, f"unknown premise {premise!r}")
+                return Resolution(number)
+            if lon is not None and lat is not None:
                 if self.locator is None:
                     return Resolution(None, "no GIS index loaded for lon/lat calls")
-                found = self.locator.nearest(call.lon, call.lat, kind="premise", max_m=self.max_m)
+                found = self.locator.nearest(lon, lat, kind="premise", max_m=self.max_m)
                 return Resolution(index[found.id])
             if self.customers is None:
                 return Resolution(None, "no customer table loaded for account/phone/address calls")
-            if call.account is not None:
-                return Resolution(index[self.customers.by_account(call.account)])
-            if call.phone is not None:
-                candidates = self.customers.by_phone(call.phone)
-                return self._pick(candidates, "phone", in_outage)
-            assert call.address is not None
-            return self._pick(self.customers.by_address(call.address), "address", in_outage)
+            if account is not None:
+                return Resolution(index[self.customers.by_account(account)])
+            if phone is not None:
+                return self._pick(self.customers.by_phone(phone), "phone", prefer)
+            if address is None:
+                return Resolution(None, "no identity given")
+            return self._pick(self.customers.by_address(address), "address", prefer)
         except AssetNotFound as exc:
             return Resolution(None, str(exc))
         except ValueError as exc:  # unparseable phone number, bad coordinates

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from outage.errors import RulesError
+from outage.configfile import load_model
+from outage.restoration.config import RestorationRules
 
 DeviceKind = Literal["breaker", "recloser", "relay", "fuse", "sectionalizer", "switch", "tie"]
 #: What can be open: a device kind, or a service transformer.
@@ -244,28 +245,14 @@ class Rules(_Strict):
     normal: PredictionRules = PredictionRules()
     storm: PredictionRules = Field(default_factory=_storm_prediction)
     storm_detection: StormDetection = StormDetection()
+    restoration: RestorationRules = RestorationRules()
 
 
 def load_rules(path: Path | None) -> Rules:
     """Read a rules YAML file (missing keys take defaults); None gives the defaults."""
     if path is None:
         return Rules()
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise RulesError(f"{path}: cannot read rules file ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise RulesError(f"{path}{line}: not valid YAML ({exc})") from exc
-    try:
-        return Rules.model_validate(document)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise RulesError(f"{path}: {problems}") from None
+    return load_model(path, Rules, "rules file")
 
 
 def dump_default_rules() -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from outage.storm import SYSTEM
 #: What the dashboard map draws: the open incidents (`OPEN_STATES`), and beside them partially
 #: restored parents (their nested outages stay open) and planned work not yet started.
 ON_MAP = OPEN_STATES | {"partially_restored", "scheduled"}
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
@@ -37,6 +38,10 @@ def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
         "restored": _iso(incident.restored_at),
         "closed": _iso(incident.closed_at),
         "etr": _iso(incident.etr),
+        # Whose ETR: "officer", "crew" or "estimated" (and what the estimate stands on).
+        "etr_source": incident.etr_source,
+        "etr_basis": engine.restoration.basis.get(incident.id),
+        "work_order": work_order_brief(engine, incident),
         "crew": incident.crew,
         "parent": incident.parent,
         "feeder": topo.feeder_ids[incident.feeder],
@@ -44,6 +49,39 @@ def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
         "timeline": [{"status": s, "at": _iso(t)} for s, t in incident.timeline],
         # Why the engine holds it there, in numbers (the latest, for one no longer open).
         "explanation": engine.explain(incident),
+    }
+
+
+def work_order_brief(engine: Engine, incident: Incident) -> dict[str, Any] | None:
+    """The incident's work order in brief: id, SLA light, running deadline, crew."""
+    desk = engine.restoration
+    order = desk.order_for(incident.id)
+    if order is None:
+        return None
+    now = engine.now or order.opened_at
+    return {
+        "id": order.id,
+        "clock": order.clock(now, desk.rules.warn_before_minutes),
+        "step": order.step if order.is_open else None,
+        "due": _iso(order.due()) if order.is_open else None,
+        "crew": order.crew,
+        "area_class": order.area_class,
+    }
+
+
+def restoration_view(engine: Engine) -> dict[str, Any]:
+    """Work orders, crews, substation ETRs, frequent-outage flags and follow-up answers."""
+    desk = engine.restoration
+    now = engine.now
+    warn = desk.rules.warn_before_minutes
+    if now is None:
+        return {"work_orders": [], "crews": desk.crews_view(_EPOCH), "substation_etrs": {}}
+    return {
+        "work_orders": [o.to_dict(now, warn) for o in desk.orders.values()],
+        "crews": desk.crews_view(now),
+        "substation_etrs": {k: _iso(v) for k, v in sorted(desk.substation_etr.items())},
+        "frequent_outages": desk.outages.frequent(now),
+        "followups": {k: list(v.values()) for k, v in sorted(desk.followups.items())},
     }
 
 
@@ -106,6 +144,7 @@ def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
                 name for name, s in storm.scopes.items() if s.declared_at is not None
             ),
         },
+        "restoration": restoration_view(engine),
         "indices": indices,
         "repeat_outages": repeats,
         "signals_applied": engine.signals_applied,

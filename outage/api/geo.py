@@ -136,7 +136,6 @@ class MapData:
         x, y = self.premise_xy[number]
         return [round(float(x), 6), round(float(y), 6)]
 
-
     def premise_place(self, premise: str) -> dict[str, str | None]:
         """Where a premise is, in words: its address, feeder and substation."""
         topo = self.network.topology

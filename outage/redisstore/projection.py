@@ -119,9 +119,7 @@ class PartitionState:
         self.applied = stream_id
         return events
 
-    def _handle(
-        self, message: Message
-    ) -> tuple[list[Event], str | None, str | None, str | None]:
+    def _handle(self, message: Message) -> tuple[list[Event], str | None, str | None, str | None]:
         """Events, why a command was refused, why it was rejected, why it was quarantined
         (as `EngineHost` does: any exception of the engine quarantines the message)."""
         rejected = refusal = failure = None

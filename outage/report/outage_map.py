@@ -115,9 +115,7 @@ def _label(
             )
             box = label.get_window_extent(renderer)
             own = ax.transData.transform((x, y))
-            hits_marker = any(
-                box.contains(mx, my) for mx, my in markers if (mx, my) != tuple(own)
-            )
+            hits_marker = any(box.contains(mx, my) for mx, my in markers if (mx, my) != tuple(own))
             if not hits_marker and not any(box.overlaps(b) for b in taken):
                 taken.append(box)
                 break

@@ -95,14 +95,15 @@ export class IncidentDetail {
   }
 
   /** The input holds minutes; the ETR given may hold seconds. The same minute is the same
-   * ETR: nothing is sent (an unchanged ETR must not tell every customer it changed). */
+   * ETR: nothing is sent (an unchanged ETR must not tell every customer it changed) — unless
+   * it was the engine's estimate or the crew's: then the officer makes it theirs. */
   setEtr(inc, typed, run) {
     const value = typed.trim().replace(" ", "T");
     if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(value)) {
       toast(`ETR: write it as YYYY-MM-DD HH:MM (24-hour, ${zoneName()})`, "error");
       return;
     }
-    if (inc.etr && zoneInput(inc.etr) === value) {
+    if (inc.etr && inc.etr_source === "officer" && zoneInput(inc.etr) === value) {
       toast(`ETR unchanged (${fmtTime(inc.etr, this.engineTime())})`);
       return;
     }

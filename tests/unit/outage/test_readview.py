@@ -23,7 +23,7 @@ def test_read_view_matches_engine_through_a_storm(city: Network) -> None:
     signals = [parse_signal(s) for s in storm.signals]
     for start in range(0, len(signals), 40):
         host.submit(signals[start : start + 40])
-        for premise in premises[:: 7].tolist():
+        for premise in premises[::7].tolist():
             engine_says = host.engine.covering_incident(premise)
             view_says = view.covering(premise)
             assert (engine_says.id if engine_says else None) == (
@@ -61,8 +61,13 @@ def test_planned_work_is_listed_before_it_starts(city: Network) -> None:
     (upcoming,) = view.scheduled_for(premise)
     assert upcoming.planned and upcoming.cause == "pole replacement"
     assert view.covering(premise) is None
-    tick = {"type": "warning", "id": "w", "ts": "2026-07-01T10:30:00Z", "kind": "heat",
-            "level": "yellow"}
+    tick = {
+        "type": "warning",
+        "id": "w",
+        "ts": "2026-07-01T10:30:00Z",
+        "kind": "heat",
+        "level": "yellow",
+    }
     host.submit([parse_signal(tick)])
     now = view.covering(premise)
     assert now is not None and now.id == upcoming.id and now.status == "confirmed"
