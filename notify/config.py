@@ -25,6 +25,7 @@ MessageKind = Literal[
     "planned_notice",
     "hazard",
     "announcement",
+    "follow_up",
 ]
 MESSAGE_KINDS: tuple[str, ...] = MessageKind.__args__  # type: ignore[attr-defined]
 Minutes = Annotated[float, Field(ge=0)]
@@ -58,8 +59,10 @@ class QuietHours(_Model):
         local = at.astimezone(ZoneInfo(self.timezone))
         clock = local.time().replace(tzinfo=None)
         overnight = self.start > self.end
-        inside = (clock >= self.start or clock < self.end) if overnight else (
-            self.start <= clock < self.end
+        inside = (
+            (clock >= self.start or clock < self.end)
+            if overnight
+            else (self.start <= clock < self.end)
         )
         if not inside:
             return at
@@ -104,12 +107,16 @@ class NotifyConfig(_Model):
     etr_change_threshold_minutes: Minutes = 30.0
     still_out_delay_minutes: Minutes = 10.0
     planned_notice_lead_hours: Minutes = 24.0
+    #: After a restoration, the customers who called are asked to rate it (回访) this much
+    #: later (their power has had time to settle; a text at the moment of restoration would
+    #: come before they notice). Quiet hours apply.
+    follow_up_delay_minutes: Minutes = 30.0
     quiet_hours: dict[Literal["zh-CN", "en"], QuietHours] = Field(
         default_factory=lambda: {"zh-CN": QuietHours(), "en": QuietHours()}
     )
     quiet_hours_exempt_kinds: frozenset[MessageKind] = frozenset({"hazard", "restored"})
-    quiet_hours_exempt_priorities: frozenset[Literal["critical_care", "vip", "normal"]] = (
-        frozenset({"critical_care"})
+    quiet_hours_exempt_priorities: frozenset[Literal["critical_care", "vip", "normal"]] = frozenset(
+        {"critical_care"}
     )
     rate_per_second: Annotated[float, Field(gt=0)] = 50.0
     burst: Annotated[int, Field(ge=1)] = 50

@@ -18,6 +18,9 @@ writes log rows and outbox rows back through it. Rules (see docs/notify.md):
 - cancelled: pending texts superseded, nothing sent.
 - planned work scheduled: ``planned_notice`` ``planned_notice_lead_hours`` before the start.
 - hazard reported: ``hazard`` warning to the customers of the same transformer.
+- follow-up due (the incident restored): ``follow_up`` ("reply 1-5") to the customers who
+  called about it, ``follow_up_delay_minutes`` later, unless they are out again by then.
+- every ETR in a text says whose it is: the engine's estimate reads as an estimate.
 - merged: the log and outbox rows follow the surviving incident.
 """
 
@@ -190,6 +193,8 @@ class Decider:
                 return self._planned(tx, key, event, consent)
             case ev.HazardReported():
                 return self._hazard(tx, key, event, consent)
+            case ev.FollowUpDue():
+                return self._follow_up(tx, key, event, consent)
         return 0
 
     def announce(
@@ -205,9 +210,13 @@ class Decider:
         return self.emit(
             tx, key=key, incident=view.id, kind="outage_detected", rows=rows,
             at=at + timedelta(minutes=self.config.detect_delay_minutes), consent=consent,
-            context={"incident": view.id, "etr": view.etr_time()}, digest=view.etr or "",
+            context=self._etr_context(view, view.etr_time()), digest=view.etr or "",
             drop=related | told_here,
         )
+
+    @staticmethod
+    def _etr_context(view: IncidentView, etr: datetime | None) -> dict[str, Any]:
+        return {"incident": view.id, "etr": etr, "estimated": view.etr_source == "estimated"}
 
     def _etr_changed(
         self, tx: Decision, key: str, event: ev.EtrChanged, consent: Mapping[str, str]
@@ -217,7 +226,7 @@ class Decider:
             return 0
         etr_iso = event.etr.isoformat()
         for lang in LANGUAGES:
-            context = self._localise({"incident": view.id, "etr": event.etr}, lang)
+            context = self._localise(self._etr_context(view, event.etr), lang)
             text = self.templates.render("outage_detected", lang, **context).text
             tx.refresh(view.id, "outage_detected", lang, text, etr_iso)
         told = tx.told(view.id, (*TOLD, "etr_changed"))  # latest ETR told, per phone
@@ -233,7 +242,7 @@ class Decider:
         return self.emit(
             tx, key=key, incident=view.id, kind="etr_changed",
             rows=self._rows_of_phones(recipients), at=event.at, consent=consent,
-            context={"incident": view.id, "etr": event.etr}, digest=etr_iso,
+            context=self._etr_context(view, event.etr), digest=etr_iso,
             drop={p for p, t in tx.told(view.id, ["etr_changed"]).items() if t.digest == etr_iso},
         )
 
@@ -287,6 +296,19 @@ class Decider:
             tx, key=key, incident=event.incident, kind="planned_notice", rows=rows,
             at=max(event.at, event.start - lead), consent=consent,
             context={"start": event.start, "end": event.end, "reason": event.reason},
+        )
+
+    def _follow_up(
+        self, tx: Decision, key: str, event: ev.FollowUpDue, consent: Mapping[str, str]
+    ) -> int:
+        topo = self.audience.topology
+        numbers = [topo.premise_index[p] for p in event.premises if p in topo.premise_index]
+        rows = self.audience.rows_of_premises(np.asarray(numbers, dtype=np.int64))
+        return self.emit(
+            tx, key=key, incident=event.incident, kind="follow_up", rows=rows,
+            at=event.at + timedelta(minutes=self.config.follow_up_delay_minutes),
+            consent=consent, context={"incident": event.incident},
+            drop=self._phones_in_open_incidents(event.incident),
         )
 
     def _hazard(

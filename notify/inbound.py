@@ -1,4 +1,4 @@
-"""Inbound SMS keywords: STOP / 退订, START, OUT, STATUS, HELP.
+"""Inbound SMS keywords: STOP / 退订, START, OUT, STATUS, HELP, and a rating 1-5.
 
 - ``STOP`` (also 退订, TD, UNSUBSCRIBE...) records an opt-out for the number, known or not:
   opt-out always wins, and one confirmation is the only text that follows.
@@ -7,6 +7,8 @@
   ``no_power``, identified by phone) whose id is derived from the inbound message id, so a
   redelivered SMS is not a second call.
 - ``STATUS`` (查询) answers from the IVR read view for that customer only.
+- A lone digit ``1`` to ``5`` answers the follow-up (回访) after a restoration: it becomes a
+  `FollowUpSignal` identified by phone, for the customer's outage awaiting an answer.
 - ``HELP`` or anything else: the list of keywords.
 
 An unknown number gets a polite answer and never any data about anyone else. A message id
@@ -26,7 +28,7 @@ from notify.audience import Audience
 from notify.errors import InboundError
 from notify.store import NotifyStore
 from notify.templates import Templates
-from outage.signals import CallSignal, bounded_utc
+from outage.signals import CallSignal, FollowUpSignal, bounded_utc
 
 KEYWORDS = {
     "stop": {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "TD", "退订", "取消"},
@@ -36,6 +38,7 @@ KEYWORDS = {
     "help": {"HELP", "INFO", "帮助"},
 }
 _WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]+")
+_SCORE = re.compile(r"^\s*([1-5])\s*(分|星)?\s*[.!。！]?\s*$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -44,12 +47,15 @@ class InboundResult:
     """The reply to send back, what the keyword was, and the call to submit (OUT only)."""
 
     reply: str
-    keyword: str  # stop | start | out | status | help | duplicate
-    call: CallSignal | None = None
+    keyword: str  # stop | start | out | status | help | score | duplicate
+    call: CallSignal | FollowUpSignal | None = None
 
 
 def keyword_of(text: str) -> str:
-    """The keyword a text starts with (``help`` when none is recognised)."""
+    """The keyword a text starts with (``score`` for a lone rating 1-5, ``help`` when none is
+    recognised)."""
+    if _SCORE.match(text or ""):
+        return "score"
     match = _WORD.search(text or "")
     if match is None:
         return "help"
@@ -78,7 +84,7 @@ class InboundHandler:
         consent: MutableMapping[str, str],
         *,
         region: str = "CN",
-        submit_call: Callable[[CallSignal], object] | None = None,
+        submit_call: Callable[[CallSignal | FollowUpSignal], object] | None = None,
         status_for_phone: Callable[[str], str | None] | None = None,
     ) -> None:
         self.audience = audience
@@ -118,7 +124,7 @@ class InboundHandler:
         else:
             language = "zh-CN" if _CJK.search(text) else "en"
         keyword = keyword_of(text)
-        result = self._act(keyword, phone, row, language, message_id, received_at)
+        result = self._act(keyword, phone, row, language, message_id, received_at, text)
         self.store.remember_inbound(
             message_id, phone or from_phone, text, received_at.timestamp(), result.reply
         )
@@ -135,22 +141,41 @@ class InboundHandler:
         language: str,
         message_id: str,
         at: datetime,
+        text: str,
     ) -> InboundResult:
         if keyword in ("stop", "start") and phone is not None:
             state = "out" if keyword == "stop" else "in"
             self.store.set_consent(phone, state, at.timestamp(), f"sms:{message_id}")
             self.consent[phone] = state
             return InboundResult(self._reply(f"reply_{keyword}", language), keyword)
-        if keyword in ("out", "status") and row is None:
+        if keyword in ("out", "status", "score") and row is None:
             return InboundResult(self._reply("reply_unknown_number", language), keyword)
         if keyword == "out" and phone is not None:
             call = CallSignal(
-                type="call", id=call_id(message_id), ts=at, phone=phone, kind="no_power",
+                type="call",
+                id=call_id(message_id),
+                ts=at,
+                phone=phone,
+                kind="no_power",
                 note="reported by SMS OUT",
             )
             if self.submit_call is not None:
                 self.submit_call(call)
             return InboundResult(self._reply("reply_out", language, ref=call.id), keyword, call)
+        if keyword == "score" and phone is not None:
+            score = _SCORE.match(text)
+            assert score is not None
+            answer = FollowUpSignal(
+                type="followup",
+                id=call_id(message_id),
+                ts=at,
+                phone=phone,
+                score=int(score.group(1)),
+                channel="sms",
+            )
+            if self.submit_call is not None:
+                self.submit_call(answer)
+            return InboundResult(self._reply("reply_follow_up", language), keyword, answer)
         if keyword == "status" and phone is not None:
             status = self.status_for_phone(phone) if self.status_for_phone else None
             if not status:

@@ -30,6 +30,7 @@ class IncidentView:
     feeder: str = ""
     substation: str = ""
     etr: str | None = None  # ISO time
+    etr_source: str | None = None  # officer | crew | estimated
     crew: str | None = None
     planned: bool = False
     start: str | None = None
@@ -137,6 +138,7 @@ class IncidentBook:
                 view.crew = event.crew
             case ev.EtrChanged():
                 view.etr = event.etr.isoformat() if event.etr else None
+                view.etr_source = event.source
             case ev.PlannedOutageStarted():
                 view.status, view.started, view.customers = "open", at, event.customers
             case ev.OutagePartiallyRestored():

@@ -28,6 +28,7 @@ REPLY_KINDS = (
     "reply_start",
     "reply_out",
     "reply_status",
+    "reply_follow_up",
     "reply_status_none",
     "reply_help",
     "reply_unknown_number",
@@ -36,6 +37,7 @@ REPLY_KINDS = (
 _SAMPLE: dict[str, Any] = {
     "incident": "INC-000000",
     "etr": "12月31日23:59",
+    "estimated": True,  # the longer wording
     "start": "12月31日23:59",
     "end": "12月31日23:59",
     "reason": "线路检修 line maintenance",

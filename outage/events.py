@@ -328,6 +328,15 @@ class SubstationEtrChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUpDue(Event):
+    """``incident`` is restored: the customers at ``premises`` called about it and are to be
+    asked how it went (回访: an SMS "reply 1-5", or an agent's callback list)."""
+
+    incident: str
+    premises: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FollowUpAnswered(Event):
     """A customer answered the follow-up after restoration (回访), score 1-5."""
 

@@ -290,25 +290,36 @@ def on_crew(engine: Engine, crew: CrewSignal) -> None:
 
 
 def on_followup(engine: Engine, answer: FollowUpSignal) -> None:
-    """A follow-up answer: recorded for the incident, for the customer it names."""
-    incident = engine.restoration.live(engine.incidents[answer.incident])
+    """A follow-up answer: recorded for the incident it names (or, without one, the
+    customer's latest restored outage still waiting for an answer)."""
+    desk = engine.restoration
+    incident = desk.followup_incident(answer)
     topo = engine.topology
-    level, node = incident.level, incident.node
 
-    def under_incident(premise: int) -> bool:
+    def prefer(premise: int) -> bool:
+        if incident is None:
+            return topo.premise_ids[premise] in desk.pending_followup
         transformer = topo.premise_transformer[premise]
-        if level == "transformer":
-            return transformer == node
-        return node in topo.premise_chain(premise)
+        if incident.level == "transformer":
+            return transformer == incident.node
+        return incident.node in topo.premise_chain(premise)
 
     found = engine.resolver.identify(
-        under_incident, premise=answer.premise, account=answer.account, phone=answer.phone
+        prefer, premise=answer.premise, account=answer.account, phone=answer.phone
     )
     if found.premise is None:
         field = "premise" if answer.premise else "account" if answer.account else "phone"
         engine.rejected.append({"signal": answer.id, "reason": f"{field}: {found.reason}"})
         return
-    engine.restoration.on_followup(answer, topo.premise_ids[found.premise])
+    premise = topo.premise_ids[found.premise]
+    if incident is None:
+        pending = desk.pending_followup.get(premise)
+        if pending is None:
+            reason = f"incident: no follow-up is pending for premise {premise!r}; name the incident"
+            engine.rejected.append({"signal": answer.id, "reason": reason})
+            return
+        incident = engine.incidents[pending]
+    desk.on_followup(answer, incident, premise)
 
 
 def on_tick(engine: Engine, tick: TickSignal) -> None:

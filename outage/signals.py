@@ -227,11 +227,12 @@ class CrewSignal(_Signal):
 
 class FollowUpSignal(_Signal):
     """A customer's answer to the follow-up after restoration (SMS reply, IVR or an agent's
-    callback): how satisfied, 1 (not at all) to 5 (very)."""
+    callback): how satisfied, 1 (not at all) to 5 (very). Without ``incident``, the answer is
+    for the customer's latest restored outage whose follow-up is pending (an SMS reply "4")."""
 
     type: Literal["followup"]
     ts: AwareDatetime
-    incident: Annotated[str, Field(min_length=1, max_length=64)]
+    incident: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     premise: Id | None = None
     phone: Annotated[str, Field(min_length=3, max_length=32)] | None = None
     account: Id | None = None

@@ -79,6 +79,10 @@ class RestorationDesk:
         self.basis: dict[str, str] = {}
         #: incident id -> premise id -> the follow-up answer
         self.followups: dict[str, dict[str, dict[str, Any]]] = {}
+        #: incident id -> premises asked for a follow-up (the callers, once power is back)
+        self.followup_due: dict[str, tuple[str, ...]] = {}
+        #: premise id -> its latest incident with a follow-up pending
+        self.pending_followup: dict[str, str] = {}
         #: substation -> its published "most customers back by" ETR
         self.substation_etr: dict[str, datetime | None] = {}
         self._plan_at: datetime | None = None
@@ -119,7 +123,7 @@ class RestorationDesk:
         """Why a crew or follow-up signal names something unknown, or None."""
         incidents = self.engine.incidents
         if isinstance(signal, FollowUpSignal):
-            if signal.incident not in incidents:
+            if signal.incident is not None and signal.incident not in incidents:
                 return f"incident: no incident {signal.incident!r}"
             return None
         problem = self.check_crew(signal.crew)
@@ -163,8 +167,10 @@ class RestorationDesk:
                 self._close(event.incident, event.at, MERGED, into=event.into)
             elif isinstance(event, ev.IncidentCancelled):
                 self._close(event.incident, event.at, CANCELLED)
-            elif isinstance(event, ev.OutageRestored | ev.OutagePartiallyRestored):
-                self._restored(event.incident, event.at)
+            elif isinstance(event, ev.OutageRestored):
+                self._restored(event.incident, event.at, complete=True)
+            elif isinstance(event, ev.OutagePartiallyRestored):
+                self._restored(event.incident, event.at, complete=False)
             elif isinstance(event, ev.StormDeclared | ev.StormStoodDown):
                 self.weather_changed(event.at)
 
@@ -216,11 +222,28 @@ class RestorationDesk:
         order.customers = incident.customers
         self._refresh(order)
 
-    def _restored(self, incident_id: str, at: datetime) -> None:
+    def _restored(self, incident_id: str, at: datetime, *, complete: bool) -> None:
         incident = self.engine.incidents[incident_id]
-        if incident.restored_at is not None and incident.level in ("device", "transformer"):
+        if incident_id not in self.order_of and incident.planned:
+            return  # planned work: no repair, no follow-up
+        if complete and incident.restored_at is not None:
             self._record_outage(incident, at)
+            self._followup(incident, at)
         self._close(incident_id, at, RESTORED)
+
+    def _followup(self, incident: Incident, at: datetime) -> None:
+        """Ask the callers who have power again how it went."""
+        topo = self.engine.topology
+        premises = []
+        for premise in dict.fromkeys(incident.call_premises):
+            if self.engine.covering_incident(premise) is None:  # still out: not yet
+                premises.append(topo.premise_ids[premise])
+        if not premises:
+            return
+        self.followup_due[incident.id] = tuple(premises)
+        for premise_id in premises:
+            self.pending_followup[premise_id] = incident.id
+        self.engine.emit(ev.FollowUpDue(at=at, incident=incident.id, premises=tuple(premises)))
 
     def _close(self, incident_id: str, at: datetime, outcome: str, into: str | None = None) -> None:
         order = self.order_for(incident_id)
@@ -388,9 +411,17 @@ class RestorationDesk:
 
     # -- follow-up -------------------------------------------------------------------------------
 
-    def on_followup(self, signal: FollowUpSignal, premise: str) -> None:
+    def followup_incident(self, signal: FollowUpSignal) -> Incident | None:
+        """The incident an answer is about: the one it names, else (resolved by the handler
+        per premise) None."""
+        if signal.incident is None:
+            return None
+        return self.live(self.engine.incidents[signal.incident])
+
+    def on_followup(self, signal: FollowUpSignal, incident: Incident, premise: str) -> None:
         """Record a customer's follow-up answer for the incident."""
-        incident = self.live(self.engine.incidents[signal.incident])
+        if self.pending_followup.get(premise) == incident.id:
+            del self.pending_followup[premise]
         self.followups.setdefault(incident.id, {})[premise] = {
             "premise": premise,
             "score": signal.score,

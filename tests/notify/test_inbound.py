@@ -89,3 +89,26 @@ def test_malformed_inbound_names_the_field(make_notifier) -> None:
         notifier.handle_inbound("+8613000000000", "OUT", "", T0)
     with pytest.raises(InboundError, match="received_at"):
         notifier.handle_inbound("+8613000000000", "OUT", "m", T0.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize(("text", "score"), [("4", 4), (" 5 ", 5), ("1分", 1), ("3。", 3)])
+def test_a_lone_rating_answers_the_follow_up(make_notifier, city, assets, text, score) -> None:
+    signals: list[object] = []
+    notifier, _ = _notifier(make_notifier, signals, {})
+    phone = sorted(expected_phones(city, assets.fuse))[0]
+    result = notifier.handle_inbound(phone, text, f"mo-{score}", T0)
+    assert result.keyword == "score"
+    answer = result.call
+    assert answer is not None and answer.type == "followup"
+    assert (answer.phone, answer.score, answer.channel, answer.incident) == (
+        phone,
+        score,
+        "sms",
+        None,
+    )
+    assert signals == [answer]
+
+
+@pytest.mark.parametrize("text", ["6", "45", "0", "4 stars and more text"])
+def test_other_numbers_are_not_ratings(text: str) -> None:
+    assert keyword_of(text) != "score"

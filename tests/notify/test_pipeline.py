@@ -238,3 +238,45 @@ def test_a_failed_decision_leaves_no_trace_and_is_decided_again(
                                customers=0, substation="s", feeder="f", cause="calls")
     assert notifier.catch_up([(1, event), (1, event)]) == len(expected_phones(city, assets.fuse))
     assert notifier.high_water == 1
+
+
+def test_callers_get_a_follow_up_after_the_delay_unless_out_again(
+    make_notifier, city, assets
+) -> None:
+    notifier, stream = make_notifier()
+    topo = city.topology
+    premises = [
+        topo.premise_ids[p]
+        for p in topo.premises_of_transformer(topo.transformer_index[assets.transformer])
+    ]
+    customers = city.tables.customers
+    opted = customers[customers["premise"].isin(premises) & customers["sms_opt_in"].astype(bool)]
+    assert len(opted) >= 1, "fixture needs an opted-in caller"
+    callers = tuple(sorted(set(opted["premise"])))
+    count = stream.emit(ev.FollowUpDue, 60, incident="INC-9", premises=callers)
+    assert count == len(set(opted["phone"]))
+    rows = notifier.store.rows(kind="follow_up")
+    assert {r["phone"] for r in rows} == set(opted["phone"])
+    # sent 30 minutes (the default delay) after the restoration
+    assert {r["not_before"] for r in rows} == {(T0 + timedelta(minutes=90)).timestamp()}
+    assert all("1" in r["body"] and "5" in r["body"] for r in rows)
+
+
+def test_an_estimated_etr_reads_as_an_estimate_and_an_officers_does_not(
+    make_notifier, assets
+) -> None:
+    notifier, stream = make_notifier()
+    etr = T0 + timedelta(hours=3)
+    stream.predicted("INC-1", assets.fuse)
+    stream.emit(
+        ev.EtrChanged, 0, incident="INC-1", etr=etr, previous=None, by="engine", source="estimated"
+    )
+    texts = {r["language"]: r["body"] for r in notifier.store.rows(kind="outage_detected")}
+    assert all("系统估计" in t or "automatic estimate" in t for t in texts.values()), texts
+    other, stream2 = make_notifier()
+    stream2.predicted("INC-2", assets.fuse)
+    stream2.emit(
+        ev.EtrChanged, 1, incident="INC-2", etr=etr, previous=None, by="officer-1", source="officer"
+    )
+    refreshed = {r["language"]: r["body"] for r in other.store.rows(kind="outage_detected")}
+    assert "系统估计" not in refreshed["zh-CN"] and "预计" in refreshed["zh-CN"]

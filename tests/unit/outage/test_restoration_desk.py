@@ -322,3 +322,22 @@ def test_same_signals_same_restoration_events(
         return [to_json(e) for e in driver.events]
 
     assert run() == run()
+
+
+def test_callers_are_due_a_follow_up_and_an_sms_reply_needs_no_incident(
+    desk_driver: Callable[..., Driver], city: Network, feeder: Feeder
+) -> None:
+    driver = desk_driver()
+    premise = driver.premise_of(feeder.transformers[0])
+    incident = _one_outage(driver, feeder)
+    driver.call(5, premise)  # the same caller again: asked once
+    driver.send(60, type="restore", device=driver.engine.incidents[incident].asset)
+    (due,) = driver.of_type("FollowUpDue")
+    assert (due.incident, due.premises) == (incident, (premise,))  # type: ignore[attr-defined]
+    customers = city.tables.customers
+    phone = str(customers.loc[customers["premise"] == premise, "phone"].iloc[0])
+    driver.send(70, type="followup", phone=phone, score=5)
+    (answer,) = driver.of_type("FollowUpAnswered")
+    assert (answer.incident, answer.premise, answer.score) == (incident, premise, 5)  # type: ignore[attr-defined]
+    driver.send(71, type="followup", phone=phone, score=2)  # nothing pending any more
+    assert driver.engine.rejected[-1]["reason"].startswith("incident: no follow-up is pending")
