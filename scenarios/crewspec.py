@@ -119,8 +119,8 @@ class CrewSpec(_Part):
     policy: Annotated[
         Literal["fifo", "most_customers"],
         Field(
-            description="which waiting fault a free crew takes: fifo = in the order the "
-            "utility learned of them; most_customers = the one with most customers out first"
+            description="which waiting fault a free crew takes: fifo = first reported, first "
+            "served; most_customers = the one with most customers out first, then fifo"
         ),
     ] = "fifo"
     dispatch_delay: Annotated[

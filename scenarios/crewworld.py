@@ -209,7 +209,9 @@ class _World:
                 self.dispatcher.release(crew, t, where)
             elif kind == _KNOWN:
                 (i,) = payload
-                self.dispatcher.add(Job(i, self.skill[i], self.customers[i], t, self.where[i]))
+                reported = self.reported[i][0]
+                job = Job(i, self.skill[i], self.customers[i], reported, t, self.where[i])
+                self.dispatcher.add(job)
             elif kind == _DETECT:
                 self._detect(t, *payload)
             self._assign(t)

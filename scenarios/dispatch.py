@@ -4,9 +4,9 @@ Pure bookkeeping on whole seconds since the storm start; `scenarios.crewworld` d
 the storm's events. The utility's own policy (never the engine's):
 
 * a job waits in the queue from the moment the utility knows of it;
-* whenever a crew is free, the queue is read in policy order — ``fifo`` (when the utility
-  learned of the job, then fault order) or ``most_customers`` (most customers out first, then
-  fifo) — and each job, in turn, goes to the *nearest* free crew that is on shift and has the
+* whenever a crew is free, the queue is read in policy order — ``fifo`` (first reported, first
+  served; then fault order) or ``most_customers`` (most customers out first, then fifo) — and
+  each job, in turn, goes to the *nearest* free crew that is on shift and has the
   skill (``line`` for a section or device fault, ``transformer`` for a transformer fault); a
   job no free crew can take waits while later ones may go;
 * a crew finishes the job it is on even past the end of its shift; a crew that was off shift
@@ -111,7 +111,8 @@ class Job:
     fault: int
     skill: str
     customers: int
-    known: int
+    reported: int  # its first report (or when it was found)
+    known: int  # when it joined the queue
     where: Point | None
 
 
@@ -145,8 +146,8 @@ class Dispatcher:
 
     def _order(self, job: Job) -> tuple[int, int, int]:
         if self.policy == "most_customers":
-            return (-job.customers, job.known, job.fault)
-        return (0, job.known, job.fault)
+            return (-job.customers, job.reported, job.fault)
+        return (0, job.reported, job.fault)
 
     def assign(self, t: int) -> list[Assignment]:
         """Give waiting jobs to free crews at ``t`` (module docstring)."""

@@ -141,10 +141,13 @@ def check_crew_storm(topology: Topology, tables: GridTables, storm: Storm) -> No
             if job.dispatched > job.known:
                 for crew in ids:
                     assert _covered(busy.get(crew, []), job.known, job.dispatched), (crew, job)
-        if crews.policy == "fifo":
-            order = sorted(jobs, key=lambda j: (j.known, truth.faults.index(truth.fault(j.fault))))
-            dispatched = [j.dispatched for j in order]
-            assert dispatched == sorted(dispatched)
+        if crews.policy == "fifo":  # of two jobs in the queue, the first reported goes first
+            rank = {f.id: k for k, f in enumerate(truth.faults)}
+            for a in jobs:
+                for b in jobs:
+                    first = (a.reported, rank[a.fault]) < (b.reported, rank[b.fault])
+                    if first and a.known <= b.dispatched:
+                        assert a.dispatched <= b.dispatched, (a, b)
 
     signals = [s for s in storm.signals if s["type"] == "crew"]
     if crews.signals:
