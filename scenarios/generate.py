@@ -9,21 +9,34 @@ timestamp order) so that nothing in a signal tells which fault, or whether noise
 Each part of the world draws from its own random stream (spawned from the seed): turning
 meters on, or changing the noise rate, leaves the faults and the calls exactly as they were, so
 two rows of a benchmark that differ in one setting differ only in that setting.
+
+With crews (``spec.crews``), restoration times come from the crew world
+(`scenarios.crewworld`): the faults are placed and started exactly as without crews, but
+each is repaired when its crew finishes, calls and meter messages are drawn per episode
+(`scenarios.keyed`) so that the first report the utility reacts to is the first one sent,
+and crew status signals follow when ``crews.signals`` is on (type ``crew``, ordered after a
+restore at the same second). The truth then also holds the roster, each fault's crew job and
+every premise's true outages; `Storm.roster` gives the engine's crew roster file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
+import yaml
 
 from grid.topology import Topology
+from scenarios.crewsignals import STEPS, job_steps
+from scenarios.crewtruth import premise_outages, roster, truth_jobs
+from scenarios.crewworld import Result, build_crews, simulate
 from scenarios.faults import Drawn, draw_faults, pick_feeder
+from scenarios.keyed import KeyedReports
 from scenarios.physics import Grid, power_episodes
 from scenarios.reports import (
     Calls,
@@ -34,10 +47,10 @@ from scenarios.reports import (
     outage_calls,
 )
 from scenarios.spec import StormSpec
-from scenarios.truth import NOISE, DeviceSignal, Fault, Report, Truth, iso
+from scenarios.truth import NOISE, CrewJob, DeviceSignal, Fault, Report, Truth, iso
 
-_ORDER = {"scada": 0, "restore": 1, "meter": 2, "call": 3}
-_STREAMS = ("feeder", "faults", "calls", "noise", "meters", "identity")
+_ORDER = {"scada": 0, "restore": 1, "meter": 2, "call": 3, "crew": 4}
+_STREAMS = ("feeder", "faults", "calls", "noise", "meters", "identity", "crews")
 
 
 @dataclass
@@ -48,13 +61,44 @@ class Storm:
     signals: list[dict[str, Any]]
     truth: Truth
 
-    def write(self, signals_path: Path, truth_path: Path | None = None) -> None:
-        """Write the signals as JSONL (and the truth as JSON)."""
+    def write(
+        self,
+        signals_path: Path,
+        truth_path: Path | None = None,
+        roster_path: Path | None = None,
+    ) -> None:
+        """Write the signals as JSONL (and the truth as JSON, the roster as YAML — JSON when
+        the name ends in ``.json``)."""
         write_jsonl(self.signals, signals_path)
         if truth_path is not None:
             Path(truth_path).write_bytes(
                 orjson.dumps(self.truth.to_dict(), option=orjson.OPT_INDENT_2)
             )
+        if roster_path is not None:
+            roster = self.roster()
+            if Path(roster_path).suffix.lower() == ".json":
+                Path(roster_path).write_bytes(orjson.dumps(roster, option=orjson.OPT_INDENT_2))
+            else:
+                Path(roster_path).write_text(
+                    yaml.safe_dump(roster, sort_keys=False, allow_unicode=True)
+                )
+
+    def roster(self) -> dict[str, Any]:
+        """The crews as the engine's roster file (``--crews``)::
+
+            timezone: Asia/Shanghai
+            crews:
+              - id: C01
+                name: Crew 1
+                skills: [line, transformer]   # only when the crew cannot do everything
+                depot: {lon: 113.27, lat: 23.09}
+                shift: {start: "08:00", end: "20:00"}   # only when it has one
+
+        `ValueError` for a storm without crews.
+        """
+        if self.truth.roster is None:
+            raise ValueError("this storm has no crews (StormSpec.crews is None)")
+        return self.truth.roster
 
 
 def write_jsonl(signals: list[dict[str, Any]], path: Path) -> None:
@@ -96,18 +140,31 @@ def generate_storm(
     rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds, strict=True)}
     feeder = pick_feeder(grid, spec, rng["feeder"])
     drawn = draw_faults(grid, feeder, spec, rng["faults"])
+    assets = np.array([f.asset for f in drawn], dtype=np.int64)
+    starts = np.array([f.start for f in drawn], dtype=np.int64)
+    keyed: KeyedReports | None = None
+    world: Result | None = None
+    if spec.crews is not None:
+        keyed = KeyedReports(grid, assets, starts, spec.seed, spec.calls, spec.meters)
+        crews = build_crews(grid, feeder, spec.crews, spec.start, rng["crews"])
+        scada_seen = [
+            f.start + spec.scada.latency_seconds
+            if spec.scada.enabled and _telemetered(grid, f.asset, spec.scada.kinds)
+            else None
+            for f in drawn
+        ]
+        world = simulate(grid, drawn, crews, spec.crews, keyed, scada_seen, rng["crews"])
+        drawn = world.drawn
     ends = np.array([f.end for f in drawn], dtype=np.int64)
-    episodes = power_episodes(
-        grid,
-        np.array([f.asset for f in drawn], dtype=np.int64),
-        np.array([f.start for f in drawn], dtype=np.int64),
-        ends,
-    )
+    episodes = power_episodes(grid, assets, starts, ends)
     horizon = int(ends.max())
-    calls = outage_calls(grid, episodes, spec.calls, rng["calls"])
+    if keyed is None:
+        calls = outage_calls(grid, episodes, spec.calls, rng["calls"])
+        meters = meter_messages(grid, episodes, spec.meters, rng["meters"])
+    else:
+        calls, meters = keyed.calls(ends), keyed.meters(ends)
     if spec.noise.per_1000_customers_per_hour > 0:
         calls = calls + noise_calls(grid, episodes, spec.noise, feeder, horizon, rng["noise"])
-    meters = meter_messages(grid, episodes, spec.meters, rng["meters"])
     identity = _identities(grid, customers, calls, spec, rng["identity"])
 
     pending = [
@@ -115,16 +172,23 @@ def generate_storm(
         *_meter_rows(grid, meters),
         *_device_rows(grid, drawn, spec),
     ]
-    pending.sort(key=lambda p: (p.t, p.order, p.seq))
     fault_ids = [f"F{i + 1:02d}" for i in range(len(drawn))]
+    jobs = [] if world is None else truth_jobs(grid, drawn, world.repairs, fault_ids, spec.start)
+    if spec.crews is not None and spec.crews.signals:
+        pending.extend(_crew_rows(jobs, spec.start))
+    pending.sort(key=lambda p: (p.t, p.order, p.seq))
     prefix = id_prefix if id_prefix is not None else f"g{spec.seed}-"
     truth = Truth(
         feeder=topology.feeder_ids[feeder],
         start=spec.start,
         horizon_end=spec.start + timedelta(seconds=horizon),
         faults=_truth_faults(grid, drawn, fault_ids, feeder, spec.start),
-        spec=spec.model_dump(mode="json"),
+        spec=spec.model_dump(mode="json", exclude={"crews"} if spec.crews is None else None),
     )
+    if world is not None and spec.crews is not None:
+        truth.roster = roster(world.crews, spec.crews.timezone)
+        truth.jobs = jobs
+        truth.outages = premise_outages(grid, episodes, fault_ids, spec.start)
     signals = [
         _record(grid, truth, fault_ids, f"{prefix}{n:06d}", p) for n, p in enumerate(pending)
     ]
@@ -182,6 +246,18 @@ def _device_rows(grid: Grid, drawn: list[Drawn], spec: StormSpec) -> list[_Pendi
     return rows
 
 
+def _crew_rows(jobs: list[CrewJob], t0: datetime) -> list[_Pending]:
+    """Crew status signals of every job (`scenarios.crewsignals`), without ``dispatched``."""
+    index = {f"F{i + 1:02d}": i for i in range(len(jobs))}
+    rows = []
+    for step in job_steps(jobs):
+        body: dict[str, Any] = {k: v for k, v in step.signal("").items() if k not in ("id", "ts")}
+        seq = len(STEPS) * index[step.fault] + step.rank
+        t = round((step.ts - t0).total_seconds())
+        rows.append(_Pending(t, _ORDER["crew"], seq, body, index[step.fault], -1, step.status))
+    return rows
+
+
 def _telemetered(grid: Grid, asset: int, kinds: frozenset[str] | None) -> bool:
     """Does SCADA report this asset's state (by kind, or as the network model says)?"""
     if kinds is not None:
@@ -197,7 +273,9 @@ def _record(
     topo = grid.topology
     ts = truth.start + timedelta(seconds=p.t)
     kind = p.body["type"]
-    if kind in ("call", "meter"):
+    if kind == "crew":
+        pass  # the crew jobs are in the truth as a whole (`Truth.jobs`)
+    elif kind in ("call", "meter"):
         report = Report(
             id=sid,
             ts=ts,

@@ -251,22 +251,11 @@ class Episodes:
 def power_episodes(grid: Grid, assets: IntArray, starts: IntArray, ends: IntArray) -> Episodes:
     """The dark intervals and episodes of every position some outage covers (module doc)."""
     assets = np.asarray(assets, dtype=np.int64)
-    lo, hi = grid.asset_ranges(assets)
-    n_out = len(assets)
-    spans = [np.arange(a, b, dtype=np.int64) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
-    positions = np.unique(np.concatenate(spans)) if spans else np.empty(0, dtype=np.int64)
-    cover = np.zeros((len(positions), max(n_out, 1)), dtype=bool)
-    for j, span in enumerate(spans):
-        cover[np.searchsorted(positions, span), j] = True
-    if len(positions):
-        signatures, inverse = np.unique(cover, axis=0, return_inverse=True)
-    else:
-        signatures, inverse = np.zeros((0, max(n_out, 1)), dtype=bool), np.empty(0, np.int64)
-    depth = np.array([grid.asset_depth(int(a)) for a in assets], dtype=np.int64)
+    positions, inverse, signatures = cover_signatures(grid, assets)
+    depth = asset_depths(grid, assets)
     ep: list[tuple[int, int, int, int, bool]] = []
     dark: list[tuple[int, int, int]] = []
-    for s, row in enumerate(signatures):
-        members = np.flatnonzero(row).tolist()
+    for s, members in enumerate(signatures):
         for start, end, cause, lost in _timeline(members, starts, ends, depth):
             ep.append((s, start, end, cause, lost))
         for start, end in _dark(members, starts, ends):
@@ -275,7 +264,7 @@ def power_episodes(grid: Grid, assets: IntArray, starts: IntArray, ends: IntArra
     k = np.array(dark, dtype=np.int64).reshape(-1, 3)
     return Episodes(
         positions=positions,
-        position_signature=np.asarray(inverse, dtype=np.int64).reshape(-1),
+        position_signature=inverse,
         episode_signature=e[:, 0],
         episode_start=e[:, 1],
         episode_end=e[:, 2],
@@ -285,6 +274,46 @@ def power_episodes(grid: Grid, assets: IntArray, starts: IntArray, ends: IntArra
         dark_start=k[:, 1],
         dark_end=k[:, 2],
     )
+
+
+def cover_signatures(grid: Grid, assets: IntArray) -> tuple[IntArray, IntArray, list[list[int]]]:
+    """Which outages cover which transformer positions, independent of time.
+
+    Returns the covered positions (sorted), each one's signature number, and per signature
+    the outages (indices into ``assets``) covering its positions, in ascending order.
+    """
+    assets = np.asarray(assets, dtype=np.int64)
+    lo, hi = grid.asset_ranges(assets)
+    n_out = len(assets)
+    spans = [np.arange(a, b, dtype=np.int64) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+    positions = np.unique(np.concatenate(spans)) if spans else np.empty(0, dtype=np.int64)
+    cover = np.zeros((len(positions), max(n_out, 1)), dtype=bool)
+    for j, span in enumerate(spans):
+        cover[np.searchsorted(positions, span), j] = True
+    if len(positions):
+        rows, inverse = np.unique(cover, axis=0, return_inverse=True)
+    else:
+        rows, inverse = np.zeros((0, max(n_out, 1)), dtype=bool), np.empty(0, np.int64)
+    members = [np.flatnonzero(row).tolist() for row in rows]
+    return positions, np.asarray(inverse, dtype=np.int64).reshape(-1), members
+
+
+def asset_depths(grid: Grid, assets: IntArray) -> IntArray:
+    """`Grid.asset_depth` of each asset."""
+    return np.array([grid.asset_depth(int(a)) for a in assets], dtype=np.int64)
+
+
+def timeline(
+    members: list[int], starts: IntArray, ends: IntArray, depth: IntArray
+) -> list[tuple[int, int, int, bool]]:
+    """The episodes (start, end, cause, lost) of positions covered by ``members`` (module
+    docstring); an outage not yet repaired can be given a very large end."""
+    return _timeline(members, starts, ends, depth)
+
+
+def dark_spans(members: list[int], starts: IntArray, ends: IntArray) -> list[tuple[int, int]]:
+    """The dark intervals of positions covered by ``members``: the union of their outages."""
+    return _dark(members, starts, ends)
 
 
 def _dark(members: list[int], starts: IntArray, ends: IntArray) -> list[tuple[int, int]]:
@@ -321,3 +350,32 @@ def _timeline(
             episodes.append((began, t, cause, lost))
             cause, began, lost = min(open_now, key=lambda m: depth[m]), t, False
     return episodes
+
+
+def dark_premises(grid: Grid, episodes: Episodes) -> tuple[IntArray, ...]:
+    """Every premise's dark intervals: (premise, start, end, began, ended), one row per
+    premise and interval; ``began`` is the outage that took its power, ``ended`` the one
+    whose repair gave it back (the last still open above it)."""
+    rows: list[tuple[IntArray, int, int, int, int]] = []
+    for k in range(len(episodes.dark_start)):
+        s = int(episodes.dark_signature[k])
+        start, end = int(episodes.dark_start[k]), int(episodes.dark_end[k])
+        premise, _ = grid.premises_of_positions(
+            episodes.positions[episodes.position_signature == s]
+        )
+        mine = episodes.episode_signature == s
+        began = np.flatnonzero(mine & (episodes.episode_start == start))
+        ended = np.flatnonzero(mine & (episodes.episode_end == end))
+        rows.append(
+            (
+                premise,
+                start,
+                end,
+                int(episodes.episode_cause[began[0]]) if len(began) else -1,
+                int(episodes.episode_cause[ended[-1]]) if len(ended) else -1,
+            )
+        )
+    n = [len(r[0]) for r in rows]
+    premises = np.concatenate([r[0] for r in rows]) if rows else np.empty(0, np.int64)
+    columns = [np.repeat(np.array([r[j] for r in rows], dtype=np.int64), n) for j in (1, 2, 3, 4)]
+    return (premises.astype(np.int64), *columns)

@@ -78,7 +78,7 @@ def outage_calls(grid: Grid, episodes: Episodes, spec: CallSpec, rng: np.random.
             who = np.repeat(premise, n)
             # slot k of a premise with n callers: 0..n-1 (distinct customers of that premise)
             slot = np.arange(len(who)) - np.repeat(np.cumsum(n) - n, n)
-            t = start + _seconds(spec.delay.sample(rng, len(who)))
+            t = start + seconds(spec.delay.sample(rng, len(who)))
             for _ in range(spec.max_calls_per_caller):
                 keep = t < end
                 who, slot, t = who[keep], slot[keep], t[keep]
@@ -90,9 +90,9 @@ def outage_calls(grid: Grid, episodes: Episodes, spec: CallSpec, rng: np.random.
                 causes.append(np.full(len(t), int(episodes.episode_cause[e]), dtype=np.int64))
                 again = rng.random(len(t)) < spec.repeat_share
                 who, slot = who[again], slot[again]
-                t = t[again] + _seconds(spec.repeat_gap.sample(rng, int(again.sum())))
+                t = t[again] + seconds(spec.repeat_gap.sample(rng, int(again.sum())))
     ts = _cat(times)
-    kind = _outage_kinds(spec, rng, len(ts))
+    kind = outage_kinds(spec, rng, len(ts))
     return Calls(ts, _cat(premises), _cat(callers), _cat(causes), kind)
 
 
@@ -200,7 +200,8 @@ def _cause_at(episodes: Episodes, mine: npt.NDArray[np.bool_], at: npt.NDArray[n
     return int(episodes.episode_cause[rows[0]]) if len(rows) else -1
 
 
-def _outage_kinds(spec: CallSpec, rng: np.random.Generator, n: int) -> npt.NDArray[np.str_]:
+def outage_kinds(spec: CallSpec, rng: np.random.Generator, n: int) -> npt.NDArray[np.str_]:
+    """What ``n`` outage calls say: hazards (wire_down, fire), partial_power or no_power."""
     u = rng.random(n)
     fire = rng.random(n) < spec.fire_share
     partial = rng.random(n) < spec.partial_share
@@ -210,7 +211,7 @@ def _outage_kinds(spec: CallSpec, rng: np.random.Generator, n: int) -> npt.NDArr
     return kind
 
 
-def _seconds(minutes: npt.NDArray[np.float64]) -> IntArray:
+def seconds(minutes: npt.NDArray[np.float64]) -> IntArray:
     """Whole seconds, at least one: a report never shares its second with its cause."""
     return np.maximum(1, np.ceil(minutes * MINUTE)).astype(np.int64)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_serializer, model_validator
 
+from scenarios.crewspec import CrewSpec
 from scenarios.distributions import (
     Distribution,
     Exponential,
@@ -62,7 +63,7 @@ class NestedSpec(_Part):
         Distribution,
         Field(
             description="parent_first: how long after the parent's restoration the child "
-            "is found and restored"
+            "is found and restored (without crews; with crews, a crew repairs it)"
         ),
     ] = Gamma(shape=2.0, mean=40.0, low=5.0, high=240.0)
 
@@ -155,6 +156,11 @@ class ScadaSpec(_Part):
     ] = frozenset({"breaker", "relay", "recloser"})
     latency_seconds: Annotated[int, Field(ge=0)] = 2
 
+    @field_serializer("kinds")
+    def _sorted(self, kinds: frozenset[str] | None) -> list[str] | None:
+        # a set has no order of its own: sorted, the same spec dumps the same in every run
+        return None if kinds is None else sorted(kinds)
+
 
 class StormSpec(_Part):
     """One storm on one feeder: where faults happen, when, and what the world reports."""
@@ -197,7 +203,11 @@ class StormSpec(_Part):
         ),
     ] = "uniform"
     restore_minutes: Annotated[
-        Distribution, Field(description="minutes from a fault's start to its restoration")
+        Distribution,
+        Field(
+            description="minutes from a fault's start to its restoration (without crews; "
+            "with crews the crew world decides)"
+        ),
     ] = LogNormal(median=90.0, sigma=0.5, low=20.0, high=480.0)
     nested: NestedSpec = NestedSpec()
     calls: CallSpec = CallSpec()
@@ -207,6 +217,13 @@ class StormSpec(_Part):
     restores: Annotated[
         bool, Field(description="send a crew `restore` signal when each fault is repaired")
     ] = True
+    crews: Annotated[
+        CrewSpec | None,
+        Field(
+            description="simulated crews decide when faults are repaired (`scenarios.crewworld`)"
+            "; None: each fault is restored `restore_minutes` after its start"
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _nested_fits(self) -> StormSpec:

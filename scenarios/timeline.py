@@ -101,7 +101,7 @@ class Timeline:
                 if on_instant is not None:
                     on_instant(now, view)
             now = at
-            _apply(view, event)
+            apply_event(view, event)
         if now is not None:
             settle(now)
             if on_instant is not None:
@@ -110,7 +110,8 @@ class Timeline:
         return intervals
 
 
-def _apply(view: View, event: dict[str, Any]) -> None:
+def apply_event(view: View, event: dict[str, Any]) -> None:
+    """Apply one event dict (or ``StateObserved`` record) to ``view`` (module docstring)."""
     kind = event.get("type")
     if kind == "OutagePredicted":
         _point(view, event["incident"], event["device"])

@@ -5,6 +5,12 @@ see: which asset really opened, when it opened and was repaired, and which fault
 call and meter message was about. Times are aware UTC datetimes; in JSON they are ISO strings
 ending in ``Z``.
 
+With crews (``StormSpec.crews``), the truth also holds the roster the crews were drawn as
+(``roster``, the shape of `Storm.roster`), each fault's way through the crew world (``jobs``,
+one per fault: who repaired it and when it was reported, known, dispatched, reached and
+repaired) and every premise's true outages (``outages``: when its power went and came back,
+and which fault's repair brought it back). Storms without crews leave the three out.
+
 ``calls[i].fault`` is the id of the fault whose outage the caller was in at the call time (the
 one that de-energised the premise, see `scenarios.physics`), or `NOISE` (``"noise"``) for a call
 from a premise that had power. A meter message names the fault whose outage it began or ended.
@@ -72,6 +78,46 @@ class DeviceSignal:
     kind: str  # "restore" | "scada_open" | "scada_closed"
 
 
+@dataclass(frozen=True)
+class CrewJob:
+    """One fault's way through the crew world (`scenarios.crewworld`)."""
+
+    fault: str
+    crew: str
+    asset: str
+    found_by: str  # call | meter | scada (first report), crew | patrol (found by the utility)
+    reported: datetime  # the first report, or when it was found
+    known: datetime  # the utility knows it as a job (reported + dispatch delay)
+    dispatched: datetime
+    en_route: datetime
+    on_site: datetime
+    repair_start: datetime
+    restore: datetime
+    lon: float | None = None  # where the crew worked
+    lat: float | None = None
+    from_lon: float | None = None  # where it set off from
+    from_lat: float | None = None
+    with_parent: str | None = None  # repaired on its parent's job (nested, child first)
+
+
+#: The time fields of a `CrewJob`, in the order a job goes through them.
+JOB_TIMES = ("reported", "known", "dispatched", "en_route", "on_site", "repair_start", "restore")
+
+
+@dataclass(frozen=True)
+class PremiseOutage:
+    """One premise without power over ``[start, restore)`` (overlapping faults merged): its
+    true restoration time, and the faults that took the power and gave it back."""
+
+    premise: str
+    transformer: str
+    customers: int
+    start: datetime
+    restore: datetime
+    fault: str  # the fault whose repair brought the power back (the last one open above it)
+    first_fault: str  # the fault that took it away
+
+
 @dataclass
 class Truth:
     """Ground truth of one storm (see the module docstring)."""
@@ -84,12 +130,22 @@ class Truth:
     meters: list[Report] = field(default_factory=list)
     devices: list[DeviceSignal] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)
+    roster: dict[str, Any] | None = None  # crews only (module docstring)
+    jobs: list[CrewJob] = field(default_factory=list)
+    outages: list[PremiseOutage] = field(default_factory=list)
 
     def fault(self, fault_id: str) -> Fault:
         """The fault called ``fault_id``."""
         for f in self.faults:
             if f.id == fault_id:
                 return f
+        raise KeyError(fault_id)
+
+    def job(self, fault_id: str) -> CrewJob:
+        """The crew job that repaired fault ``fault_id``."""
+        for j in self.jobs:
+            if j.fault == fault_id:
+                return j
         raise KeyError(fault_id)
 
     def restore_signals(self) -> dict[str, str]:
@@ -102,7 +158,7 @@ class Truth:
         def row(obj: Any) -> dict[str, Any]:
             return {k: iso(v) if isinstance(v, datetime) else v for k, v in asdict(obj).items()}
 
-        return {
+        out = {
             "format": FORMAT,
             "feeder": self.feeder,
             "start": iso(self.start),
@@ -113,6 +169,11 @@ class Truth:
             "devices": [row(d) for d in self.devices],
             "spec": self.spec,
         }
+        if self.roster is not None:
+            out["roster"] = self.roster
+            out["jobs"] = [row(j) for j in self.jobs]
+            out["outages"] = [row(o) for o in self.outages]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Truth:
@@ -132,4 +193,9 @@ class Truth:
             meters=[Report(**timed(m, "ts")) for m in data["meters"]],
             devices=[DeviceSignal(**timed(d, "ts")) for d in data["devices"]],
             spec=data.get("spec", {}),
+            roster=data.get("roster"),
+            jobs=[CrewJob(**timed(j, *JOB_TIMES)) for j in data.get("jobs", [])],
+            outages=[
+                PremiseOutage(**timed(o, "start", "restore")) for o in data.get("outages", [])
+            ],
         )

@@ -31,3 +31,23 @@ def test_generate_then_score(
     score = orjson.loads(capsys.readouterr().out)
     assert score["faults"] == 2 and score["exact"] == 0 and score["tickets"] == 0
     assert score["wrongly_out_cmin"] == 0 and score["truly_out_cmin"] > 0
+
+
+def test_generate_with_crews_writes_a_roster(
+    demo_gpkg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    out, truth, roster = tmp_path / "s.jsonl", tmp_path / "t.json", tmp_path / "crews.yaml"
+    argv = ["generate", "--topology", str(demo_gpkg), "--preset", "normal_weather", "--seed", "2"]
+    argv += ["--crews", "2", "--crew-signals", "--out", str(out), "--truth", str(truth)]
+    assert main([*argv, "--roster", str(roster)]) == 0
+    assert orjson.loads(capsys.readouterr().out)["crews"] == 2
+    crews = yaml.safe_load(roster.read_text())["crews"]
+    assert [c["id"] for c in crews] == ["C01", "C02"] and all("depot" in c for c in crews)
+    signals = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert any(s["type"] == "crew" for s in signals)
+    for signal in signals:
+        parse_signal(signal)
+    with pytest.raises(SystemExit):
+        main([*argv, "--spec", str(truth)])  # --spec and --preset together
