@@ -314,6 +314,13 @@ class WorkOrderClosed(Event):
     arrival_limit_minutes: float
     restoration_minutes: float | None
     restoration_limit_minutes: float
+    #: From opening to a crew dispatched, and from dispatch to the crew on its way (less the
+    #: straight-line travel when it never said it left): the rest of the history.
+    dispatch_minutes: float | None = None
+    mobilise_minutes: float | None = None
+    #: The time it took from its first estimated ETR over the time that estimate's median
+    #: gave (calibrates later first estimates).
+    estimate_ratio: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

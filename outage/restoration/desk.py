@@ -196,6 +196,11 @@ class RestorationDesk:
             arrival_limit=limits.arrival_minutes,
             restoration_limit=limits.restoration_minutes,
         )
+        order.crew_idle_at_open = not self.crews or any(
+            not c.busy and c.status != "off_shift" and c.crew.can_repair(order.skill)
+            and self.on_shift(c, event.at)
+            for c in self.crews.values()
+        )
         self.orders[order.id] = order
         self.order_of[incident.id] = order.id
         engine.emit(
@@ -272,6 +277,9 @@ class RestorationDesk:
                 arrival_limit_minutes=order.arrival_limit,
                 restoration_minutes=_round(order.restoration_minutes()),
                 restoration_limit_minutes=order.restoration_limit,
+                dispatch_minutes=_round(order.dispatch_minutes()),
+                mobilise_minutes=_round(order.mobilise_minutes()),
+                estimate_ratio=_ratio(order.estimate_ratio()),
             )
         )
         self._schedule_plan_if_storm(order)
@@ -335,6 +343,7 @@ class RestorationDesk:
         order.crew = state.crew.id
         if order.dispatched_at is None:
             order.dispatched_at = at
+            order.travel_minutes = self.estimator.travel(state, order)
         self._set_status(state, "dispatched", order, at, by)
         self._refresh(order)
 
@@ -543,6 +552,9 @@ class RestorationDesk:
             if moved < self.rules.republish_minutes:
                 return
         self._overdue.discard(incident.id)
+        order = self.order_for(incident.id)
+        if previous is None and order is not None and order.first_estimate_at is None:
+            order.first_estimate_at, order.first_median = now, estimate.median
         incident.etr, incident.etr_source = etr, "estimated"
         self.engine.emit(
             ev.EtrChanged(
@@ -670,6 +682,10 @@ def _round_up(at: datetime, minutes: int) -> datetime:
     step = minutes * 60
     epoch = at.timestamp()
     return datetime.fromtimestamp(math.ceil(epoch / step) * step, tz=at.tzinfo)
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _round(value: float | None) -> float | None:

@@ -4,18 +4,20 @@ Normal weather, one order at a time (`Estimator.single`):
 
 * crew on site — on-site time + the quoted quantile of the ``repair`` time, conditional on
   how long the repair has already run;
-* crew on its way (and its position known) — its arrival (straight-line travel from where it
-  was) + the quoted quantile of the ``repair`` time;
+* crew dispatched — its arrival (it leaves after the usual ``mobilise`` time, unless it said
+  it is en route, and drives the straight line from where it was) + the quoted quantile of
+  the ``repair`` time;
 * otherwise — the order's opening + the quoted quantile of the whole ``outage`` time,
   conditional on the time already passed.
 
 In a storm (`Estimator.plan`), orders wait for crews: the waiting orders are taken in the
 dispatch order (most customers first, or oldest first) and each is given to the crew that can
-be there first — when it is free, plus travel from where its last job was. A crew's queue of
-work is uncertain, so its finishing time is the sum of log-normal repair times, approximated
-by one log-normal with the same mean and variance (Fenton-Wilkinson), and the ETR quoted is its
-quantile. Busy crews are free when their current order's expected repair ends (or at the
-ETR an officer or the crew gave for it).
+be there first — when it is free (or when the order can be dispatched at all: its opening plus
+the usual ``dispatch`` delay), plus mobilising and travel from where its last job was. A
+crew's queue of work is uncertain, so its finishing time is the sum of log-normal times
+(work ahead, mobilising, repair), approximated by one log-normal with the same mean and
+variance (Fenton-Wilkinson), and the ETR quoted is its quantile. Busy crews are free when
+their current order's expected repair ends (or at the ETR an officer or the crew gave).
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ _Z = NormalDist()
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """An ETR and what it stands on (shown to the duty officer)."""
+    """An ETR (the quoted quantile), what it stands on (shown to the duty officer), and the
+    median of the same distribution (what calibration compares outcomes with)."""
 
     etr: datetime
     basis: str
+    median: datetime
 
 
 def _minutes(a: datetime, b: datetime) -> float:
@@ -64,38 +68,79 @@ class Estimator:
         self.zone = zone
         self.q = rules.quote_quantile
 
-    def _cell(self, measure: str, order: WorkOrder, weather: str) -> Cell:
+    def cell(self, measure: str, order: WorkOrder, weather: str) -> Cell:
+        """The history cell of ``measure`` for ``order``."""
         key = (order.kind, order.cause, period_of(order.opened_at, self.zone), weather)
         return self.history.cell(measure, key)  # type: ignore[arg-type]
 
-    def travel(self, crew: CrewState, order: WorkOrder) -> float:
-        """Minutes for ``crew`` to reach ``order`` from where it was last seen."""
-        if crew.lonlat is None:
+    def travel_between(self, origin: tuple[float, float] | None, order: WorkOrder) -> float:
+        """Minutes from ``origin`` to ``order`` at its area's speed (0 when unknown)."""
+        if origin is None:
             return 0.0
         speed = self.rules.sla[order.area_class].speed_kmh  # type: ignore[index]
-        return self.routing.minutes(crew.lonlat, order.lonlat, speed)
+        return self.routing.minutes(origin, order.lonlat, speed)
+
+    def travel(self, crew: CrewState, order: WorkOrder) -> float:
+        """Minutes for ``crew`` to reach ``order`` from where it was last seen."""
+        return self.travel_between(crew.lonlat, order)
+
+    def arrival(self, order: WorkOrder, crew: CrewState, weather: str, now: datetime) -> datetime:
+        """When a crew on its way should be there: it leaves (its "en route", else dispatch
+        plus the usual mobilising time) and drives."""
+        if order.en_route_at is not None:
+            leaves = order.en_route_at
+        else:
+            dispatched = order.dispatched_at or now
+            leaves = _after(dispatched, self.cell("mobilise", order, weather).mean)
+        travel = order.travel_minutes if order.travel_minutes is not None else 0.0
+        return max(now, _after(leaves, travel))
 
     def single(
         self, order: WorkOrder, crew: CrewState | None, weather: str, now: datetime
     ) -> Estimate:
         """One order's ETR from its own state (module docstring)."""
         if order.on_site_at is not None:
-            cell = self._cell("repair", order, weather)
+            cell = self.cell("repair", order, weather)
             elapsed = _minutes(order.on_site_at, now)
-            etr = _after(order.on_site_at, cell.quantile(self.q, elapsed))
-            return Estimate(etr, f"crew on site, {weather} repair times")
-        if crew is not None and crew.lonlat is not None:
-            left = order.en_route_at or order.dispatched_at or now
-            arrival = max(now, _after(left, self.travel(crew, order)))
-            cell = self._cell("repair", order, weather)
+            return Estimate(
+                _after(order.on_site_at, cell.quantile(self.q, elapsed)),
+                f"crew on site, {weather} repair times",
+                _after(order.on_site_at, cell.quantile(0.5, elapsed)),
+            )
+        if crew is not None and order.dispatched_at is not None:
+            arrival = self.arrival(order, crew, weather, now)
+            cell = self.cell("repair", order, weather)
             return Estimate(
                 _after(arrival, cell.quantile(self.q)),
                 f"crew {crew.crew.id} on its way, {weather} repair times",
+                _after(arrival, cell.median),
             )
-        cell = self._cell("outage", order, weather)
+        cell = self.cell("outage", order, weather)
         elapsed = _minutes(order.opened_at, now)
-        etr = _after(order.opened_at, cell.quantile(self.q, elapsed))
-        return Estimate(etr, f"{weather} restoration history of {order.kind} outages")
+        estimate = Estimate(
+            _after(order.opened_at, cell.quantile(self.q, elapsed)),
+            f"{weather} restoration history of {order.kind} outages",
+            _after(order.opened_at, cell.quantile(0.5, elapsed)),
+        )
+        return self.calibrated(estimate, order, weather, now)
+
+    def calibrated(
+        self, estimate: Estimate, order: WorkOrder, weather: str, now: datetime
+    ) -> Estimate:
+        """The estimate re-quoted from how earlier first estimates turned out: when the
+        history holds a fitted ``calibration`` cell (the ratio of the time actually left to
+        the time the median said was left), the ETR is now + that ratio's ``q`` quantile x the
+        median's time left — empirical calibration, so that about ``q`` of customers are back
+        by their first ETR whatever the model's own spread."""
+        cell = self.cell("calibration", order, weather)
+        left = _minutes(now, estimate.median)
+        if cell.n == 0 or left <= 0:
+            return estimate
+        return Estimate(
+            _after(now, left * cell.quantile(self.q)),
+            f"{estimate.basis}, calibrated on {cell.n} earlier orders",
+            estimate.median,
+        )
 
     def plan(
         self,
@@ -131,25 +176,48 @@ class Estimator:
             if not capable:
                 out[order.id] = self.single(order, None, "storm", now)
                 continue
-            best = min(capable, key=lambda q: (q.start_for(order, self), q.crew.crew.id))
-            start = best.start_for(order, self)
-            repair = self._cell("repair", order, "storm")
-            etr = best.take(order, start, repair, self.q)
-            out[order.id] = Estimate(
-                etr, f"storm queue: #{position} waiting, crew {best.crew.crew.id} next free"
+            job = _Job.of(order, self, now)
+            best = min(capable, key=lambda q: (q.arrival_for(job, self), q.crew.crew.id))
+            etr, median = best.take(job, self, self.q)
+            estimate = Estimate(
+                etr,
+                f"storm queue: #{position} waiting, crew {best.crew.crew.id} next free",
+                median,
             )
+            out[order.id] = self.calibrated(estimate, order, "storm", now)
         return out
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A waiting order as the queue sees it (minutes from the plan's base time)."""
+
+    order: WorkOrder
+    ready: float  # when the dispatcher can send a crew: opening + the usual dispatch delay
+    mobilise: Cell
+    repair: Cell
+
+    @classmethod
+    def of(cls, order: WorkOrder, estimator: Estimator, now: datetime) -> _Job:
+        dispatch = estimator.cell("dispatch", order, "storm")
+        ready = _minutes(now, order.opened_at) + dispatch.mean
+        return cls(
+            order,
+            max(ready, 0.0),
+            estimator.cell("mobilise", order, "storm"),
+            estimator.cell("repair", order, "storm"),
+        )
 
 
 @dataclass
 class _Queue:
-    """One crew's planned work: when it is free (as a mean and variance of the work still
-    ahead of it, measured from ``base``) and where its last job is."""
+    """One crew's planned work: when it is free (the mean and variance of the work still
+    ahead of it, in minutes from ``base``) and where its last job is."""
 
     crew: CrewState
     base: datetime
     lonlat: tuple[float, float] | None
-    mean: float = 0.0  # minutes of work ahead, expected
+    mean: float = 0.0
     var: float = 0.0
 
     def busy_with(
@@ -160,32 +228,40 @@ class _Queue:
         if fixed is not None:
             self.mean, self.var = max(_minutes(now, fixed), 0.0), 0.0
             return
-        repair = estimator._cell("repair", order, "storm")
+        repair = estimator.cell("repair", order, "storm")
         if order.on_site_at is not None:
             self.mean = repair.remaining_mean(_minutes(order.on_site_at, now))
         else:
-            self.mean = estimator.travel(self.crew, order) + repair.mean
+            arrival = estimator.arrival(order, self.crew, "storm", now)
+            self.mean = _minutes(now, arrival) + repair.mean
         self.var = repair.variance
 
-    def start_for(self, order: WorkOrder, estimator: Estimator) -> float:
-        """Expected minutes from ``base`` until this crew could be at ``order``."""
-        travel = 0.0
-        if self.lonlat is not None:
-            speed = estimator.rules.sla[order.area_class].speed_kmh  # type: ignore[index]
-            travel = estimator.routing.minutes(self.lonlat, order.lonlat, speed)
-        return self.mean + travel
+    def _start(self, job: _Job) -> tuple[float, bool]:
+        """When the crew could leave for ``job`` (minutes from base) and whether its work
+        ahead is still running then (else it waits for the order, idle)."""
+        if self.mean >= job.ready:
+            return self.mean, True
+        return job.ready, False
 
-    def take(self, order: WorkOrder, start: float, repair: Cell, q: float) -> datetime:
-        """Queue ``order`` (the crew there ``start`` minutes from base); its quoted ETR."""
-        ahead_mean, ahead_var = self.mean, self.var
-        travel = start - ahead_mean
-        self.mean = start + repair.mean
-        self.var = ahead_var + repair.variance
-        self.lonlat = order.lonlat
-        if ahead_var <= 0:  # nothing uncertain ahead: a known start and one repair
-            return _after(self.base, start + repair.quantile(q))
-        # Fenton-Wilkinson: the work ahead plus this repair as one log-normal.
-        mean = ahead_mean + repair.mean
-        sigma2 = math.log(1.0 + (ahead_var + repair.variance) / mean**2)
+    def arrival_for(self, job: _Job, estimator: Estimator) -> float:
+        """Expected minutes from base until this crew could be at ``job``."""
+        start, _ = self._start(job)
+        return start + job.mobilise.mean + estimator.travel_between(self.lonlat, job.order)
+
+    def take(self, job: _Job, estimator: Estimator, q: float) -> tuple[datetime, datetime]:
+        """Queue ``job``; its quoted ETR and median: the q quantile and the median of the
+        crew's finishing time, the uncertain parts (work ahead, mobilising, the repair)
+        summed as one log-normal."""
+        start, carried = self._start(job)
+        travel = estimator.travel_between(self.lonlat, job.order)
+        ahead_mean, ahead_var = (self.mean, self.var) if carried else (0.0, 0.0)
+        fixed = travel + (0.0 if carried else start)
+        mean = ahead_mean + job.mobilise.mean + job.repair.mean
+        var = ahead_var + job.mobilise.variance + job.repair.variance
+        self.mean, self.var, self.lonlat = fixed + mean, var, job.order.lonlat
+        # Fenton-Wilkinson: a sum of log-normals as one log-normal of the same mean and
+        # variance; its quantile.
+        sigma2 = math.log(1.0 + var / mean**2)
         mu = math.log(mean) - sigma2 / 2
-        return _after(self.base, travel + math.exp(mu + math.sqrt(sigma2) * _Z.inv_cdf(q)))
+        quoted = _after(self.base, fixed + math.exp(mu + math.sqrt(sigma2) * _Z.inv_cdf(q)))
+        return quoted, _after(self.base, fixed + math.exp(mu))

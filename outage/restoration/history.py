@@ -1,10 +1,15 @@
 """Restoration-time history: how long outages and repairs take, as log-normal cells.
 
-Two measures, both in minutes:
+Four measures, all in minutes:
 
 * ``outage`` — from a work order's opening (the outage predicted) to power back, everything
   included: finding the fault, travel, repair;
-* ``repair`` — from the crew on site to power back.
+* ``repair`` — from the crew on site to power back;
+* ``dispatch`` — from the order's opening to a crew dispatched to it;
+* ``mobilise`` — from dispatch to the crew on its way (or, without an "en route" report, the
+  time to site less the straight-line travel);
+* ``calibration`` — not minutes but a ratio: the time an order actually took from its first
+  estimate, over the time that estimate's median gave it (`Estimator.calibrated`).
 
 Each is a table of cells keyed by (asset kind, cause, time of day, weather) with the log-normal
 median and σ of its durations, and how many restorations it was fit from. Repair times are
@@ -22,6 +27,7 @@ samples.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -30,7 +36,7 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from statistics import NormalDist
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -40,9 +46,18 @@ from outage.configfile import load_model
 from outage.errors import RulesError
 
 ANY = "*"
-Measure = Literal["outage", "repair"]
+Measure = Literal["outage", "repair", "dispatch", "mobilise", "calibration"]
+MEASURES: tuple[Measure, ...] = ("outage", "repair", "dispatch", "mobilise", "calibration")
+#: Smallest value a fit takes in (minutes; a ratio for calibration).
+_FLOOR = {"calibration": 0.01}
 Period = Literal["day", "evening", "night"]
 _STANDARD = NormalDist()
+
+
+@functools.cache
+def _default_file() -> HistoryFile:
+    text = resources.files("outage.restoration").joinpath("default_history.yaml").read_text()
+    return HistoryFile.model_validate(yaml.safe_load(text))
 
 
 def _survival(z: float) -> float:
@@ -129,6 +144,10 @@ class HistoryFile(BaseModel):
     prior_weight: Annotated[float, Field(ge=0)] = 10.0
     outage: Annotated[list[Cell], Field(min_length=1)]
     repair: Annotated[list[Cell], Field(min_length=1)]
+    #: Optional in a file: missing, the default table's cells are used.
+    dispatch: list[Cell] = []
+    mobilise: list[Cell] = []
+    calibration: list[Cell] = []
 
 
 def chain(key: tuple[str, str, str, str]) -> list[tuple[str, str, str, str]]:
@@ -154,20 +173,22 @@ class RepairHistory:
 
     @classmethod
     def from_file(cls, document: HistoryFile) -> RepairHistory:
-        tables = {
-            "outage": {c.key: c for c in document.outage},
-            "repair": {c.key: c for c in document.repair},
-        }
-        for name, table in tables.items():
+        """The tables of a history file (measures it leaves out come from the default)."""
+        tables: dict[str, dict[tuple[str, str, str, str], Cell]] = {}
+        for name in MEASURES:
+            cells: list[Cell] = getattr(document, name)
+            if not cells and name not in ("outage", "repair"):
+                cells = getattr(_default_file(), name)
+            tables[name] = {c.key: c for c in cells}
+        for measure, table in tables.items():
             if (ANY, ANY, ANY, ANY) not in table:
-                raise ValueError(f"{name}: needs a cell with every key '*' (the fallback)")
+                raise ValueError(f"{measure}: needs a cell with every key '*' (the fallback)")
         return cls(document.source, document.prior_weight, tables)
 
     @classmethod
     def default(cls) -> RepairHistory:
         """The table shipped with the engine (``default_history.yaml``)."""
-        text = resources.files("outage.restoration").joinpath("default_history.yaml").read_text()
-        return cls.from_file(HistoryFile.model_validate(yaml.safe_load(text)))
+        return cls.from_file(_default_file())
 
     @classmethod
     def load(cls, path: Path | None) -> RepairHistory:
@@ -199,8 +220,7 @@ class RepairHistory:
         return HistoryFile(
             source=self.source,
             prior_weight=self.prior_weight,
-            outage=ordered(self.tables["outage"]),
-            repair=ordered(self.tables["repair"]),
+            **{name: ordered(self.tables[name]) for name in MEASURES},
         )
 
     def dump(self) -> str:
@@ -220,6 +240,58 @@ class Restoration:
     weather: str
     outage_minutes: float
     repair_minutes: float | None
+    dispatch_minutes: float | None = None
+    mobilise_minutes: float | None = None
+    #: time taken from the first estimate / the time its median gave
+    calibration_ratio: float | None = None
+
+    def value(self, measure: str) -> float | None:
+        """This record's value for ``measure``."""
+        if measure == "calibration":
+            return self.calibration_ratio
+        return getattr(self, f"{measure}_minutes")  # type: ignore[no-any-return]
+
+
+def restorations(events: Iterable[Any], zone: ZoneInfo) -> list[Restoration]:
+    """The restored work orders among domain events (`WorkOrderClosed` objects or their
+    JSON dicts), as records to `fit` — what ``outage etr fit`` reads from a journal."""
+    out: list[Restoration] = []
+    for event in events:
+        data = event if isinstance(event, dict) else None
+        if data is None:
+            if type(event).__name__ != "WorkOrderClosed":
+                continue
+            data = {f: getattr(event, f) for f in ("outcome", "opened", "at", "kind", "cause")}
+            data |= {
+                "weather": event.weather,
+                "restoration_minutes": event.restoration_minutes,
+                "dispatch_minutes": event.dispatch_minutes,
+                "mobilise_minutes": event.mobilise_minutes,
+                "estimate_ratio": event.estimate_ratio,
+            }
+        elif data.get("type") != "WorkOrderClosed":
+            continue
+        if data["outcome"] != "restored":
+            continue
+        opened, closed = _when(data["opened"]), _when(data["at"])
+        out.append(
+            Restoration(
+                kind=str(data["kind"]),
+                cause=str(data["cause"]),
+                period=period_of(opened, zone),
+                weather=str(data["weather"]),
+                outage_minutes=max((closed - opened).total_seconds() / 60, 1.0),
+                repair_minutes=data["restoration_minutes"],
+                dispatch_minutes=data.get("dispatch_minutes"),
+                mobilise_minutes=data.get("mobilise_minutes"),
+                calibration_ratio=data.get("estimate_ratio"),
+            )
+        )
+    return out
+
+
+def _when(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def fit(
@@ -230,13 +302,13 @@ def fit(
     rows = list(records)
     weight = prior.prior_weight
     tables: dict[str, dict[tuple[str, str, str, str], Cell]] = {}
-    for measure in ("outage", "repair"):
+    for measure in MEASURES:
         logs: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
         for row in rows:
-            value = row.outage_minutes if measure == "outage" else row.repair_minutes
+            value = row.value(measure)
             if value is None:
                 continue
-            log = math.log(max(value, 1.0))
+            log = math.log(max(value, _FLOOR.get(measure, 1.0)))
             for key in chain((row.kind, row.cause, row.period, row.weather)):
                 logs[key].append(log)
         table: dict[tuple[str, str, str, str], Cell] = {}

@@ -37,6 +37,14 @@ class WorkOrder:
     repairing_at: datetime | None = None
     closed_at: datetime | None = None
     outcome: str | None = None
+    #: Straight-line travel the crew had ahead of it when dispatched (minutes).
+    travel_minutes: float | None = None
+    #: Was a capable crew idle when the order opened? Only then is the wait for a dispatch
+    #: the dispatcher's delay (and history); otherwise it is the queue.
+    crew_idle_at_open: bool = True
+    #: The first estimated ETR's moment and median (what calibration compares with).
+    first_estimate_at: datetime | None = None
+    first_median: datetime | None = None
     #: (step, level, at) of each escalation, in order.
     escalations: list[tuple[str, str, datetime]] = field(default_factory=list)
 
@@ -74,6 +82,35 @@ class WorkOrder:
         if self.on_site_at is None:
             return None
         return (self.on_site_at - self.opened_at).total_seconds() / 60
+
+    def dispatch_minutes(self) -> float | None:
+        """How long the order waited for a crew, when one was idle as it opened (module
+        docstring of `outage.restoration.history`: the dispatcher's delay, not a queue)."""
+        if self.dispatched_at is None or not self.crew_idle_at_open:
+            return None
+        return (self.dispatched_at - self.opened_at).total_seconds() / 60
+
+    def mobilise_minutes(self) -> float | None:
+        """From dispatch to the crew leaving (its "en route"), else to its arrival less the
+        straight-line travel."""
+        if self.dispatched_at is None:
+            return None
+        if self.en_route_at is not None:
+            return max((self.en_route_at - self.dispatched_at).total_seconds() / 60, 0.0)
+        if self.on_site_at is None or self.travel_minutes is None:
+            return None
+        to_site = (self.on_site_at - self.dispatched_at).total_seconds() / 60
+        return max(to_site - self.travel_minutes, 0.0)
+
+    def estimate_ratio(self) -> float | None:
+        """Time taken from the first estimate over the time its median gave (restored)."""
+        at, median = self.first_estimate_at, self.first_median
+        if self.outcome != RESTORED or at is None or median is None or self.closed_at is None:
+            return None
+        given = (median - at).total_seconds()
+        if given <= 0:
+            return None
+        return max((self.closed_at - at).total_seconds(), 0.0) / given
 
     def restoration_minutes(self) -> float | None:
         """How long power took to come back after the crew's arrival."""

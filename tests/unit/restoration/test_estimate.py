@@ -25,10 +25,13 @@ KM_PER_DEG_LAT = great_circle_km(0.0, 0.0, 0.0, 1.0)
 def _history(
     repair_median: float, repair_sigma: float, outage_median: float = 200.0
 ) -> RepairHistory:
+    """Repairs as given; dispatching and mobilising take 5 minutes each, near exactly."""
     return RepairHistory.from_file(
         HistoryFile(
             outage=[Cell(median=outage_median, sigma=0.6)],
             repair=[Cell(median=repair_median, sigma=repair_sigma)],
+            dispatch=[Cell(median=5.0, sigma=0.01)],
+            mobilise=[Cell(median=5.0, sigma=0.01)],
         )
     )
 
@@ -80,10 +83,12 @@ def test_a_crew_on_its_way_quotes_arrival_plus_repair() -> None:
     estimator = _estimator(_history(60.0, 0.5))
     order = _order("A", 30.0, 10)
     crew = _crew("C1", 0.0)
-    order.dispatched_at = T0
+    order.dispatched_at, order.travel_minutes = T0, 30.0
     estimate = estimator.single(order, crew, "normal", T0)
     repair_q80 = 60.0 * math.exp(0.5 * 0.8416212335729143)
-    assert (estimate.etr - T0).total_seconds() / 60 == pytest.approx(30.0 + repair_q80, rel=1e-4)
+    # leaves after mobilising (5 min), drives 30 km at 60 km/h, then the repair's quantile
+    expected_minutes = 5.0 + 30.0 + repair_q80
+    assert (estimate.etr - T0).total_seconds() / 60 == pytest.approx(expected_minutes, rel=1e-3)
     order.on_site_at = T0 + timedelta(minutes=30)
     on_site = estimator.single(order, crew, "normal", T0 + timedelta(minutes=30))
     expected = order.on_site_at + timedelta(minutes=repair_q80)
@@ -91,22 +96,23 @@ def test_a_crew_on_its_way_quotes_arrival_plus_repair() -> None:
 
 
 def test_storm_queue_by_hand() -> None:
-    """Two crews at km 0 and km 100 (north), three orders at km 10 (100 customers), km 90 (50)
-    and km 20 (10); repairs take 60 min (σ tiny, so quantiles are the median). Most customers
-    first, each to the crew that can be there first:
+    """Two crews at km 0 and km 100 (north), three orders opened now at km 10 (100
+    customers), km 90 (50) and km 20 (10); an order can be dispatched 5 min after it opens, a
+    crew leaves 5 min after its dispatch and drives at 60 km/h, repairs take 60 min (σ tiny, so
+    quantiles are the medians). Most customers first, each to the crew there first:
 
-    * order A (km 10): crew X arrives at 10, done 70; crew Y would arrive at 90.
-    * order B (km 90): X could come at 70 + 80 = 150, Y at 10: Y, done 70.
-    * order C (km 20): X at 70 + 10 = 80, Y at 70 + 70 = 140: X, done 140.
+    * A (km 10): X leaves at 5 + 5, arrives 20, done 80; Y would arrive at 100.
+    * B (km 90): X could arrive at 80 + 5 + 80 = 165, Y at 5 + 5 + 10 = 20: Y, done 80.
+    * C (km 20): X at 80 + 5 + 10 = 95, Y at 80 + 5 + 70 = 155: X, done 155.
     """
     estimator = _estimator(_history(60.0, 0.01))
     orders = [_order("A", 10.0, 100), _order("B", 90.0, 50), _order("C", 20.0, 10)]
     crews = [_crew("X", 0.0), _crew("Y", 100.0)]
     plan = estimator.plan(orders, crews, {}, T0, {})
     minutes = {k: (v.etr - T0).total_seconds() / 60 for k, v in plan.items()}
-    assert minutes["A"] == pytest.approx(70.0, abs=1.0)
-    assert minutes["B"] == pytest.approx(70.0, abs=1.0)
-    assert minutes["C"] == pytest.approx(140.0, abs=1.0)
+    assert minutes["A"] == pytest.approx(80.0, abs=1.5)
+    assert minutes["B"] == pytest.approx(80.0, abs=1.5)
+    assert minutes["C"] == pytest.approx(155.0, abs=1.5)
     assert "crew X" in plan["C"].basis
 
 
@@ -131,18 +137,20 @@ def test_a_busy_crew_is_free_at_its_given_etr_and_off_shift_crews_do_not_count()
     plan = estimator.plan(
         [busy, waiting], [crew, off], {"busy": T0 + timedelta(minutes=200)}, T0, {"Z": False}
     )
-    assert (plan["next"].etr - T0).total_seconds() / 60 == pytest.approx(260.0, abs=1.0)
+    # free at 200, leaves 5 min later, no travel, 60 min of repair
+    assert (plan["next"].etr - T0).total_seconds() / 60 == pytest.approx(265.0, abs=1.5)
 
 
 def test_queued_etr_quantile_matches_a_monte_carlo_of_the_queue() -> None:
-    """One crew, three orders in a row at one place: the third ends after three log-normal
-    repairs. The Fenton-Wilkinson quantile should be within a few percent of simulation."""
+    """One crew, three orders in a row at one place: the third ends 5 min (its dispatch
+    delay) after three rounds of mobilising (5 min) and a log-normal repair. The
+    Fenton-Wilkinson quantile should be within a few percent of simulation."""
     median, sigma = 60.0, 0.6
     estimator = _estimator(_history(median, sigma))
     orders = [_order(n, 0.0, c) for n, c in (("a", 30), ("b", 20), ("c", 10))]
     plan = estimator.plan(orders, [_crew("X", 0.0)], {}, T0, {})
     rng = np.random.default_rng(11)
-    total = rng.lognormal(math.log(median), sigma, size=(200_000, 3)).sum(axis=1)
+    total = 5.0 + 3 * 5.0 + rng.lognormal(math.log(median), sigma, size=(200_000, 3)).sum(axis=1)
     simulated = float(np.quantile(total, 0.8))
     quoted = (plan["c"].etr - T0).total_seconds() / 60
     assert quoted == pytest.approx(simulated, rel=0.04)
