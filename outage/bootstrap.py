@@ -38,16 +38,37 @@ class Network:
         return cls.from_tables(read_gpkg(gpkg, customers))
 
 
+@dataclass(frozen=True)
+class Restoration:
+    """What the engine's restoration desk starts from: the crew roster (None: crews are
+    whoever is dispatched) and the restoration-time history (the shipped default table)."""
+
+    roster: Roster | None = None
+    history: RepairHistory | None = None
+
+    @classmethod
+    def load(cls, crews: Path | None = None, history: Path | None = None) -> Restoration:
+        """Read ``--crews`` and ``--etr-history`` files (`RulesError` names file and field)."""
+        return cls(
+            load_roster(crews) if crews is not None else None,
+            RepairHistory.load(history) if history is not None else None,
+        )
+
+
 def build_engine(
     network: Network,
     rules: Rules | Path | None = None,
     *,
     roster: Roster | Path | None = None,
     history: RepairHistory | Path | None = None,
+    restoration: Restoration | None = None,
 ) -> Engine:
     """An engine over ``network`` with ``rules`` (a Rules object, a YAML path, or defaults),
     the crew ``roster`` (none: crews are whoever is dispatched) and the restoration-time
-    ``history`` (default: the shipped table)."""
+    ``history`` (default: the shipped table); ``restoration`` gives both at once."""
+    if restoration is not None:
+        roster = roster or restoration.roster
+        history = history or restoration.history
     if not isinstance(rules, Rules):
         rules = load_rules(rules)
     if roster is not None and not isinstance(roster, Roster):

@@ -70,19 +70,62 @@ def work_order_brief(engine: Engine, incident: Incident) -> dict[str, Any] | Non
 
 
 def restoration_view(engine: Engine) -> dict[str, Any]:
-    """Work orders, crews, substation ETRs, frequent-outage flags and follow-up answers."""
+    """Work orders, crews, substation ETRs, frequent-outage flags and follow-up answers (the
+    shape `merge_restoration` combines across Redis partitions)."""
     desk = engine.restoration
     now = engine.now
+    at = now or _EPOCH
     warn = desk.rules.warn_before_minutes
-    if now is None:
-        return {"work_orders": [], "crews": desk.crews_view(_EPOCH), "substation_etrs": {}}
     return {
-        "work_orders": [o.to_dict(now, warn) for o in desk.orders.values()],
-        "crews": desk.crews_view(now),
+        "as_of": _iso(now),
+        "work_orders": [o.to_dict(at, warn) for o in desk.orders.values()],
+        "crews": desk.crews_view(at),
         "substation_etrs": {k: _iso(v) for k, v in sorted(desk.substation_etr.items())},
-        "frequent_outages": desk.outages.frequent(now),
+        "frequent_outages": desk.outages.frequent(at) if now is not None else [],
         "followups": {k: list(v.values()) for k, v in sorted(desk.followups.items())},
     }
+
+
+def merge_restoration(views: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several partitions' `restoration_view` as one. Every partition knows the whole roster;
+    a crew's latest report (``since``) is the one that counts."""
+    crews: dict[str, dict[str, Any]] = {}
+    merged: dict[str, Any] = {
+        "as_of": max((v["as_of"] for v in views if v["as_of"]), default=None),
+        "work_orders": [],
+        "substation_etrs": {},
+        "frequent_outages": [],
+        "followups": {},
+    }
+    for view in views:
+        merged["work_orders"] += view["work_orders"]
+        merged["substation_etrs"] |= view["substation_etrs"]
+        merged["frequent_outages"] += view["frequent_outages"]
+        merged["followups"] |= view["followups"]
+        for crew in view["crews"]:
+            known = crews.get(crew["id"])
+            if known is None or (crew["since"] or "") > (known["since"] or ""):
+                crews[crew["id"]] = crew
+    merged["crews"] = [crews[c] for c in sorted(crews)]
+    merged["substation_etrs"] = dict(sorted(merged["substation_etrs"].items()))
+    merged["frequent_outages"].sort(key=lambda f: -f["outages"])
+    return merged
+
+
+def work_order_rows(
+    view: dict[str, Any], *, open_only: bool = True, substation: str | None = None
+) -> list[dict[str, Any]]:
+    """The work orders of a `restoration_view`, the most urgent first: open ones by due time,
+    then closed ones, latest closed first."""
+    rows = [
+        o
+        for o in view["work_orders"]
+        if (not open_only or o["closed_at"] is None)
+        and (substation is None or o["substation"] == substation)
+    ]
+    open_rows = sorted((o for o in rows if o["closed_at"] is None), key=lambda o: o["due"] or "")
+    closed = sorted((o for o in rows if o["closed_at"] is not None), key=lambda o: o["closed_at"])
+    return open_rows + closed[::-1]
 
 
 def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from outage.redisstore.errors import StoreError, StoreUnavailable
 from outage.signals import Signal
 
-from . import intake, ivr_routes, map_routes, officer, ops, playbook_routes
+from . import intake, ivr_routes, map_routes, officer, ops, playbook_routes, restoration_routes
 from .auth import FailureLimiter, KeyRing
 from .clock import Clock, wall_clock
 from .compose import Services
@@ -73,6 +73,7 @@ def create_app(
     app.include_router(ivr_routes.router)
     app.include_router(ops.router)
     app.include_router(map_routes.router)
+    app.include_router(restoration_routes.router)
     if services is not None:
         app.state.services = services
         app.include_router(playbook_routes.router)

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from outage import events as ev
-from outage.bootstrap import Network, build_engine
+from outage.bootstrap import Network, Restoration, build_engine
 from outage.callrate import call_rate_buckets
 from outage.commands import Command
 from outage.engine import Engine
@@ -31,7 +31,7 @@ from outage.ivr import Announcements, IvrAnswerer
 from outage.journal import SqliteJournal
 from outage.readview import OutageReadView
 from outage.rules import Rules
-from outage.state import ON_MAP, incident_view, open_by_scope, snapshot
+from outage.state import ON_MAP, incident_view, open_by_scope, restoration_view, snapshot
 from outage.storm import SYSTEM
 
 from .identity import TOPOLOGY_KEY, Migration, mismatch, topology_identity
@@ -56,6 +56,7 @@ class Runtime:
         announcements: Announcements | None = None,
         listeners: Iterable[Listener] = (),
         migrate_topology: bool = False,
+        restoration: Restoration | None = None,
     ) -> None:
         self.network = network
         self.journal = journal
@@ -75,7 +76,7 @@ class Runtime:
                 raise mismatch(journal.path, stored, identity, journal.message_count())
             self.migration = Migration(stored, identity)
         self.host = EngineHost(
-            build_engine(network, rules),
+            build_engine(network, rules, restoration=restoration),
             journal,
             listeners=[self._on_event],
             observe=self.migration.observe if self.migration is not None else None,
@@ -236,6 +237,20 @@ class Runtime:
         """The whole snapshot (storm, indices, repeat outages)."""
         with self.lock:
             return snapshot(self.host.engine)
+
+    def restoration(self) -> dict[str, Any]:
+        """Work orders, crews, substation ETRs, frequent-outage flags, follow-up answers."""
+        with self.lock:
+            return restoration_view(self.host.engine)
+
+    def premise_history(self, premise: str) -> dict[str, Any] | None:
+        """The premise's outages of the last days ("again?"), None for an unknown premise."""
+        engine = self.host.engine
+        number = engine.topology.premise_index.get(premise)
+        if number is None:
+            return None
+        with self.lock:
+            return engine.restoration.outages.of_premise(number, engine.now or datetime.now(UTC))
 
     def storm(self) -> dict[str, Any]:
         """Storm status per scope, with the rule set in force.

@@ -20,7 +20,7 @@ from outage.api.serve import create_app, key_ring, serve_forever, warm
 from outage.api.session import secret_file
 from outage.api.settings import ServiceSettings
 from outage.api.statelock import StateDirLock
-from outage.bootstrap import Network
+from outage.bootstrap import Network, Restoration
 from outage.cli.output import err, fail
 from outage.errors import OutageError
 from outage.rules import load_rules
@@ -44,6 +44,20 @@ def serve(
         Path | None, typer.Option(help="Customers CSV (default: next to the GeoPackage).")
     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Prediction rules YAML.")] = None,
+    crews: Annotated[
+        Path | None,
+        typer.Option(
+            help="Crew roster YAML (ids, skills, depot lon/lat, shift); without one, "
+            "crews are whoever is dispatched."
+        ),
+    ] = None,
+    etr_history: Annotated[
+        Path | None,
+        typer.Option(
+            help="Restoration-time history YAML (from `outage etr fit`; default: the "
+            "shipped table)."
+        ),
+    ] = None,
     state_dir: Annotated[
         Path,
         typer.Option(help="Journal, SMS outbox, playbook state and job store live here (created)."),
@@ -115,6 +129,8 @@ def serve(
     redis_store = store != EMBEDDED
     if not redis_store and role is not Role.all:
         fail("--role api needs --store redis://...: the embedded store runs everything here", 2)
+    if redis_store and (crews or etr_history):
+        fail("--crews and --etr-history go to `outage worker` with --store redis://...", 2)
     services: Services | None = None
     try:
         # Before anything in the state dir is opened: one process per state dir (the lock is
@@ -131,6 +147,7 @@ def serve(
                     notify_config=notify_config,
                     tz=timezone,
                     migrate_topology=migrate_topology,
+                    restoration=Restoration.load(crews, etr_history),
                 )
                 runtime: Any = services.runtime
                 _report_recovery(runtime, state_dir)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from grid.errors import GridError
-from outage.bootstrap import Network
+from outage.bootstrap import Network, Restoration
 from outage.cli.output import emit_json, err, fail
 from outage.errors import OutageError
 from outage.rules import load_rules
@@ -33,6 +33,20 @@ def worker(
         Path | None, typer.Option(help="Customers CSV (default: next to the GeoPackage).")
     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Prediction rules YAML.")] = None,
+    crews: Annotated[
+        Path | None,
+        typer.Option(
+            help="Crew roster YAML (ids, skills, depot lon/lat, shift); without one, "
+            "crews are whoever is dispatched."
+        ),
+    ] = None,
+    etr_history: Annotated[
+        Path | None,
+        typer.Option(
+            help="Restoration-time history YAML (from `outage etr fit`; default: the "
+            "shipped table)."
+        ),
+    ] = None,
     partitions: Annotated[
         str | None,
         typer.Option(
@@ -67,6 +81,7 @@ def worker(
             client,
             network,
             rules=load_rules(rules),
+            restoration=Restoration.load(crews, etr_history),
             keys=Keyspace(prefix),
             name=name,
             partitions=[p.strip() for p in partitions.split(",") if p.strip()]

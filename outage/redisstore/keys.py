@@ -25,6 +25,8 @@ Per partition ``P`` (the partition's stream is its journal: never trimmed)::
                                     engine failed on: never applied again (not on replay)
     outage:{P}:digests     hash     message id -> content digest (intake: a reused id with other
                                     content is a conflict, not a duplicate)
+    outage:{P}:restoration string   work orders, crews, substation ETRs, follow-ups (JSON)
+    outage:{P}:history     string   P's outage records per asset, for "again?" (JSON)
 
 Global::
 
@@ -56,6 +58,8 @@ PROJECTION = (
     "calls",
     "outcome",
     "quarantine",
+    "restoration",
+    "history",
 )
 
 
@@ -80,6 +84,8 @@ class PartitionKeys:
     outcome: str
     quarantine: str
     digests: str
+    restoration: str
+    history: str
 
     @property
     def projection(self) -> tuple[str, ...]:

@@ -16,18 +16,21 @@ from __future__ import annotations
 
 from grid.errors import AssetNotFound
 from grid.topology import NO_DEVICE, Topology
-from outage.bootstrap import Network
+from outage.bootstrap import Network, Restoration
 from outage.commands import GLOBAL_ACTIONS, Command
 from outage.engine import Engine
 from outage.resolve import Resolver
 from outage.rules import Rules
 from outage.signals import (
     CallSignal,
+    CrewSignal,
+    FollowUpSignal,
     MeterSignal,
     PlannedSignal,
     RestoreSignal,
     ScadaSignal,
     Signal,
+    TickSignal,
 )
 
 from .keys import SYSTEM_PARTITION
@@ -38,9 +41,23 @@ Message = Signal | Command
 class PartitionEngine(Engine):
     """An `Engine` whose incident and ticket ids name its partition."""
 
-    def __init__(self, partition: str, network: Network, rules: Rules) -> None:
+    def __init__(
+        self,
+        partition: str,
+        network: Network,
+        rules: Rules,
+        restoration: Restoration | None = None,
+    ) -> None:
         resolver = Resolver(network.topology, network.customers, network.locator)
-        super().__init__(network.topology, resolver, rules, id_scope=partition)
+        setup = restoration or Restoration()
+        super().__init__(
+            network.topology,
+            resolver,
+            rules,
+            id_scope=partition,
+            roster=setup.roster,
+            history=setup.history,
+        )
         self.partition = partition
 
 
@@ -70,14 +87,23 @@ class Router:
             assert message.incident is not None  # the command's validator requires it
             found = partition_of_incident(message.incident)
             return (found,) if found in self.partitions else (SYSTEM_PARTITION,)
+        if isinstance(message, TickSignal):  # every engine's clock moves on
+            return self.partitions
         return (self.partition(message),)
 
     def partition(self, signal: Signal) -> str:
         """The partition of one signal (``system`` when it names no known asset)."""
         topo = self.topology
         premise: int | None = None
+        if isinstance(signal, CrewSignal | FollowUpSignal) and signal.incident is not None:
+            # The job's partition. Which order a crew works on lives in the engines, not
+            # here: over Redis a crew names its incident in every report (docs/redis.md).
+            found = partition_of_incident(signal.incident)
+            return found if found in self.partitions else SYSTEM_PARTITION
         if isinstance(signal, CallSignal):
             premise = self._caller(signal)
+        elif isinstance(signal, FollowUpSignal):
+            premise = self._customer(signal.premise, signal.account, signal.phone)
         elif isinstance(signal, MeterSignal):
             premise = topo.premise_index.get(signal.premise)
         elif isinstance(signal, ScadaSignal | PlannedSignal | RestoreSignal):
@@ -108,21 +134,37 @@ class Router:
         """The caller's premise as the engine would find it; for a phone or address shared by
         several premises, the first one (the engine's tie-break needs outage state, which lives
         in the partition; see docs/redis.md)."""
+        if call.premise is None and call.lon is not None and call.lat is not None:
+            try:
+                hit = self.network.locator.nearest(
+                    call.lon, call.lat, kind="premise", max_m=self.max_m
+                )
+            except (AssetNotFound, ValueError):
+                return None
+            return self.topology.premise_index.get(hit.id)
+        return self._customer(call.premise, call.account, call.phone, call.address)
+
+    def _customer(
+        self,
+        premise: str | None,
+        account: str | None,
+        phone: str | None,
+        address: str | None = None,
+    ) -> int | None:
+        """The premise named by id, account, phone or address (the first of several)."""
         index = self.topology.premise_index
-        customers, locator = self.network.customers, self.network.locator
+        customers = self.network.customers
         try:
-            if call.premise is not None:
-                return index.get(call.premise)
-            if call.lon is not None and call.lat is not None:
-                hit = locator.nearest(call.lon, call.lat, kind="premise", max_m=self.max_m)
-                return index.get(hit.id)
-            if call.account is not None:
-                return index.get(customers.by_account(call.account))
-            if call.phone is not None:
-                found = customers.by_phone(call.phone)
+            if premise is not None:
+                return index.get(premise)
+            if account is not None:
+                return index.get(customers.by_account(account))
+            if phone is not None:
+                found = customers.by_phone(phone)
+            elif address is not None:
+                found = customers.by_address(address)
             else:
-                assert call.address is not None
-                found = customers.by_address(call.address)
+                return None
         except (AssetNotFound, ValueError):
             return None
         numbers = [index[p] for p in found if p in index]

@@ -19,14 +19,14 @@ from typing import Any
 import orjson
 
 from outage import events as ev
-from outage.bootstrap import Network
+from outage.bootstrap import Network, Restoration
 from outage.commands import Command
 from outage.errors import CommandRejected
 from outage.events import Event, to_json
 from outage.events import iso as _iso
 from outage.readview import IncidentSummary, OutageReadView
 from outage.rules import Rules
-from outage.state import incident_view, open_by_scope
+from outage.state import incident_view, open_by_scope, restoration_view
 from outage.storm import SYSTEM
 
 from .keys import KEY_INDEX
@@ -50,10 +50,16 @@ class _Batch:
 class PartitionState:
     """A partition's engine, read view and pending projection changes."""
 
-    def __init__(self, partition: str, network: Network, rules: Rules) -> None:
+    def __init__(
+        self,
+        partition: str,
+        network: Network,
+        rules: Rules,
+        restoration: Restoration | None = None,
+    ) -> None:
         self.partition = partition
         self.topology = network.topology
-        self.engine = PartitionEngine(partition, network, rules)
+        self.engine = PartitionEngine(partition, network, rules, restoration)
         self.view = OutageReadView(network.topology)
         #: Stream id of the last message applied (or replayed); '' before any.
         self.applied = ""
@@ -62,6 +68,7 @@ class PartitionState:
         self.quarantined: set[str] = set()
         self._seq = 0
         self._batch = _Batch()
+        self._history_version = 0
 
     # -- feeding ------------------------------------------------------------------------------
 
@@ -173,6 +180,11 @@ class PartitionState:
         ):
             ops["h"].append([k["stats"], name, value])
         ops["s"].append([k["storm"], orjson.dumps(self.storm_status()).decode()])
+        ops["s"].append([k["restoration"], orjson.dumps(restoration_view(engine)).decode()])
+        outages = engine.restoration.outages
+        if outages.version != self._history_version:  # rewritten only when an outage ended
+            self._history_version = outages.version
+            ops["s"].append([k["history"], orjson.dumps(outages.export()).decode()])
         return ops
 
     def _ivr_ops(self, batch: _Batch, ops: dict[str, list[list[Any]]]) -> None:

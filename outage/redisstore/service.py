@@ -92,6 +92,7 @@ class RedisRuntime:
         self.client = client
         self.keys = keys or Keyspace()
         self.journal = None
+        self.rules = rules or Rules()
         self.lock = threading.RLock()
         self.intake = RedisIntake(client, network, self.keys)
         storm = build_engine(network, rules).storm  # only for the hourly call baseline
@@ -270,6 +271,14 @@ class RedisRuntime:
     ) -> list[dict[str, Any]]:
         """See `RedisViews.map_incidents`."""
         return self.views.map_incidents(areas)
+
+    def restoration(self) -> dict[str, Any]:
+        """See `RedisViews.restoration`."""
+        return self.views.restoration()
+
+    def premise_history(self, premise: str) -> dict[str, Any] | None:
+        """See `RedisViews.premise_history`."""
+        return self.views.premise_history(premise, self.rules.restoration)
 
     def counters(self) -> dict[str, float]:
         """Figures for /metrics: the partitions' counters plus this worker's stream."""

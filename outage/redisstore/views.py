@@ -22,7 +22,9 @@ from grid.topology import Topology
 from outage.callrate import call_rate_buckets
 from outage.events import iso as _iso
 from outage.readview import IncidentSummary
-from outage.state import ON_MAP
+from outage.restoration.config import RestorationRules
+from outage.restoration.premise_history import OutageHistory
+from outage.state import ON_MAP, merge_restoration
 from outage.storm import SYSTEM, StormDetector
 
 from .connect import Client, is_cluster, unavailable
@@ -252,6 +254,28 @@ class RedisViews:
                 row["area"] = areas(row["id"], row["level"], row["device"])
                 rows.append(row)
         return rows
+
+    def restoration(self) -> dict[str, Any]:
+        """Work orders, crews, substation ETRs, follow-ups of every partition, merged (the
+        `Runtime.restoration` shape)."""
+        blobs = self._each("get", lambda k: k.restoration).values()
+        return merge_restoration([orjson.loads(b) for b in blobs if b])
+
+    def premise_history(self, premise: str, rules: RestorationRules) -> dict[str, Any] | None:
+        """The premise's recent outages (the `Runtime.premise_history` shape), read from its
+        partition's copy of the engine's outage records."""
+        number = self.topology.premise_index.get(premise)
+        if number is None:
+            return None
+        partition = self.router.substation_of_premise(number)
+        found = self._each("get", lambda k: k.history, [partition])[partition]
+        status = self._each("get", lambda k: k.restoration, [partition])[partition]
+        as_of = orjson.loads(status)["as_of"] if status else None
+        history = OutageHistory(self.topology, rules)
+        if found:
+            history.restore(orjson.loads(found))
+        now = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
+        return history.of_premise(number, now)
 
     def quarantined(self) -> list[dict[str, Any]]:
         """Every partition's quarantined messages (``partition`` added), by stream entry."""

@@ -34,7 +34,7 @@ import orjson
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
-from outage.bootstrap import Network
+from outage.bootstrap import Network, Restoration
 from outage.host import Message, decode
 from outage.rules import Rules
 from outage.signals import describe_validation_error
@@ -90,6 +90,7 @@ class EngineWorker:
         network: Network,
         *,
         rules: Rules | None = None,
+        restoration: Restoration | None = None,
         keys: Keyspace | None = None,
         name: str | None = None,
         partitions: Sequence[str] | None = None,
@@ -100,6 +101,7 @@ class EngineWorker:
         self.client = client
         self.network = network
         self.rules = rules or Rules()
+        self.restoration = restoration
         self.keys = keys or Keyspace()
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.token = f"{self.name}:{uuid.uuid4().hex}"
@@ -254,7 +256,7 @@ class EngineWorker:
     def take_over(self, partition: str) -> PartitionState:
         """Rebuild ``partition`` from its stream, relay, claim pending entries (see above)."""
         keys = self.keys.partition(partition)
-        state = PartitionState(partition, self.network, self.rules)
+        state = PartitionState(partition, self.network, self.rules, self.restoration)
         with unavailable(f"taking over partition {partition}"):
             try:
                 self.client.xgroup_create(keys.signals, GROUP, id="0", mkstream=True)

@@ -197,7 +197,9 @@ class RestorationDesk:
             restoration_limit=limits.restoration_minutes,
         )
         order.crew_idle_at_open = not self.crews or any(
-            not c.busy and c.status != "off_shift" and c.crew.can_repair(order.skill)
+            not c.busy
+            and c.status != "off_shift"
+            and c.crew.can_repair(order.skill)
             and self.on_shift(c, event.at)
             for c in self.crews.values()
         )

@@ -49,6 +49,8 @@ class OutageHistory:
         self._transformers: dict[int, list[OutageRecord]] = defaultdict(list)
         #: transformer -> when it was last flagged
         self.flagged: dict[int, datetime] = {}
+        #: Records added so far (a reader copying the history checks it for changes).
+        self.version = 0
 
     def record(self, level: str, number: int, record: OutageRecord) -> tuple[list[int], int] | None:
         """Add an outage at a device or transformer; returns the transformers it takes past
@@ -56,6 +58,7 @@ class OutageHistory:
         table = self._transformers if level == "transformer" else self._devices
         rows = table[number]
         rows.insert(bisect_left([r.start for r in rows], record.start), record)
+        self.version += 1
         topo = self.topology
         below = [number] if level == "transformer" else topo.transformers_below(number)
         since = record.end - self.window
@@ -118,6 +121,46 @@ class OutageHistory:
             )
         out.sort(key=lambda r: (-r["outages"], r["transformer"]))
         return out
+
+    def export(self) -> dict[str, Any]:
+        """The records and flags as JSON (ids, not numbers), for a reader in another process
+        (the Redis backend's API workers); `restore` reads it back."""
+        topo = self.topology
+
+        def rows(table: dict[int, list[OutageRecord]], ids: Any) -> dict[str, list[list[str]]]:
+            return {
+                str(ids[n]): [[iso(r.start), iso(r.end), r.incident] for r in records]
+                for n, records in table.items()
+                if records
+            }
+
+        return {
+            "devices": rows(self._devices, topo.device_ids),
+            "transformers": rows(self._transformers, topo.transformer_ids),
+            "flagged": {str(topo.transformer_ids[t]): iso(at) for t, at in self.flagged.items()},
+        }
+
+    def restore(self, exported: dict[str, Any]) -> None:
+        """Add the records and flags of another history's `export` (unknown ids skipped)."""
+        topo = self.topology
+        for name, table, index in (
+            ("devices", self._devices, topo.device_index),
+            ("transformers", self._transformers, topo.transformer_index),
+        ):
+            for asset, records in exported[name].items():
+                number = index.get(asset)
+                if number is None:
+                    continue
+                table[number] += [
+                    OutageRecord(datetime.fromisoformat(a), datetime.fromisoformat(b), i)
+                    for a, b, i in records
+                ]
+                table[number].sort(key=lambda r: r.start)
+        for asset, at in exported["flagged"].items():
+            number = topo.transformer_index.get(asset)
+            if number is not None:
+                self.flagged[number] = datetime.fromisoformat(at)
+        self.version += 1
 
 
 def _row(record: OutageRecord) -> dict[str, Any]:

@@ -8,7 +8,8 @@
 import { post } from "./api.js";
 import { ask, fmtAge, fmtInt, fmtTime, h, isoFromZoneInput, toast, zoneInput, zoneName } from "./dom.js";
 import { hazardKind } from "./hazards.js";
-import { count, suppressed } from "./incidents.js";
+import { count, etrBasis, etrSource, suppressed } from "./incidents.js";
+import { clockBadge } from "./orders.js";
 
 const ACTIVE = new Set(["predicted", "confirmed", "dispatched", "partially_restored", "scheduled"]);
 
@@ -52,7 +53,10 @@ export class IncidentDetail {
           ? h("span", { class: "warn", id: "detail-hazards" }, hazards.map((x) => `${hazardKind(x.kind)} ${x.ticket}`).join(", "))
           : h("span", { id: "detail-hazards" }, fmtInt(count(incident.hazards)))),
         fact("Started", `${fmtTime(incident.started, now)} (${fmtAge(incident.started, now)} ago)`),
-        fact("ETR", incident.etr ? fmtTime(incident.etr, now) : "not set"),
+        fact("ETR", h("span", { id: "detail-etr", dataset: { source: incident.etr ? incident.etr_source || "" : "" } },
+          incident.etr ? fmtTime(incident.etr, now) : "not set", incident.etr ? " " : null, etrSource(incident))),
+        incident.etr && incident.etr_basis ? fact("ETR basis", h("span", { id: "detail-etr-basis" }, etrBasis(incident.etr_basis))) : null,
+        fact("Work order", workOrder(incident.work_order, now)),
         fact("Crew", incident.crew || "–"),
         fact("Cause", incident.cause || "–"),
       ),
@@ -147,6 +151,15 @@ export class IncidentDetail {
       this.show(this.incident);
     }
   }
+}
+
+/** The incident's work order in brief: id, SLA clock, the step and its deadline, crew. */
+function workOrder(order, now) {
+  if (!order) return h("span", { id: "detail-work-order", class: "muted" }, "none");
+  return h("span", { id: "detail-work-order", dataset: { id: order.id, clock: order.clock || "" } },
+    h("span", { class: "mono" }, order.id), " ", clockBadge(order.clock),
+    order.step ? ` ${order.step} due ${fmtTime(order.due, now)}` : "",
+    ` · ${order.crew ? `crew ${order.crew}` : "unassigned"} · ${order.area_class}`);
 }
 
 function fact(name, value) {

@@ -21,6 +21,10 @@ function describe(type, e, engineTime) {
     case "StormStoodDown": return `storm stood down: ${e.scope}`;
     case "RuleSetChanged": return `rule set: ${e.rule_set}`;
     case "WarningIssued": return `⚠ ${e.level} ${e.kind} warning for ${e.area}${e.until ? ` until ${fmtTime(e.until, engineTime)}` : ""}`;
+    case "WorkOrderOpened": return `${e.order} opened for ${e.incident} (${e.area_class}, ${fmtInt(e.customers)} customers): crew on site by ${fmtTime(e.arrival_due, engineTime)}`;
+    case "CrewStatusChanged": return `crew ${e.crew} ${e.status.replace("_", " ")}${e.incident ? ` (${e.incident})` : ""}`;
+    case "SlaEscalated": return `${e.level === "breach" ? "⚠ " : ""}${e.order}: ${e.step} ${e.level === "breach" ? "deadline passed" : "due soon"} (${fmtTime(e.due, engineTime)}${e.crew ? `, crew ${e.crew}` : ", no crew"})`;
+    case "WorkOrderClosed": return `${e.order} closed: ${e.outcome}${e.crew ? ` (crew ${e.crew})` : ""}`;
     case "PlaybookAudit": return `playbook ${e.playbook ?? ""} ${(e.kind ?? e.what ?? "").replace("_", " ")}`.trim();
     default: return `${e.incident || e.device || e.ticket || ""}`;
   }

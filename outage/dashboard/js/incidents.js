@@ -1,5 +1,5 @@
-// The open-incident list: customers out, calls, suppressed duplicates, hazards, ETR — and,
-// under it, what left the list lately and where it went (a prediction that moved up and
+// The open-incident list: customers out, calls, suppressed duplicates, hazards, ETR and whose
+// it is (officer, crew, or the engine's estimate) — and, under it, what left the list lately and where it went (a prediction that moved up and
 // swallowed another, a merge, a restoration), so no ticket vanishes without a trace.
 
 import { $, fmtInt, fmtTime, h } from "./dom.js";
@@ -15,6 +15,26 @@ export function suppressed(inc) {
 
 /** A count whether the service sent a number or the list itself. */
 export const count = (value) => (Array.isArray(value) ? value.length : Number.isFinite(value) ? value : 0);
+
+const ETR_SOURCES = {
+  officer: "given by the duty officer",
+  crew: "given by the crew",
+  estimated: "the engine's estimate (from restoration history, crews and their queues)",
+};
+
+/** Whose ETR it is, as a small tag: "officer", "crew" or "estimated" (nothing without one). */
+export function etrSource(inc) {
+  if (!inc.etr || !inc.etr_source) return null;
+  const source = inc.etr_source;
+  return h("small", { class: `etr-source src-${source}`, dataset: { source }, title: ETR_SOURCES[source] || source }, source);
+}
+
+/** What an estimated ETR stands on, as one line (the service sends a text, or a dict). */
+export function etrBasis(basis) {
+  if (!basis) return "";
+  if (typeof basis === "string") return basis;
+  return Object.entries(basis).map(([k, v]) => `${k.replaceAll("_", " ")}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ");
+}
 
 export class IncidentList {
   constructor(table, { onSelect }) {
@@ -54,7 +74,8 @@ export class IncidentList {
           h("td", { class: "num calls" }, fmtInt(count(inc.calls))),
           h("td", { class: "num suppressed" }, fmtInt(suppressed(inc))),
           h("td", { class: count(inc.hazards) ? "num hazards warn" : "num hazards" }, fmtInt(count(inc.hazards))),
-          h("td", { class: "etr" }, inc.etr ? fmtTime(inc.etr, engineTime) : "–"),
+          h("td", { class: "etr", title: inc.etr_basis ? etrBasis(inc.etr_basis) : null },
+            inc.etr ? fmtTime(inc.etr, engineTime) : "–", inc.etr ? " " : null, etrSource(inc)),
         ),
       ),
     );

@@ -7,7 +7,8 @@
 // Which reads an event makes stale (anything not listed marks the incidents and storm).
 const STALE = {
   // Calls also move the engine's clock and the storm's figures (the header, the banner).
-  CallAttached: ["incidents", "callrate", "storm"],
+  // (and the work orders' minutes left, read at the list's cadence)
+  CallAttached: ["incidents", "callrate", "storm", "restoration"],
   HazardReported: ["incidents", "callrate", "hazards", "storm"],
   ServiceTicketOpened: ["callrate", "storm"],
   CallUnresolved: ["callrate", "storm"],
@@ -16,8 +17,14 @@ const STALE = {
   RuleSetChanged: ["storm"],
   WarningIssued: ["storm", "playbooks"],
   PlaybookAudit: ["playbooks", "sms"],
+  // Work orders and crews ("restoration"); an incident's brief of its order changes with them.
+  WorkOrderOpened: ["restoration", "incidents"],
+  CrewStatusChanged: ["restoration", "incidents"],
+  SlaEscalated: ["restoration", "incidents"],
+  WorkOrderClosed: ["restoration", "incidents"],
+  SubstationEtrChanged: ["restoration"],
 };
-const DEFAULT_STALE = ["incidents", "storm", "playbooks", "sms", "hazards"];
+const DEFAULT_STALE = ["incidents", "storm", "playbooks", "sms", "hazards", "restoration"];
 
 // The domain event types (outage/events.py) plus the playbooks' audit events.
 export const EVENT_TYPES = [
@@ -25,12 +32,15 @@ export const EVENT_TYPES = [
   "EtrChanged", "OutagePartiallyRestored", "OutageRestored", "IncidentStatusChanged",
   "IncidentCancelled", "CallAttached", "HazardReported", "ServiceTicketOpened", "CallUnresolved",
   "PlannedOutageScheduled", "PlannedOutageStarted", "DeviceOperated", "StormDeclared",
-  "StormStoodDown", "RuleSetChanged", "WarningIssued", "PlaybookAudit",
+  "StormStoodDown", "RuleSetChanged", "WarningIssued", "WorkOrderOpened", "CrewStatusChanged",
+  "SlaEscalated", "WorkOrderClosed", "SubstationEtrChanged", "PlaybookAudit",
 ];
 
 // Events that are rare and worth a line in the officer's feed (not CallAttached).
 const PER_CALL = ["CallAttached", "ServiceTicketOpened", "CallUnresolved", "IncidentStatusChanged"];
-const FEED = new Set(EVENT_TYPES.filter((t) => !PER_CALL.includes(t)));
+// Substation ETRs move with every incident ETR in a storm: the work-order panel shows them.
+const QUIET = ["SubstationEtrChanged"];
+const FEED = new Set(EVENT_TYPES.filter((t) => !PER_CALL.includes(t) && !QUIET.includes(t)));
 
 export class Refresher {
   /** readers: {name: {run: async () => void, every: ms}} */

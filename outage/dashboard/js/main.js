@@ -1,7 +1,7 @@
 // Wiring: sign in, draw the network, open the event stream, keep every panel fresh — and on
 // sign-out, wipe every figure from the page before the form comes back.
 
-import { get, setUnauthorizedHandler } from "./api.js";
+import { get, getOptional, setUnauthorizedHandler } from "./api.js";
 import { chartWindow, drawCallRate } from "./chart.js";
 import { IncidentDetail } from "./detail.js";
 import { $, fmtInt, toast } from "./dom.js";
@@ -11,12 +11,13 @@ import { IncidentList } from "./incidents.js";
 import { LiveStream, Refresher } from "./live.js";
 import { askToSignIn, currentSession, signOut } from "./login.js";
 import { NetworkMap } from "./map.js";
+import { WorkOrderQueue } from "./orders.js";
 import { PlaybookPanel } from "./playbooks.js";
 import { SmsPanel } from "./sms.js";
 import { StormStatus } from "./storm.js";
 
 const params = new URLSearchParams(location.search);
-const state = { incidents: [], openStates: ["predicted", "confirmed", "dispatched"], selected: null };
+const state = { incidents: [], openStates: ["predicted", "confirmed", "dispatched"], selected: null, orders: [], crews: [] };
 // Playbook audit rows worth a line in the feed (not every action and result).
 const PLAYBOOK_FEED = new Set(["proposed", "confirmed", "declined", "expired", "activated", "stood_down"]);
 const ACTIVE = new Set(["predicted", "confirmed", "dispatched", "partially_restored", "scheduled"]);
@@ -41,6 +42,10 @@ const detail = new IncidentDetail($("#detail"), {
   hazardsOf: (id) => hazards.of(id),
   onSelect: select,
 });
+// The incident panel opens above the queue: bring it into view.
+const orders = new WorkOrderQueue($("#orders-panel"), {
+  onSelect: (id) => select(id).then(() => $("#detail").scrollIntoView({ block: "nearest" })),
+});
 const playbooks = new PlaybookPanel($("#playbooks-panel"), { engineTime, onChanged: () => refresher.mark("incidents", "sms") });
 const sms = new SmsPanel($("#sms-panel"));
 const feed = new Feed($("#feed"), engineTime);
@@ -48,6 +53,8 @@ const feed = new Feed($("#feed"), engineTime);
 const refresher = new Refresher({
   hazards: { every: 2000, poll: 15000, run: () => hazards.refresh(engineTime) },
   incidents: { every: 1500, poll: 30000, run: refreshIncidents },
+  // Work orders and crews, at the list's cadence.
+  restoration: { every: 1500, poll: 30000, run: refreshRestoration },
   storm: {
     every: 2000,
     poll: 15000,
@@ -99,6 +106,16 @@ async function refreshIncidents() {
   }
 }
 
+/** The work-order queue and the crews on the map (both hidden while their endpoint is 404). */
+async function refreshRestoration() {
+  const [queue, crews] = await Promise.all([getOptional("/v1/work-orders"), getOptional("/v1/crews")]);
+  state.orders = queue ? queue.work_orders : [];
+  state.crews = crews ? crews.crews : [];
+  orders.render(queue, state.crews, engineTime());
+  const drawn = map.drawCrews(state.crews, state.orders);
+  $("#legend-crews").hidden = drawn === 0;
+}
+
 async function refreshChart() {
   const { hours, bucket } = chartWindow(engineTime(), storm.began());
   const body = await get(`/v1/call-rate?hours=${hours}&bucket_minutes=${bucket}`);
@@ -109,6 +126,7 @@ async function refreshChart() {
 async function select(id, { zoom = true } = {}) {
   state.selected = id;
   list.select(id);
+  orders.select(id);
   const brief = state.incidents.find((i) => i.id === id);
   map.select(id, zoom ? brief : null);
   if (!id) {
@@ -131,7 +149,7 @@ function afterCommand(id, incident) {
   } else if (incident) {
     detail.show({ ...state.incidents.find((i) => i.id === id), ...incident });
   }
-  refresher.mark("incidents", "storm", "playbooks", "sms", "hazards");
+  refresher.mark("incidents", "storm", "playbooks", "sms", "hazards", "restoration");
 }
 
 async function checkSession() {
@@ -143,7 +161,11 @@ function wipe() {
   state.incidents = [];
   state.selected = null;
   map.clearIncidents();
+  state.orders = [];
+  state.crews = [];
   list.clear();
+  orders.clear();
+  $("#legend-crews").hidden = true;
   hazards.clear();
   detail.show(null);
   storm.clear();

@@ -4,8 +4,10 @@
 // device kind, one for all transformers. Incidents are one <g class="incident"> each, with
 // data-id, data-status, so the page (and the browser tests) can find them. Outage areas of
 // device-level incidents carry a label (ticket, customers out, ETR); labels and feeder names
-// keep a constant size on screen and are thinned so that none overlaps another.
+// keep a constant size on screen and are thinned so that none overlaps another. Crews are
+// drawn on top (crews.js).
 
+import { drawCrews } from "./crews.js";
 import { fmtInt, fmtTime } from "./dom.js";
 import { MapView } from "./mapview.js";
 import { Projection } from "./project.js";
@@ -42,7 +44,7 @@ export class NetworkMap {
     const p = this.projection;
     this.svg.replaceChildren();
     this.layers = {};
-    for (const name of ["tiles", "network", "areas", "incidents", "hazards", "feeder-labels", "labels"]) {
+    for (const name of ["tiles", "network", "areas", "incidents", "hazards", "crews", "feeder-labels", "labels"]) {
       this.layers[name] = this.svg.appendChild(el("g", { id: `layer-${name}` }));
     }
     const feeders = new Map();
@@ -105,7 +107,7 @@ export class NetworkMap {
     this.tiles = this.tileUrl ? new TileLayer(this.layers.tiles, p, this.tileUrl) : null;
     this.view = new MapView(this.svg, p.extent, (view) => this.viewChanged(view));
     this.svg.addEventListener("click", (e) => {
-      const g = e.target.closest(".incident, .hazard, .area-label");
+      const g = e.target.closest(".incident, .hazard, .area-label, .crew[data-incident]");
       if (g) this.onSelect(g.dataset.incident || g.dataset.id);
     });
   }
@@ -114,6 +116,7 @@ export class NetworkMap {
     this.current = view;
     // Labels are SVG text: keep them a constant size on screen.
     this.svg.style.setProperty("--label-size", `${(LABEL_PX * this.unitsPerPixel()).toFixed(1)}px`);
+    this.svg.style.setProperty("--px", this.unitsPerPixel().toFixed(3)); // crew markers
     if (this.tiles) this.tiles.update(view, this.svg.clientWidth || 800);
     this.scheduleLabels();
   }
@@ -166,6 +169,12 @@ export class NetworkMap {
     this.layers.incidents.replaceChildren(...marks);
     this.layers.hazards.replaceChildren(...hazards);
     this.scheduleLabels();
+  }
+
+  /** Redraw the crews (GET /v1/crews) with the open work orders they work on. */
+  drawCrews(crews, orders) {
+    if (!this.projection) return 0;
+    return drawCrews(this.layers.crews, this.projection, crews, orders, this.engineTime());
   }
 
   scheduleLabels() {
@@ -258,7 +267,7 @@ export class NetworkMap {
     this.incidents = [];
     this.selected = null;
     if (!this.layers) return;
-    for (const name of ["areas", "incidents", "hazards", "labels"]) this.layers[name].replaceChildren();
+    for (const name of ["areas", "incidents", "hazards", "crews", "labels"]) this.layers[name].replaceChildren();
   }
 }
 
