@@ -39,7 +39,7 @@ class Network:
 
 
 @dataclass(frozen=True)
-class Restoration:
+class RestorationSetup:
     """What the engine's restoration desk starts from: the crew roster (None: crews are
     whoever is dispatched) and the restoration-time history (the shipped default table)."""
 
@@ -47,7 +47,7 @@ class Restoration:
     history: RepairHistory | None = None
 
     @classmethod
-    def load(cls, crews: Path | None = None, history: Path | None = None) -> Restoration:
+    def load(cls, crews: Path | None = None, history: Path | None = None) -> RestorationSetup:
         """Read ``--crews`` and ``--etr-history`` files (`RulesError` names file and field)."""
         return cls(
             load_roster(crews) if crews is not None else None,
@@ -61,7 +61,7 @@ def build_engine(
     *,
     roster: Roster | Path | None = None,
     history: RepairHistory | Path | None = None,
-    restoration: Restoration | None = None,
+    restoration: RestorationSetup | None = None,
 ) -> Engine:
     """An engine over ``network`` with ``rules`` (a Rules object, a YAML path, or defaults),
     the crew ``roster`` (none: crews are whoever is dispatched) and the restoration-time

@@ -45,7 +45,7 @@ from notify.config import load_config
 from notify.dispatch import run_sender
 from notify.notifier import Notifier
 from notify.store import SqliteStore
-from outage.bootstrap import Network, Restoration, open_journal
+from outage.bootstrap import Network, RestorationSetup, open_journal
 from outage.events import from_json
 from outage.ivr import Announcements, CallerQuery
 from outage.rules import Rules, load_rules
@@ -158,7 +158,7 @@ def compose(
     clock: Clock = "wall",
     tz: str = "Asia/Shanghai",
     migrate_topology: bool = False,
-    restoration: Restoration | None = None,
+    restoration: RestorationSetup | None = None,
 ) -> Services:
     """Wire the engine, notify and playbooks over ``network`` with state in ``state_dir``;
     ``migrate_topology`` replays a journal written against another topology (see

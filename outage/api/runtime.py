@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from outage import events as ev
-from outage.bootstrap import Network, Restoration, build_engine
+from outage.bootstrap import Network, RestorationSetup, build_engine
 from outage.callrate import call_rate_buckets
 from outage.commands import Command
 from outage.engine import Engine
@@ -56,7 +56,7 @@ class Runtime:
         announcements: Announcements | None = None,
         listeners: Iterable[Listener] = (),
         migrate_topology: bool = False,
-        restoration: Restoration | None = None,
+        restoration: RestorationSetup | None = None,
     ) -> None:
         self.network = network
         self.journal = journal

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from outage.cli import demo, keys, playbooks, replay, serve, simulate, staffing, topology, worker
+from outage.cli import (
+    demo,
+    etr,
+    keys,
+    playbooks,
+    replay,
+    serve,
+    simulate,
+    staffing,
+    topology,
+    worker,
+)
 
 app = typer.Typer(
     name="outage",
@@ -14,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(topology.app, name="topology")
 app.add_typer(playbooks.app, name="playbooks")
+app.add_typer(etr.app, name="etr")
 app.command()(demo.demo)
 app.command()(replay.replay)
 app.command()(simulate.simulate)

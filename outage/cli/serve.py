@@ -20,7 +20,7 @@ from outage.api.serve import create_app, key_ring, serve_forever, warm
 from outage.api.session import secret_file
 from outage.api.settings import ServiceSettings
 from outage.api.statelock import StateDirLock
-from outage.bootstrap import Network, Restoration
+from outage.bootstrap import Network, RestorationSetup
 from outage.cli.output import err, fail
 from outage.errors import OutageError
 from outage.rules import load_rules
@@ -147,7 +147,7 @@ def serve(
                     notify_config=notify_config,
                     tz=timezone,
                     migrate_topology=migrate_topology,
-                    restoration=Restoration.load(crews, etr_history),
+                    restoration=RestorationSetup.load(crews, etr_history),
                 )
                 runtime: Any = services.runtime
                 _report_recovery(runtime, state_dir)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from grid.errors import GridError
-from outage.bootstrap import Network, Restoration
+from outage.bootstrap import Network, RestorationSetup
 from outage.cli.output import emit_json, err, fail
 from outage.errors import OutageError
 from outage.rules import load_rules
@@ -81,7 +81,7 @@ def worker(
             client,
             network,
             rules=load_rules(rules),
-            restoration=Restoration.load(crews, etr_history),
+            restoration=RestorationSetup.load(crews, etr_history),
             keys=Keyspace(prefix),
             name=name,
             partitions=[p.strip() for p in partitions.split(",") if p.strip()]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from grid.errors import AssetNotFound
 from grid.topology import NO_DEVICE, Topology
-from outage.bootstrap import Network, Restoration
+from outage.bootstrap import Network, RestorationSetup
 from outage.commands import GLOBAL_ACTIONS, Command
 from outage.engine import Engine
 from outage.resolve import Resolver
@@ -46,10 +46,10 @@ class PartitionEngine(Engine):
         partition: str,
         network: Network,
         rules: Rules,
-        restoration: Restoration | None = None,
+        restoration: RestorationSetup | None = None,
     ) -> None:
         resolver = Resolver(network.topology, network.customers, network.locator)
-        setup = restoration or Restoration()
+        setup = restoration or RestorationSetup()
         super().__init__(
             network.topology,
             resolver,

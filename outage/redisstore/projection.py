@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from outage import events as ev
-from outage.bootstrap import Network, Restoration
+from outage.bootstrap import Network, RestorationSetup
 from outage.commands import Command
 from outage.errors import CommandRejected
 from outage.events import Event, to_json
@@ -55,7 +55,7 @@ class PartitionState:
         partition: str,
         network: Network,
         rules: Rules,
-        restoration: Restoration | None = None,
+        restoration: RestorationSetup | None = None,
     ) -> None:
         self.partition = partition
         self.topology = network.topology

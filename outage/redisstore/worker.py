@@ -34,7 +34,7 @@ import orjson
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
-from outage.bootstrap import Network, Restoration
+from outage.bootstrap import Network, RestorationSetup
 from outage.host import Message, decode
 from outage.rules import Rules
 from outage.signals import describe_validation_error
@@ -90,7 +90,7 @@ class EngineWorker:
         network: Network,
         *,
         rules: Rules | None = None,
-        restoration: Restoration | None = None,
+        restoration: RestorationSetup | None = None,
         keys: Keyspace | None = None,
         name: str | None = None,
         partitions: Sequence[str] | None = None,

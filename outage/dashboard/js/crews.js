@@ -1,9 +1,9 @@
 // Crews on the map: one marker per crew where it last said it was (or at its depot), its
 // shape and colour by status — a triangle while it travels (dispatched, en route), a diamond
 // at the site (on site, repairing), a hollow triangle when it has no order (available, off
-// shift) — and, for a crew working an order, its name beside it (on the left: an outage's
-// label is on its right). A crew at the site sits up and left of the outage's own marker, so
-// that both show. Markers keep their size on
+// shift). A crew working an order gets its name beside it (on the left: an outage's label is
+// on its right), placed by the map with its other labels so that none hides another. A crew at
+// the site sits up and left of the outage's own marker, so that both show. Markers keep their size on
 // screen (the map sets --px, SVG units per screen pixel); a click on a working crew selects
 // its incident.
 
@@ -33,10 +33,13 @@ export function crewPoint(crew) {
   return null;
 }
 
-/** The crew markers for ``layer`` (SVG <g>), from GET /v1/crews and the open work orders. */
+/** The crew markers for ``layer`` (SVG <g>), from GET /v1/crews and the open work orders.
+ * Answers the labels wanted: [{id, status, text, x, y, dx, dy}] (x, y in SVG units; dx, dy in
+ * screen pixels from the point to the label's right end, middle). */
 export function drawCrews(layer, projection, crews, orders, engineTime) {
   const incidentOf = new Map(orders.map((o) => [o.id, o.incident]));
   const marks = [];
+  const labels = [];
   // Working crews last, so they sit on top of idle ones at a shared depot.
   const ordered = [...crews].sort((a, b) => Boolean(a.order) - Boolean(b.order) || a.id.localeCompare(b.id));
   for (const crew of ordered) {
@@ -57,10 +60,7 @@ export function drawCrews(layer, projection, crews, orders, engineTime) {
     const shape = mark.appendChild(el("g", atSite ? { transform: "translate(-9 -9)" } : {}));
     const d = atSite ? DIAMOND : TRIANGLE;
     shape.append(el("path", { d, class: "halo" }), el("path", { d, class: "body" }));
-    if (crew.order) {
-      const label = shape.appendChild(el("text", { x: -11, y: 4, class: "crew-label", "text-anchor": "end" }));
-      label.textContent = crew.name || crew.id;
-    }
+    if (crew.order) labels.push({ id: crew.id, status: crew.status, text: crew.name || crew.id, x, y, dx: atSite ? -20 : -11, dy: atSite ? -9 : 0 });
     const where = Number.isFinite(crew.lon) ? "" : " · at its depot";
     const work = crew.order ? ` · ${crew.order}${incident ? ` (${incident})` : ""}` : "";
     const since = crew.since ? ` since ${fmtTime(crew.since, engineTime)}` : "";
@@ -70,5 +70,5 @@ export function drawCrews(layer, projection, crews, orders, engineTime) {
     marks.push(g);
   }
   layer.replaceChildren(...marks);
-  return marks.length;
+  return labels;
 }

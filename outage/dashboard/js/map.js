@@ -5,7 +5,7 @@
 // data-id, data-status, so the page (and the browser tests) can find them. Outage areas of
 // device-level incidents carry a label (ticket, customers out, ETR); labels and feeder names
 // keep a constant size on screen and are thinned so that none overlaps another. Crews are
-// drawn on top (crews.js).
+// drawn on top of everything (crews.js): a label must not hide a crew.
 
 import { drawCrews } from "./crews.js";
 import { fmtInt, fmtTime } from "./dom.js";
@@ -35,6 +35,7 @@ export class NetworkMap {
     this.selected = null;
     this.incidents = [];
     this.feederBoxes = new Map();
+    this.crewLabels = [];
     this.pendingLabels = false;
   }
 
@@ -44,7 +45,7 @@ export class NetworkMap {
     const p = this.projection;
     this.svg.replaceChildren();
     this.layers = {};
-    for (const name of ["tiles", "network", "areas", "incidents", "hazards", "crews", "feeder-labels", "labels"]) {
+    for (const name of ["tiles", "network", "areas", "incidents", "hazards", "feeder-labels", "labels", "crews"]) {
       this.layers[name] = this.svg.appendChild(el("g", { id: `layer-${name}` }));
     }
     const feeders = new Map();
@@ -171,10 +172,12 @@ export class NetworkMap {
     this.scheduleLabels();
   }
 
-  /** Redraw the crews (GET /v1/crews) with the open work orders they work on. */
+  /** Redraw the crews (GET /v1/crews) with the open work orders they work on; how many. */
   drawCrews(crews, orders) {
     if (!this.projection) return 0;
-    return drawCrews(this.layers.crews, this.projection, crews, orders, this.engineTime());
+    this.crewLabels = drawCrews(this.layers.crews, this.projection, crews, orders, this.engineTime());
+    this.scheduleLabels();
+    return this.layers.crews.childElementCount;
   }
 
   scheduleLabels() {
@@ -186,8 +189,9 @@ export class NetworkMap {
     });
   }
 
-  /** Labels for the biggest device-level outages (and the selected one), then feeder names,
-   * each placed only where it overlaps nothing placed before it — at the current zoom. */
+  /** Labels for the biggest device-level outages (and the selected one), then the names of
+   * working crews, then feeder names, each placed only where it overlaps nothing placed
+   * before it — at the current zoom. */
   drawLabels() {
     const p = this.projection;
     const unit = this.unitsPerPixel();
@@ -218,6 +222,16 @@ export class NetworkMap {
         g.append(t);
       });
       labels.push(g);
+    }
+    for (const crew of this.crewLabels) {
+      const w = crew.text.length * 6.6 * unit;
+      const hgt = 13 * unit;
+      const right = crew.x + crew.dx * unit;
+      const box = { x: right - w, y: crew.y + crew.dy * unit - hgt / 2, w, h: hgt };
+      if (!fits(box)) continue;
+      const t = el("text", { x: right, y: box.y + 10 * unit, class: `crew-label crew-${crew.status}`, "text-anchor": "end", "data-crew": crew.id });
+      t.textContent = crew.text;
+      labels.push(t);
     }
     this.layers.labels.replaceChildren(...labels);
     const feederTexts = [];
@@ -265,6 +279,7 @@ export class NetworkMap {
 
   clearIncidents() {
     this.incidents = [];
+    this.crewLabels = [];
     this.selected = null;
     if (!this.layers) return;
     for (const name of ["areas", "incidents", "hazards", "crews", "labels"]) this.layers[name].replaceChildren();
