@@ -31,6 +31,8 @@ LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 #: Playbook announcements for a substation: ``[{"id", "message": {"zh-CN", "en"}, ...}]``.
 Announcements = Callable[[str], list[dict[str, Any]]]
+#: A premise's recent outages (`OutageHistory.of_premise`), None for an unknown premise.
+PremiseHistory = Callable[[str], dict[str, Any] | None]
 
 _STATUS = {
     "predicted": ("我们已收到报修，正在查找故障点", "We know about it and are locating the fault."),
@@ -86,6 +88,7 @@ class IvrAnswerer:
         tz: str = "Asia/Shanghai",
         max_m: float = 150.0,
         announcements: Announcements | None = None,
+        history: PremiseHistory | None = None,
     ) -> None:
         self.topology = topology
         self.view = view
@@ -94,6 +97,7 @@ class IvrAnswerer:
         self.tz = ZoneInfo(tz)
         self.max_m = max_m
         self.announcements = announcements
+        self.history = history
 
     def premises(self, query: CallerQuery) -> list[int]:
         """The caller's premise numbers (empty when unknown); `CallerNotValid` for bad input."""
@@ -132,6 +136,7 @@ class IvrAnswerer:
         for row in rows:
             row.pop("_summary", None)
         substation = self._substation_of(premises[0])
+        history = self._history(lead["premise"])
         answer = {
             "identified": True,
             "known_outage": lead["known_outage"],
@@ -140,8 +145,10 @@ class IvrAnswerer:
             "cause": lead["cause"],
             "customers_affected": lead["customers_affected"],
             "etr": lead["etr"],
+            "etr_source": lead["etr_source"],
             "planned": lead["planned"],
-            "message": self._message(summary, len(rows)),
+            "message": self._message(summary, len(rows), history),
+            "history": history,
             "callback_offered": bool(lead["known_outage"] and query.phone is not None),
             "premise": lead["premise"],
             "premises": rows,
@@ -186,6 +193,7 @@ class IvrAnswerer:
             "cause": summary.cause if summary else None,
             "customers_affected": summary.customers if summary else None,
             "etr": _iso(summary.etr) if summary else None,
+            "etr_source": (summary.etr_source or None) if summary and summary.etr else None,
             "planned": bool(summary and summary.planned),
             "_summary": summary,
         }
@@ -210,7 +218,18 @@ class IvrAnswerer:
                 )
         return list(seen.values())
 
-    def _message(self, summary: IncidentSummary | None, premises: int) -> dict[str, str]:
+    def _history(self, premise: str) -> dict[str, Any] | None:
+        """The caller's "again?" in brief: sustained outages of the last days, whether the
+        area is flagged for frequent outages, the last one (None without a history port)."""
+        found = self.history(premise) if self.history is not None else None
+        if found is None:
+            return None
+        keep = ("days", "outages", "minutes_out", "frequent", "last")
+        return {k: found[k] for k in keep}
+
+    def _message(
+        self, summary: IncidentSummary | None, premises: int, history: dict[str, Any] | None
+    ) -> dict[str, str]:
         if summary is None:
             return {
                 "zh-CN": "我们暂未发现您所在地址有停电。如需报修，请按1。",
@@ -224,22 +243,27 @@ class IvrAnswerer:
                 f"power is planned back by {until_en}.",
             }
         status_zh, status_en = _STATUS.get(summary.status, ("", ""))
-        if summary.etr is not None:
+        if summary.etr is not None and summary.etr_source == "estimated":
+            etr_zh, etr_en = self._when(summary.etr)
+            back_zh = f"系统估计{etr_zh}前恢复供电，抢修人员确认后我们会更新时间。"
+            back_en = f"Our automatic estimate is power back by {etr_en}; the crew will confirm it."
+        elif summary.etr is not None:
             etr_zh, etr_en = self._when(summary.etr)
             back_zh, back_en = f"预计{etr_zh}恢复供电。", f"We expect power back by {etr_en}."
         else:
             back_zh = "恢复时间确定后我们会通知您。"
             back_en = "We will let you know as soon as we have a restoration time."
+        again_zh, again_en = _again(history)
         several_zh, several_en = ("", "")
         if premises > 1:
             several_zh = "您名下有多个地址，以上为受影响的地址。"
             several_en = " You have several addresses; this is the affected one."
         return {
             "zh-CN": f"您所在区域已知停电，影响约{summary.customers}户。{status_zh}，{back_zh}"
-            f"无需重复报修。{several_zh}",
+            f"无需重复报修。{again_zh}{several_zh}",
             "en": f"There is a known power outage in your area affecting about "
             f"{summary.customers} customers. {status_en} {back_en} "
-            f"You do not need to report it again.{several_en}",
+            f"You do not need to report it again.{again_en}{several_en}",
         }
 
     def _when(self, ts: datetime | None) -> tuple[str, str]:
@@ -265,7 +289,9 @@ class IvrAnswerer:
             "cause": None,
             "customers_affected": None,
             "etr": None,
+            "etr_source": None,
             "planned": False,
+            "history": None,
             "message": {
                 "zh-CN": "我们未能找到您的用电地址。请输入您的户号，或按0转人工服务。",
                 "en": "We could not find your address. Please enter your account number, "
@@ -278,6 +304,18 @@ class IvrAnswerer:
             "announcements": [],
             "language": DEFAULT_LANGUAGE,
         }
+
+
+def _again(history: dict[str, Any] | None) -> tuple[str, str]:
+    """The "again?" sentence: said when the caller's address was out before in the window."""
+    if not history or history["outages"] < 1:
+        return "", ""
+    nth, days = history["outages"] + 1, history["days"]
+    zh = f"这是您的地址近{days}天内第{nth}次停电"
+    en = f" This is outage number {nth} at your address in the last {days} days"
+    if history["frequent"]:
+        return f"{zh}，已列入频繁停电治理。", f"{en}; the area is flagged for our engineers."
+    return f"{zh}，我们已记录。", f"{en}; we have noted it."
 
 
 def _checked(field: str, find: Callable[[str], list[str]], raw: str) -> list[str]:

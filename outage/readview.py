@@ -41,6 +41,8 @@ class IncidentSummary:
     planned_start: datetime | None = None
     planned_end: datetime | None = None
     crew: str | None = None
+    #: Whose ETR: "officer", "crew" or "estimated" ("" while there is none).
+    etr_source: str = ""
 
 
 class OutageReadView:
@@ -132,7 +134,8 @@ class OutageReadView:
                 if summary.status in _OUT:
                     self._register(summary)
             case ev.EtrChanged():
-                self._summary(event.incident, "predicted").etr = event.etr
+                summary = self._summary(event.incident, "predicted")
+                summary.etr, summary.etr_source = event.etr, event.source
             case ev.CrewDispatched():
                 self._summary(event.incident, "dispatched").crew = event.crew
             case ev.PlannedOutageScheduled():

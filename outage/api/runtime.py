@@ -91,6 +91,7 @@ class Runtime:
             network.locator,
             tz=tz,
             announcements=announcements,
+            history=self._recent_outages,
         )
         #: Callers who pressed "text me when power is back" (notify subscribes to these).
         self.sms_requests: list[dict[str, Any]] = []
@@ -245,12 +246,18 @@ class Runtime:
 
     def premise_history(self, premise: str) -> dict[str, Any] | None:
         """The premise's outages of the last days ("again?"), None for an unknown premise."""
+        with self.lock:
+            return self._recent_outages(premise)
+
+    def _recent_outages(self, premise: str) -> dict[str, Any] | None:
+        # The IVR calls this without the engine lock, as it reads its view: the history only
+        # reads its dicts and lists (inserts by the engine thread never break those reads),
+        # so an answer costs microseconds even mid-storm.
         engine = self.host.engine
         number = engine.topology.premise_index.get(premise)
         if number is None:
             return None
-        with self.lock:
-            return engine.restoration.outages.of_premise(number, engine.now or datetime.now(UTC))
+        return engine.restoration.outages.of_premise(number, engine.now or datetime.now(UTC))
 
     def storm(self) -> dict[str, Any]:
         """Storm status per scope, with the rule set in force.

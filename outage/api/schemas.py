@@ -168,7 +168,20 @@ class PremiseAnswer(BaseModel):
     cause: str | None
     customers_affected: int | None
     etr: str | None
+    #: Whose ETR: "officer", "crew" or "estimated" (the engine's automatic estimate).
+    etr_source: Literal["officer", "crew", "estimated"] | None = None
     planned: bool
+
+
+class PremiseHistoryBrief(BaseModel):
+    """The caller's "again?": sustained outages of the last ``days`` at this address."""
+
+    days: int
+    outages: int
+    minutes_out: float
+    #: The address's transformer is flagged for frequent outages (频繁停电).
+    frequent: bool
+    last: dict[str, Any] | None
 
 
 class IvrAnswer(BaseModel):
@@ -181,8 +194,11 @@ class IvrAnswer(BaseModel):
     cause: str | None
     customers_affected: int | None
     etr: str | None
+    etr_source: Literal["officer", "crew", "estimated"] | None = None
     planned: bool
     message: dict[str, str]
+    #: Outages of the caller's address in the last days (None when not kept).
+    history: PremiseHistoryBrief | None = None
     callback_offered: bool
     premise: str | None
     premises: list[PremiseAnswer]
@@ -202,7 +218,15 @@ class IvrAnswer(BaseModel):
                     "cause": "no_power call",
                     "customers_affected": 412,
                     "etr": "2026-07-15T14:30:00Z",
+                    "etr_source": "crew",
                     "planned": False,
+                    "history": {
+                        "days": 60,
+                        "outages": 0,
+                        "minutes_out": 0.0,
+                        "frequent": False,
+                        "last": None,
+                    },
                     "message": {
                         "zh-CN": "您所在区域已知停电，影响约412户。抢修人员已赶赴现场，"
                         "预计7月15日22:30恢复供电。无需重复报修。",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from outage.ivr import Announcements, CallerQuery, IvrAnswerer
+from outage.ivr import Announcements, CallerQuery, IvrAnswerer, PremiseHistory
 from outage.readview import OutageReadView
 
 from .views import RedisViews
@@ -29,6 +29,7 @@ class RedisIvrAnswerer(IvrAnswerer):
         tz: str = "Asia/Shanghai",
         max_m: float = 150.0,
         announcements: Announcements | None = None,
+        history: PremiseHistory | None = None,
     ) -> None:
         topology = views.topology
         # The base class reads ``self.view``; each lookup swaps in what Redis said.
@@ -40,6 +41,7 @@ class RedisIvrAnswerer(IvrAnswerer):
             tz=tz,
             max_m=max_m,
             announcements=announcements,
+            history=history,
         )
         self.views = views
 

@@ -26,7 +26,8 @@ Per partition ``P`` (the partition's stream is its journal: never trimmed)::
     outage:{P}:digests     hash     message id -> content digest (intake: a reused id with other
                                     content is a conflict, not a duplicate)
     outage:{P}:restoration string   work orders, crews, substation ETRs, follow-ups (JSON)
-    outage:{P}:history     string   P's outage records per asset, for "again?" (JSON)
+    outage:{P}:history     hash     asset id -> its outage records JSON, flag:<transformer> ->
+                                    when flagged frequent (the IVR's "again?")
 
 Global::
 

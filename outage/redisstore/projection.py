@@ -68,7 +68,6 @@ class PartitionState:
         self.quarantined: set[str] = set()
         self._seq = 0
         self._batch = _Batch()
-        self._history_version = 0
 
     # -- feeding ------------------------------------------------------------------------------
 
@@ -181,10 +180,8 @@ class PartitionState:
             ops["h"].append([k["stats"], name, value])
         ops["s"].append([k["storm"], orjson.dumps(self.storm_status()).decode()])
         ops["s"].append([k["restoration"], orjson.dumps(restoration_view(engine)).decode()])
-        outages = engine.restoration.outages
-        if outages.version != self._history_version:  # rewritten only when an outage ended
-            self._history_version = outages.version
-            ops["s"].append([k["history"], orjson.dumps(outages.export()).decode()])
+        for asset, rows in engine.restoration.outages.take_changes().items():
+            ops["h"].append([k["history"], asset, orjson.dumps(rows).decode()])
         return ops
 
     def _ivr_ops(self, batch: _Batch, ops: dict[str, list[list[Any]]]) -> None:

@@ -99,7 +99,12 @@ class RedisRuntime:
         self.views = RedisViews(client, self.intake.router, self.keys, storm)
         self.view = self.views
         self.ivr = RedisIvrAnswerer(
-            self.views, network.customers, network.locator, tz=tz, announcements=announcements
+            self.views,
+            network.customers,
+            network.locator,
+            tz=tz,
+            announcements=announcements,
+            history=self.premise_history,
         )
         self.feed = EventFeed(client, self.keys)
         self.stream = EventStream(backlog=self.feed.backlog)

@@ -262,20 +262,30 @@ class RedisViews:
         return merge_restoration([orjson.loads(b) for b in blobs if b])
 
     def premise_history(self, premise: str, rules: RestorationRules) -> dict[str, Any] | None:
-        """The premise's recent outages (the `Runtime.premise_history` shape), read from its
-        partition's copy of the engine's outage records."""
+        """The premise's recent outages (the `Runtime.premise_history` shape), from the
+        records its partition keeps per asset: its transformer's and those above it."""
         number = self.topology.premise_index.get(premise)
         if number is None:
             return None
+        topo = self.topology
+        transformer = topo.premise_transformer[number]
+        device = topo.transformer_device[transformer]
+        chain = [topo.device_ids[d] for d in topo.device_chain[device]] if device >= 0 else []
+        fields = [topo.transformer_ids[transformer], *chain]
+        fields.append(f"flag:{fields[0]}")
         partition = self.router.substation_of_premise(number)
-        found = self._each("get", lambda k: k.history, [partition])[partition]
-        status = self._each("get", lambda k: k.restoration, [partition])[partition]
+        keys = self.keys.partition(partition)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(keys.history, fields)
+        pipe.get(keys.restoration)
+        with unavailable("reading outage history"):
+            found, status = pipe.execute()
+        history = OutageHistory(topo, rules)
+        history.restore({f: orjson.loads(v) for f, v in zip(fields, found, strict=True) if v})
         as_of = orjson.loads(status)["as_of"] if status else None
-        history = OutageHistory(self.topology, rules)
-        if found:
-            history.restore(orjson.loads(found))
-        now = datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
-        return history.of_premise(number, now)
+        return history.of_premise(
+            number, datetime.fromisoformat(as_of) if as_of else datetime.now(UTC)
+        )
 
     def quarantined(self) -> list[dict[str, Any]]:
         """Every partition's quarantined messages (``partition`` added), by stream entry."""

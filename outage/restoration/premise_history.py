@@ -49,8 +49,8 @@ class OutageHistory:
         self._transformers: dict[int, list[OutageRecord]] = defaultdict(list)
         #: transformer -> when it was last flagged
         self.flagged: dict[int, datetime] = {}
-        #: Records added so far (a reader copying the history checks it for changes).
-        self.version = 0
+        #: Assets whose records (or flags) changed since `take_changes` last ran.
+        self._changed: set[tuple[str, int]] = set()
 
     def record(self, level: str, number: int, record: OutageRecord) -> tuple[list[int], int] | None:
         """Add an outage at a device or transformer; returns the transformers it takes past
@@ -58,7 +58,7 @@ class OutageHistory:
         table = self._transformers if level == "transformer" else self._devices
         rows = table[number]
         rows.insert(bisect_left([r.start for r in rows], record.start), record)
-        self.version += 1
+        self._changed.add(("transformer" if level == "transformer" else "device", number))
         topo = self.topology
         below = [number] if level == "transformer" else topo.transformers_below(number)
         since = record.end - self.window
@@ -70,6 +70,7 @@ class OutageHistory:
             count = len(self._records(transformer, since, record.end))
             if count >= self.count:
                 self.flagged[transformer] = record.end
+                self._changed.add(("flag", transformer))
                 flagged.append(transformer)
                 most = max(most, count)
         return (flagged, most) if flagged else None
@@ -122,45 +123,40 @@ class OutageHistory:
         out.sort(key=lambda r: (-r["outages"], r["transformer"]))
         return out
 
-    def export(self) -> dict[str, Any]:
-        """The records and flags as JSON (ids, not numbers), for a reader in another process
-        (the Redis backend's API workers); `restore` reads it back."""
+    def take_changes(self) -> dict[str, Any]:
+        """The records of every asset that gained one since the last call, and the flags
+        set since then, as JSON by asset id (``flag:<transformer>`` for a flag): what a
+        reader in another process (the Redis backend's API workers) stores and `restore`s."""
         topo = self.topology
+        out: dict[str, Any] = {}
+        for level, number in sorted(self._changed):
+            if level == "flag":
+                out[f"flag:{topo.transformer_ids[number]}"] = iso(self.flagged[number])
+                continue
+            table = self._transformers if level == "transformer" else self._devices
+            ids = topo.transformer_ids if level == "transformer" else topo.device_ids
+            out[str(ids[number])] = [[iso(r.start), iso(r.end), r.incident] for r in table[number]]
+        self._changed.clear()
+        return out
 
-        def rows(table: dict[int, list[OutageRecord]], ids: Any) -> dict[str, list[list[str]]]:
-            return {
-                str(ids[n]): [[iso(r.start), iso(r.end), r.incident] for r in records]
-                for n, records in table.items()
-                if records
-            }
-
-        return {
-            "devices": rows(self._devices, topo.device_ids),
-            "transformers": rows(self._transformers, topo.transformer_ids),
-            "flagged": {str(topo.transformer_ids[t]): iso(at) for t, at in self.flagged.items()},
-        }
-
-    def restore(self, exported: dict[str, Any]) -> None:
-        """Add the records and flags of another history's `export` (unknown ids skipped)."""
+    def restore(self, stored: dict[str, Any]) -> None:
+        """Put back records and flags in the `take_changes` shape (unknown ids skipped)."""
         topo = self.topology
-        for name, table, index in (
-            ("devices", self._devices, topo.device_index),
-            ("transformers", self._transformers, topo.transformer_index),
-        ):
-            for asset, records in exported[name].items():
-                number = index.get(asset)
-                if number is None:
-                    continue
-                table[number] += [
-                    OutageRecord(datetime.fromisoformat(a), datetime.fromisoformat(b), i)
-                    for a, b, i in records
-                ]
-                table[number].sort(key=lambda r: r.start)
-        for asset, at in exported["flagged"].items():
-            number = topo.transformer_index.get(asset)
-            if number is not None:
-                self.flagged[number] = datetime.fromisoformat(at)
-        self.version += 1
+        for key, value in stored.items():
+            if key.startswith("flag:"):
+                number = topo.transformer_index.get(key[5:])
+                if number is not None:
+                    self.flagged[number] = datetime.fromisoformat(value)
+                continue
+            device = topo.device_index.get(key)
+            transformer = topo.transformer_index.get(key) if device is None else None
+            if device is None and transformer is None:
+                continue
+            table = self._devices if device is not None else self._transformers
+            table[device if device is not None else transformer] = [  # type: ignore[index]
+                OutageRecord(datetime.fromisoformat(a), datetime.fromisoformat(b), i)
+                for a, b, i in value
+            ]
 
 
 def _row(record: OutageRecord) -> dict[str, Any]:

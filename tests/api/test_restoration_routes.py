@@ -140,3 +140,44 @@ def test_restoration_reads_need_the_officer_role(client: TestClient) -> None:
     for path in ("/v1/work-orders", "/v1/crews", "/v1/frequent-outages", "/v1/followups"):
         assert client.get(path, headers=auth("ivr")).status_code == 403
         assert client.get(path).status_code == 401
+
+
+def _lookup(client: TestClient, premise: str) -> dict[str, Any]:
+    answer = client.get("/v1/ivr/lookup", params={"premise": premise}, headers=auth("ivr"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def test_the_ivr_says_when_the_etr_is_the_engines_estimate_and_when_an_officers(
+    client: TestClient, network: Network
+) -> None:
+    _, premises = _fault(client, network)
+    heard = _lookup(client, premises[0])
+    assert heard["known_outage"] and heard["etr"] is not None
+    assert heard["etr_source"] == "estimated"
+    assert "automatic estimate" in heard["message"]["en"]
+    assert "系统估计" in heard["message"]["zh-CN"]
+    etr = "2026-07-01T20:30:00+08:00"
+    answer = client.post(
+        f"/v1/incidents/{heard['incident']}/etr", json={"etr": etr}, headers=auth("officer")
+    )
+    assert answer.status_code == 200, answer.text
+    heard = _lookup(client, premises[0])
+    assert heard["etr_source"] == "officer" and heard["etr"] == "2026-07-01T12:30:00Z"
+    assert "We expect power back by 20:30" in heard["message"]["en"]
+    assert "automatic estimate" not in heard["message"]["en"]
+
+
+def test_the_ivr_answers_again_with_the_addresss_earlier_outages(
+    client: TestClient, network: Network
+) -> None:
+    fuse, premises = _fault(client, network)
+    first = _lookup(client, premises[0])
+    assert first["history"]["outages"] == 0 and "outage number" not in first["message"]["en"]
+    _post(client, [{"type": "restore", "id": "r-1", "ts": at(80), "device": fuse}])
+    _post(client, [call(p, 300 + i) for i, p in enumerate(premises)])
+    again = _lookup(client, premises[0])
+    assert again["known_outage"] and again["history"]["outages"] == 1
+    assert again["history"]["last"]["end"] == at(80).replace("+00:00", "Z")
+    assert "outage number 2 at your address in the last 60 days" in again["message"]["en"]
+    assert "第2次停电" in again["message"]["zh-CN"]
