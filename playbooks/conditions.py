@@ -19,6 +19,7 @@ from playbooks.model import (
     CallRateCond,
     Condition,
     CustomersOutCond,
+    OverdueOrdersCond,
     PlannedOutageCond,
     SingleOutageCond,
     StormDeclaredCond,
@@ -63,6 +64,8 @@ def evaluate(condition: Condition, situation: Situation, now: datetime) -> Match
         return _call_rate(leaf, situation, now)
     if isinstance(leaf, WarningCond):
         return _warning(leaf, situation, now)
+    if isinstance(leaf, OverdueOrdersCond):
+        return _overdue(leaf, situation)
     assert isinstance(leaf, PlannedOutageCond)
     return _planned(leaf, situation, now)
 
@@ -104,6 +107,25 @@ def _first_of(found: list[tuple[str, Any]], describe: Callable[[str, Any], str])
         return NO
     area = frozenset(x.substation for _, x in found if x.substation is not None) or None
     return Match(True, describe(*found[0]), area, tuple(i for i, _ in found))
+
+
+def _overdue(cond: OverdueOrdersCond, situation: Situation) -> Match:
+    levels = ("breach",) if cond.level == "breach" else ("warning", "breach")
+    late = [
+        (o.incident, o)
+        for o in sorted(situation.overdue.values(), key=lambda o: o.due)
+        if o.level in levels and cond.step in ("any", o.step)
+    ]
+    if len(late) < cond.min:
+        return NO
+    return _first_of(
+        late,
+        lambda incident, o: (
+            f"{len(late)} work order(s) overdue, first {o.order} ({incident}, {o.area_class}): "
+            f"{o.step} {o.level} at {o.due:%H:%M} UTC, "
+            + (f"crew {o.crew}" if o.crew else "no crew assigned")
+        ),
+    )
 
 
 def _customers_out(cond: CustomersOutCond, situation: Situation) -> Match:

@@ -107,6 +107,15 @@ class PlannedOutageCond(_Strict):
     min_customers: Annotated[int, Field(ge=0)] = 0
 
 
+class OverdueOrdersCond(_Strict):
+    """At least ``min`` open work orders escalated to ``level`` (a warning before a deadline,
+    or its breach) on ``step`` (arrival, restoration or any) — the 督办 of overdue repairs."""
+
+    min: Annotated[int, Field(ge=1)] = 1
+    level: Literal["warning", "breach"] = "breach"
+    step: Literal["arrival", "restoration", "any"] = "any"
+
+
 class Condition(_Strict):
     """Exactly one of the keys: a leaf condition, or ``all`` / ``any`` of conditions."""
 
@@ -118,6 +127,7 @@ class Condition(_Strict):
     call_rate: CallRateCond | None = None
     warning: WarningCond | None = None
     planned_outage: PlannedOutageCond | None = None
+    overdue_orders: OverdueOrdersCond | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Condition:

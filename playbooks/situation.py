@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -52,6 +52,24 @@ class Planned:
     reason: str = ""
 
 
+#: Crew statuses that end a work order's arrival deadline.
+ON_SITE = ("on_site", "repairing")
+
+
+@dataclass
+class OverdueOrder:
+    """A work order escalated by the engine (`SlaEscalated`) and not yet past that step."""
+
+    order: str
+    incident: str
+    step: str
+    level: str
+    due: datetime
+    area_class: str
+    crew: str | None
+    substation: str | None = None
+
+
 @dataclass
 class WarningInForce:
     """A weather or heat warning."""
@@ -81,6 +99,7 @@ class Situation:
     newly_out: deque[tuple[datetime, int]] = field(default_factory=deque)
     calls_by_bucket: dict[str, int] = field(default_factory=dict)
     rule_set: str = "normal"
+    overdue: dict[str, OverdueOrder] = field(default_factory=dict)
 
     # -- applying events --------------------------------------------------------------------
 
@@ -132,6 +151,25 @@ class Situation:
             self.storms.pop(event.scope, None)
         elif isinstance(event, ev.RuleSetChanged):
             self.rule_set = event.rule_set
+        elif isinstance(event, ev.SlaEscalated):
+            outage = self.outages.get(event.incident)
+            self.overdue[event.order] = OverdueOrder(
+                event.order,
+                event.incident,
+                event.step,
+                event.level,
+                event.due,
+                event.area_class,
+                event.crew,
+                outage.substation if outage is not None else None,
+            )
+        elif isinstance(event, ev.WorkOrderClosed):
+            self.overdue.pop(event.order, None)
+        elif isinstance(event, ev.CrewStatusChanged) and event.status in ON_SITE:
+            # A crew on site ends the arrival deadline; the restoration one escalates anew.
+            late = self.overdue.get(event.order or "")
+            if late is not None and late.step == "arrival":
+                del self.overdue[late.order]
         self.forget(self.now)
 
     def _call(self, at: datetime) -> None:
@@ -220,6 +258,7 @@ class Situation:
             "newly_out": [[at.isoformat(), n] for at, n in self.newly_out],
             "calls_by_bucket": self.calls_by_bucket,
             "rule_set": self.rule_set,
+            "overdue": {k: asdict(v) | {"due": v.due.isoformat()} for k, v in self.overdue.items()},
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -251,6 +290,10 @@ class Situation:
         self.newly_out = deque((_t(at), int(n)) for at, n in data["newly_out"])
         self.calls_by_bucket = dict(data["calls_by_bucket"])
         self.rule_set = data["rule_set"]
+        self.overdue = {  # absent from snapshots written before work orders existed
+            k: OverdueOrder(**(v | {"due": _t(v["due"])}))
+            for k, v in data.get("overdue", {}).items()
+        }
 
 
 def _bucket(at: datetime) -> datetime:

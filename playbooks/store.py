@@ -189,10 +189,13 @@ class RedisRunnerStore(RunnerStore):
                 return
             pipe = self.client.pipeline(transaction=True)
             if self._pending:
-                pipe.rpush(self.keys.audit, *(
-                    orjson.dumps([at, pb, act, kind, body.decode(), by])
-                    for at, pb, act, kind, body, by in self._pending
-                ))
+                pipe.rpush(
+                    self.keys.audit,
+                    *(
+                        orjson.dumps([at, pb, act, kind, body.decode(), by])
+                        for at, pb, act, kind, body, by in self._pending
+                    ),
+                )
             if state is not None:
                 pipe.set(self.keys.state, orjson.dumps(state))
             pipe.execute()
@@ -222,8 +225,9 @@ class RedisRunnerStore(RunnerStore):
                 and (since is None or at >= since.isoformat())
             ):
                 found.append(
-                    AuditRow(seq, datetime.fromisoformat(at), pb, act, kind_,
-                             orjson.loads(detail), by)
+                    AuditRow(
+                        seq, datetime.fromisoformat(at), pb, act, kind_, orjson.loads(detail), by
+                    )
                 )
         return found
 

@@ -68,11 +68,29 @@ def _activated(result: DrillResult, playbook: str) -> datetime:
     return rows[0].at
 
 
-def test_quiet_day_fires_nothing(quiet_drill: DrillResult) -> None:
+#: Pages the dispatcher when a work order misses its deadline: on a simulated day nobody
+#: reports a crew on site, so every outage longer than its arrival limit is overdue.
+SLA = "sla-overdue"
+
+
+def test_quiet_day_fires_nothing_but_the_overdue_order_page(
+    network: Network, quiet: list[Message], quiet_drill: DrillResult
+) -> None:
     assert quiet_drill.events > 50  # the engine did see calls and two outages
-    fired = [(r.playbook, r.kind) for r in quiet_drill.audit]
-    assert fired == []
-    assert quiet_drill.sent == []
+    assert {r.playbook for r in quiet_drill.audit} == {SLA}
+    # The oracle: the engine's own escalations, without the runner.
+    breaches = [
+        e
+        for e in _engine_events(network, quiet)
+        if isinstance(e, ev.SlaEscalated) and e.level == "breach"
+    ]
+    assert breaches
+    first = breaches[0]
+    assert first.at <= _activated(quiet_drill, SLA) <= first.at + TICK
+    pages = [m for m in quiet_drill.sent if m["channel"] == "escalate"]
+    assert pages and {m["channel"] for m in quiet_drill.sent} == {"escalate"}
+    assert pages[0]["roles"] == ["repair_dispatcher", "duty_officer"]
+    assert first.order in pages[0]["message"]["en"] and first.order in pages[0]["message"]["zh-CN"]
 
 
 def test_typhoon_standby_fires_on_the_warning(storm_drill: DrillResult) -> None:
@@ -177,7 +195,7 @@ def test_heat_wave_fires_on_a_heat_warning_only(
          "kind": "heat", "level": "red", "area": "all"}
     )  # fmt: skip
     result = run_drill(load_playbooks(), network, sorted([*quiet, heat], key=_ts))
-    assert [r.playbook for r in result.activations()] == ["heat-wave"]
+    assert [r.playbook for r in result.activations() if r.playbook != SLA] == ["heat-wave"]
     assert _activated(result, "heat-wave") == start + timedelta(hours=1)
     staffing = result.first("result", "heat-wave")
     assert staffing is not None and staffing.detail["interval_minutes"] == 30
@@ -200,10 +218,12 @@ def test_planned_notice_goes_out_24_hours_ahead(
          "reason": "pole replacement"}
     )  # fmt: skip
     result = run_drill(load_playbooks(), network, [planned, *quiet])
-    assert [r.playbook for r in result.activations()] == ["planned-outage-notice"]
+    assert [r.playbook for r in result.activations() if r.playbook != SLA] == [
+        "planned-outage-notice"
+    ]
     due = start - timedelta(hours=24)
     assert due <= _activated(result, "planned-outage-notice") <= due + TICK
-    [sms] = [m for m in result.sent if m["channel"] == "sms"]
+    [sms] = [m for m in result.sent if m["channel"] == "sms"]  # the page is not an SMS push
     assert sms["kind"] == "planned_notice" and len(sms["target"]["incidents"]) == 1
     substation = situation_for(network).device_substation[device]
     [ivr] = [m for m in result.sent if m["channel"] == "ivr_publish"]

@@ -20,6 +20,7 @@ SHIPPED = {
     "call-surge",
     "heat-wave",
     "planned-outage-notice",
+    "sla-overdue",
 }
 GOOD = """\
 id: ok
