@@ -2,15 +2,14 @@
 // shape and colour by status — a triangle while it travels (dispatched, en route), a diamond
 // at the site (on site, repairing), a hollow triangle when it has no order (available, off
 // shift). A crew working an order gets its name beside it (on the left: an outage's label is
-// on its right), placed by the map with its other labels so that none hides another. A crew at
-// the site sits up and left of the outage's own marker, so that both show. Markers keep their size on
-// screen (the map sets --px, SVG units per screen pixel); a click on a working crew selects
-// its incident.
+// on its right), placed by the map with its other labels so that none hides another. A crew
+// at the site sits up and left of the outage's own marker, so that both show. Markers keep
+// their size on screen (the map sets --px, SVG units per screen pixel); a click on a working
+// crew selects its incident.
 
 import { fmtTime } from "./dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-export const CREW_STATUSES = ["dispatched", "en_route", "on_site", "repairing", "available", "off_shift"];
 const TRAVEL = new Set(["dispatched", "en_route"]);
 const AT_SITE = new Set(["on_site", "repairing"]);
 // In screen pixels (the group is scaled by --px).

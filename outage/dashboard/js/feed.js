@@ -12,7 +12,7 @@ function describe(type, e, engineTime) {
     case "IncidentMerged": return `${e.incident} merged into ${e.into}: its calls are on ${e.into} now`;
     case "OutageConfirmed": return `${e.incident} confirmed by ${e.by}`;
     case "CrewDispatched": return `${e.incident}: crew ${e.crew} dispatched`;
-    case "EtrChanged": return `${e.incident}: ETR ${e.etr ? fmtTime(e.etr, engineTime) : "cleared"}${e.previous ? ` (was ${fmtTime(e.previous, engineTime)})` : ""}`;
+    case "EtrChanged": return `${e.incident}: ETR ${e.etr ? fmtTime(e.etr, engineTime) : "cleared"}${e.previous ? ` (was ${fmtTime(e.previous, engineTime)})` : ""}${e.source && e.source !== "officer" ? ` from the ${e.source}` : ""}`;
     case "OutagePartiallyRestored": return `${e.incident} partially restored (${fmtInt(e.customers_still_out)} still out)`;
     case "OutageRestored": return `${e.incident} restored (${fmtInt(e.customers)} customers)`;
     case "IncidentCancelled": return `${e.incident} cancelled: ${e.reason}`;

@@ -24,6 +24,8 @@ const ACTIVE = new Set(["predicted", "confirmed", "dispatched", "partially_resto
 // Events replayed from the journal when the page opens (the feed keeps 60 lines of them).
 const BACKLOG = 2000;
 const LIST_NOTES = new Set(["IncidentMerged", "PredictionMoved", "OutageRestored", "IncidentCancelled"]);
+// Each crew's last status and order in the feed: a report that only moves it is not a line.
+const crewLines = new Map();
 
 const storm = new StormStatus();
 const engineTime = () => storm.engineTime;
@@ -74,6 +76,14 @@ const refresher = new Refresher({
 const live = new LiveStream(refresher, {
   onFeed: (type, event, seq) => {
     if (type === "PlaybookAudit" && !PLAYBOOK_FEED.has(event.kind)) return;
+    // The engine re-estimates ETRs across a storm's queue at every change: the list and the
+    // panel show them (with their source); the feed keeps the ETRs a person gave.
+    if (type === "EtrChanged" && event.source === "estimated") return;
+    if (type === "CrewStatusChanged") {
+      const line = `${event.status} ${event.order}`;
+      if (crewLines.get(event.crew) === line) return;
+      crewLines.set(event.crew, line);
+    }
     if (LIST_NOTES.has(type)) list.note(type, event, engineTime());
     feed.add(type, event, seq);
   },
@@ -163,6 +173,7 @@ function wipe() {
   map.clearIncidents();
   state.orders = [];
   state.crews = [];
+  crewLines.clear();
   list.clear();
   orders.clear();
   $("#legend-crews").hidden = true;
