@@ -20,6 +20,7 @@ from outage.api.serve import create_app, key_ring, serve_forever, warm
 from outage.api.session import secret_file
 from outage.api.settings import ServiceSettings
 from outage.api.statelock import StateDirLock
+from outage.api.ticker import WallTicker
 from outage.bootstrap import Network, RestorationSetup
 from outage.cli.output import err, fail
 from outage.errors import OutageError
@@ -115,6 +116,15 @@ def serve(
         float,
         typer.Option(help="Days an officer's ETR may be after the command (0: no limit).", min=0),
     ] = (DEFAULT_CLOCK.etr_horizon_s or 0) / DAY,
+    tick_seconds: Annotated[
+        float,
+        typer.Option(
+            help="Post a clock tick this often while no signal moves event time on, so SLA "
+            "escalations and ETR updates happen on time on a quiet night (0: never; replays of "
+            "storms on a fixed past date want 0).",
+            min=0,
+        ),
+    ] = 30.0,
     migrate_topology: Annotated[
         bool,
         typer.Option(
@@ -200,6 +210,9 @@ def serve(
         )
     if admin_key is not None:
         err.print(f"no --keys file: an admin key was written to {admin_key} (mode 600)")
+    ticker = WallTicker(runtime, tick_seconds) if tick_seconds > 0 else None
+    if ticker is not None:
+        ticker.start()
 
     def ready() -> None:
         err.print(
@@ -210,6 +223,8 @@ def serve(
     try:
         serve_forever(app, host, port, ready)
     finally:
+        if ticker is not None:
+            ticker.stop()
         if services is not None:
             services.stop()
         if redis_store:

@@ -155,16 +155,20 @@ class Estimator:
         by_id = {o.id: o for o in orders}
         out: dict[str, Estimate] = {}
         queues: dict[str, _Queue] = {}
+        working: set[str] = set()
         for crew in crews:
-            if crew.status == "off_shift" or not on_shift.get(crew.crew.id, True):
-                continue
-            queue = _Queue(crew, now, crew.lonlat)
             order = by_id.get(crew.order or "") if crew.busy else None
             if order is not None:
+                # A crew at work finishes its job, whatever its rostered shift says.
                 out[order.id] = self.single(order, crew, "storm", now)
+                working.add(crew.crew.id)
+            if crew.status == "off_shift" or not on_shift.get(crew.crew.id, True):
+                continue  # takes no further jobs
+            queue = _Queue(crew, now, crew.lonlat)
+            if order is not None:
                 queue.busy_with(order, fixed.get(order.id), self, now)
             queues[crew.crew.id] = queue
-        waiting = [o for o in by_id.values() if o.crew is None or o.crew not in queues]
+        waiting = [o for o in by_id.values() if o.crew is None or o.crew not in working]
         if self.rules.storm_dispatch == "customers":
             waiting.sort(key=lambda o: (-o.customers, o.opened_at, o.id))
         else:

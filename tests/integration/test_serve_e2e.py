@@ -50,6 +50,8 @@ class Service:
             # The tests replay storms simulated on a fixed date: judge no signal by its age.
             "--max-signal-age",
             "0",
+            "--tick-seconds",  # the storms are on a fixed past date: no wall-clock ticks
+            "0",
             *extra,
         ]
         self.log = tmp / "serve.log"

@@ -49,6 +49,7 @@ class Serve:
             "--state-dir", str(self.state_dir), "--keys", str(keys_file), "--port", str(self.port),
             "--store", url, "--prefix", prefix, "--role", role,
             "--max-signal-age", "0",  # the storms are simulated on a fixed date
+            "--tick-seconds", "0",
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
 

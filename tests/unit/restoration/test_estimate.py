@@ -154,3 +154,21 @@ def test_queued_etr_quantile_matches_a_monte_carlo_of_the_queue() -> None:
     simulated = float(np.quantile(total, 0.8))
     quoted = (plan["c"].etr - T0).total_seconds() / 60
     assert quoted == pytest.approx(simulated, rel=0.04)
+
+
+def test_a_crew_working_past_its_shift_finishes_its_job_but_takes_no_other() -> None:
+    """Its own order is quoted from the crew on site (not queued behind the others); the
+    waiting order goes to the crew on shift even though the working one is nearer."""
+    estimator = _estimator(_history(60.0, 0.01))
+    own = _order("own", 0.0, 5)
+    own.crew, own.dispatched_at, own.on_site_at = "X", T0, T0
+    waiting = _order("next", 0.0, 5)
+    late, other = _crew("X", 0.0), _crew("Y", 30.0)
+    late.status, late.order = "on_site", "own"
+    plan = estimator.plan([own, waiting], [late, other], {}, T0, {"X": False, "Y": True})
+    # on site at T0: 60 min of repair
+    assert (plan["own"].etr - T0).total_seconds() / 60 == pytest.approx(60.0, abs=1.5)
+    assert "crew on site" in plan["own"].basis
+    # Y: 5 min dispatch delay, 5 min mobilising, 30 km at 60 km/h, 60 min repair
+    assert (plan["next"].etr - T0).total_seconds() / 60 == pytest.approx(100.0, abs=1.5)
+    assert "crew Y" in plan["next"].basis
