@@ -84,12 +84,17 @@ class Row:
     fitted: bool
 
     def spec(self, seed: int, feeder: Grid) -> StormSpec:
-        """The storm of this row for one seed (faults scaled to the feeder's size)."""
+        """The storm of this row for one seed (faults scaled to the feeder's size). SCADA
+        reports the breakers, relays and reclosers, as the topology says they are telemetered:
+        without it a head-breaker lockout is hundreds of transformer tickets (the engine holds
+        a telemetered device to SCADA), which measures the inference, not the ETRs."""
         if self.weather == "normal":
-            return normal_weather(seed)
-        transformers = len(feeder.topology.transformer_ids)
-        faults = max(4, min(40, transformers // 6))
-        return storm(seed, faults=faults, nested=min(3, faults // 4))
+            made = normal_weather(seed)
+        else:
+            transformers = len(feeder.topology.transformer_ids)
+            faults = max(4, min(40, transformers // 6))
+            made = storm(seed, faults=faults, nested=min(3, faults // 4))
+        return made.model_copy(update={"scada": made.scada.model_copy(update={"enabled": True})})
 
 
 ROWS = (
