@@ -22,6 +22,7 @@ from outage.api.settings import ServiceSettings
 from outage.api.statelock import StateDirLock
 from outage.api.ticker import WallTicker
 from outage.bootstrap import Network, RestorationSetup
+from outage.cli.options import CrewsOption, EtrHistoryOption
 from outage.cli.output import err, fail
 from outage.errors import OutageError
 from outage.rules import load_rules
@@ -45,20 +46,8 @@ def serve(
         Path | None, typer.Option(help="Customers CSV (default: next to the GeoPackage).")
     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Prediction rules YAML.")] = None,
-    crews: Annotated[
-        Path | None,
-        typer.Option(
-            help="Crew roster YAML (ids, skills, depot lon/lat, shift); without one, "
-            "crews are whoever is dispatched."
-        ),
-    ] = None,
-    etr_history: Annotated[
-        Path | None,
-        typer.Option(
-            help="Restoration-time history YAML (from `outage etr fit`; default: the "
-            "shipped table)."
-        ),
-    ] = None,
+    crews: CrewsOption = None,
+    etr_history: EtrHistoryOption = None,
     state_dir: Annotated[
         Path,
         typer.Option(help="Journal, SMS outbox, playbook state and job store live here (created)."),

@@ -14,6 +14,7 @@ import typer
 
 from grid.errors import GridError
 from outage.bootstrap import Network, RestorationSetup
+from outage.cli.options import CrewsOption, EtrHistoryOption
 from outage.cli.output import emit_json, err, fail
 from outage.errors import OutageError
 from outage.rules import load_rules
@@ -33,20 +34,8 @@ def worker(
         Path | None, typer.Option(help="Customers CSV (default: next to the GeoPackage).")
     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Prediction rules YAML.")] = None,
-    crews: Annotated[
-        Path | None,
-        typer.Option(
-            help="Crew roster YAML (ids, skills, depot lon/lat, shift); without one, "
-            "crews are whoever is dispatched."
-        ),
-    ] = None,
-    etr_history: Annotated[
-        Path | None,
-        typer.Option(
-            help="Restoration-time history YAML (from `outage etr fit`; default: the "
-            "shipped table)."
-        ),
-    ] = None,
+    crews: CrewsOption = None,
+    etr_history: EtrHistoryOption = None,
     partitions: Annotated[
         str | None,
         typer.Option(
