@@ -79,6 +79,8 @@ class Engine:
         self.calls_received = 0
         self.signals_applied = 0
         self._out: list[ev.Event] = []
+        #: How many of ``_out`` the restoration desk has seen (`_observe`).
+        self._observed = 0
         model = self.rules.inference
         self.likelihood = Likelihood.of(model)
         self.tree = InferenceTree(
@@ -170,6 +172,7 @@ class Engine:
             check_command(self, message)  # raises before anything changes
         self._seen[space].add(message.id)
         self._out = []
+        self._observed = 0
         self.registry.fresh = set()
         ts = message.ts if isinstance(message, Command) else signal_ts(message)
         self._advance(ts)
@@ -178,7 +181,7 @@ class Engine:
             handle_command(self, message)
         else:
             handle_signal(self, message)
-        self.restoration.observe(list(self._out))
+        self._observe()
         out, self._out = self._out, []
         return out
 
@@ -214,13 +217,14 @@ class Engine:
     def finish(self, until: datetime | None = None) -> list[ev.Event]:
         """Run timers up to ``until`` (default: now), weigh silence then, evaluate storms."""
         self._out = []
+        self._observed = 0
         self.registry.fresh = set()
         if self.now is not None:
             end = max(until or self.now, self.now)
             self._advance(end)
             self._infer_at(end)
             self._evaluate_storm(self.now)
-            self.restoration.observe(list(self._out))
+            self._observe()
             self.restoration.flush(self.now)
         out, self._out = self._out, []
         return out
@@ -299,17 +303,36 @@ class Engine:
             self._next_inference_tick = _boundary(ts, self._tick)
             self._next_storm_tick = _boundary(ts, STORM_TICK)
             self.tree.tick(seconds(ts))
-        while (due := self.timers.next_at()) is not None and due <= ts:
-            self._ticks_until(due)
-            self.now = max(self.now, due)
-            for action, key in self.timers.pop_due(due):
-                if action.startswith(DESK_TIMER):
-                    self.restoration.on_timer(action, key, due)
-                else:
-                    run_timer(self, action, self.incidents[key], due)
-        self._ticks_until(ts)
+        while True:
+            while (due := self.timers.next_at()) is not None and due <= ts:
+                self._ticks_until(due)
+                self._observe()
+                self.now = max(self.now, due)
+                for action, key in self.timers.pop_due(due):
+                    if action.startswith(DESK_TIMER):
+                        self.restoration.on_timer(action, key, due)
+                    else:
+                        run_timer(self, action, self.incidents[key], due)
+                self._observe()
+            self._ticks_until(ts)
+            self._observe()
+            # A tick may have set a timer that is already due (a storm re-plan for a
+            # prediction it made): run it now, before the signal, not after the next one.
+            due = self.timers.next_at()
+            if due is None or due > ts:
+                break
         if ts > self.now:
             self.now = ts
+
+    def _observe(self) -> None:
+        """Show the restoration desk the events emitted since it last looked, at the event
+        time they happened (a prediction made by a tick inside `_advance` is seen then, so its
+        work order and ETR are not stamped with the later signal's time). The events the desk
+        emits itself are not shown back to it."""
+        fresh = self._out[self._observed :]
+        if fresh:
+            self.restoration.observe(fresh)
+        self._observed = len(self._out)
 
     def _ticks_until(self, at: datetime) -> None:
         assert self._next_inference_tick is not None and self._next_storm_tick is not None
@@ -318,6 +341,7 @@ class Engine:
             boundary = _floor(at, self._tick)
             self.now = max(self.now, boundary)
             self._infer_at(boundary)
+            self._observe()  # before the storm tick moves event time on
             self._next_inference_tick = boundary + self._tick
         if at >= self._next_storm_tick:
             boundary = _floor(at, STORM_TICK)

@@ -20,6 +20,9 @@ from outage.events import to_json
 from outage.restoration.config import RestorationRules, SlaLimits
 from outage.restoration.roster import Crew, Point, Roster
 from outage.rules import Rules
+from outage.signals import parse_signal
+from scenarios.crews import storm
+from scenarios.generate import generate_storm
 
 from .conftest import T0, Driver, Feeder
 
@@ -341,3 +344,36 @@ def test_callers_are_due_a_follow_up_and_an_sms_reply_needs_no_incident(
     assert (answer.incident, answer.premise, answer.score) == (incident, premise, 5)  # type: ignore[attr-defined]
     driver.send(71, type="followup", phone=phone, score=2)  # nothing pending any more
     assert driver.engine.rejected[-1]["reason"].startswith("incident: no follow-up is pending")
+
+
+def test_in_a_storm_every_prediction_has_an_etr_within_a_minute_and_time_only_moves_on(
+    city: Network,
+) -> None:
+    """A blind-generator storm with its crews, replayed signal by signal: whatever made the
+    prediction (a call, a meter, the silence tick inside a later signal), its first estimated
+    ETR follows within a minute of event time, and no event is stamped before one already
+    emitted (the scorer's clock, `scenarios.etr_score`, is the running maximum)."""
+    made = generate_storm(city.topology, storm(5, faults=12), customers=city.tables.customers)
+    engine = build_engine(city, roster=Roster.model_validate(made.roster()))
+    events: list[Any] = []
+    first = made.signals[0]["ts"]
+    events += engine.handle(
+        Command(id="cmd-storm", ts=first, by="duty", action="rule_set", rule_set="storm")
+    )
+    for signal in made.signals:
+        events += engine.handle(parse_signal(signal))
+    events += engine.finish()
+    stamps = [e.at for e in events]
+    assert stamps == sorted(stamps)
+    predicted = {e.incident: e.at for e in events if e.type == "OutagePredicted"}
+    first_etr: dict[str, Any] = {}
+    for e in events:
+        if e.type == "EtrChanged" and e.etr is not None:
+            first_etr.setdefault(e.incident, e.at)
+    assert len(predicted) >= 5
+    late = {
+        i: (at, first_etr.get(i))
+        for i, at in predicted.items()
+        if i in first_etr and first_etr[i] - at > timedelta(minutes=1)
+    }
+    assert late == {}
