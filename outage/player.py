@@ -281,7 +281,8 @@ class StormPlayer:
                 i.id
                 for i in runtime.engine.open_incidents()
                 if i.customers >= ETR_MIN_CUSTOMERS
-                and i.etr is None
+                # the big outages get the officer's own ETR, over the engine's estimate
+                and i.etr_source != "officer"
                 and i.id not in self._etr_given
                 and now - i.started >= ETR_AFTER
             ]
