@@ -61,14 +61,10 @@ def build_engine(
     *,
     roster: Roster | Path | None = None,
     history: RepairHistory | Path | None = None,
-    restoration: RestorationSetup | None = None,
 ) -> Engine:
     """An engine over ``network`` with ``rules`` (a Rules object, a YAML path, or defaults),
     the crew ``roster`` (none: crews are whoever is dispatched) and the restoration-time
-    ``history`` (default: the shipped table); ``restoration`` gives both at once."""
-    if restoration is not None:
-        roster = roster or restoration.roster
-        history = history or restoration.history
+    ``history`` (default: the shipped table)."""
     if not isinstance(rules, Rules):
         rules = load_rules(rules)
     if roster is not None and not isinstance(roster, Roster):

@@ -75,8 +75,9 @@ class Runtime:
             if not migrate_topology:
                 raise mismatch(journal.path, stored, identity, journal.message_count())
             self.migration = Migration(stored, identity)
+        setup = restoration or RestorationSetup()
         self.host = EngineHost(
-            build_engine(network, rules, restoration=restoration),
+            build_engine(network, rules, roster=setup.roster, history=setup.history),
             journal,
             listeners=[self._on_event],
             observe=self.migration.observe if self.migration is not None else None,

@@ -187,18 +187,7 @@ class InferenceTree:
         old = self.summary.get(premise)
         if old == new:
             return []
-        node = self.premise_node(premise)
-        if new is None:
-            del self.summary[premise]
-        else:
-            self.summary[premise] = new
-        reporters = self.reporters.setdefault(node, {})
-        if new is not None and new.reports:
-            reporters[premise] = new.first
-        else:
-            reporters.pop(premise, None)
-        if not reporters:
-            del self.reporters[node]
+        node = self._store(premise, new)
         o_called, o_gasp, o_kind, o_first, o_on = (
             (old.called, old.gasped, old.kind, old.first, old.energised)
             if old
@@ -228,6 +217,22 @@ class InferenceTree:
         )
         return flips
 
+    def _store(self, premise: int, new: PremiseSummary | None) -> int:
+        """Keep ``new`` as the premise's summary and its node's reporters; returns the node."""
+        node = self.premise_node(premise)
+        if new is None:
+            del self.summary[premise]
+        else:
+            self.summary[premise] = new
+        reporters = self.reporters.setdefault(node, {})
+        if new is not None and new.reports:
+            reporters[premise] = new.first
+        else:
+            reporters.pop(premise, None)
+        if not reporters:
+            del self.reporters[node]
+        return node
+
     def set_premises(self, updates: dict[int, PremiseSummary | None]) -> list[int]:
         """Replace many premises' summaries at once (a restoration ends the epoch of every
         premise below it): aggregates are updated path by path, then every node touched is
@@ -238,18 +243,7 @@ class InferenceTree:
             old = self.summary.get(premise)
             if old == new:
                 continue
-            node = self.premise_node(premise)
-            if new is None:
-                del self.summary[premise]
-            else:
-                self.summary[premise] = new
-            reporters = self.reporters.setdefault(node, {})
-            if new is not None and new.reports:
-                reporters[premise] = new.first
-            else:
-                reporters.pop(premise, None)
-            if not reporters:
-                del self.reporters[node]
+            node = self._store(premise, new)
             o = old or PremiseSummary(False, False, 0, NEVER, False)
             w = new or PremiseSummary(False, False, 0, NEVER, False)
             dk, dkk = int(w.called) - int(o.called), w.kind - o.kind
