@@ -334,7 +334,7 @@ def accuracy_table(results: list[dict[str, Any]]) -> str:
     for feeder in dict.fromkeys(r["feeder"] for r in results):
         lines = [f"**{feeder}**", "", head, rule, goal]
         for r in (r for r in results if r["feeder"] == feeder):
-            multi = _pct(r["multi_exact"]) + _miss(r["multi_exact"], GOALS["multi_exact"], True)
+            multi = _pct(r["multi_exact"]) + miss_mark(r["multi_exact"], GOALS["multi_exact"], True)
             tickets = r["tickets_per_outage"]
             wrongly = r["wrongly_over_truly"]
             inferred = r["wrongly_over_truly_without_noise_tickets"]
@@ -342,10 +342,10 @@ def accuracy_table(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"| {r['row']} | {r['meters']:.0%} | {r['storms']} | {r['faults_with_calls']} "
                 f"| {_pct(r['exact'])} | {_pct(r['equivalent'])} | {multi} ({r['multi_faults']}) "
-                f"| {_num(tickets)}{_miss(tickets, GOALS['tickets'], False)} "
+                f"| {_num(tickets)}{miss_mark(tickets, GOALS['tickets'], False)} "
                 f"| {_num(r['noise_tickets_per_storm'])} "
-                f"| {_pct(wrongly)}{_miss(wrongly, GOALS['wrongly'], False)} "
-                f"| {_pct(inferred)}{_miss(inferred, GOALS['wrongly'], False)} "
+                f"| {_pct(wrongly)}{miss_mark(wrongly, GOALS['wrongly'], False)} "
+                f"| {_pct(inferred)}{miss_mark(inferred, GOALS['wrongly'], False)} "
                 f"| {_num(r['multi_minutes_to_correct_median'], 1)} | {r['never_correct']} "
                 f"| {whole}{' ✗' if whole > GOALS['whole_feeder'] else ''} |"
             )
@@ -380,7 +380,8 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _miss(value: float | None, goal: float, above: bool) -> str:
+def miss_mark(value: float | None, goal: float, above: bool) -> str:
+    """`` ✗`` after a figure that misses its goal (``above``: the goal is a minimum)."""
     if value is None:
         return ""
     return "" if (value >= goal if above else value <= goal) else " ✗"

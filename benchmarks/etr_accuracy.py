@@ -56,7 +56,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine_accuracy import FEEDERS, Feeder, load  # noqa: E402
+from engine_accuracy import FEEDERS, Feeder, load, miss_mark  # noqa: E402
 
 from outage.bootstrap import Network, build_engine  # noqa: E402
 from outage.restoration.history import RepairHistory, fit, restorations  # noqa: E402
@@ -281,10 +281,11 @@ def table(results: list[dict[str, Any]]) -> str:
                     r["feeder"],
                     r["row"],
                     f"{r['customers_out']:,}",
-                    _pct(r["first_on_time"]) + _miss(r["first_on_time"], GOALS["on_time"], True),
+                    _pct(r["first_on_time"])
+                    + miss_mark(r["first_on_time"], GOALS["on_time"], True),
                     _num(r["first_median_abs"])
                     + (
-                        _miss(r["first_median_abs"], GOALS["median_abs_normal"], False)
+                        miss_mark(r["first_median_abs"], GOALS["median_abs_normal"], False)
                         if normal
                         else ""
                     ),
@@ -293,7 +294,8 @@ def table(results: list[dict[str, Any]]) -> str:
                     _pct(r["last_on_time"]),
                     _num(r["last_median_abs"]),
                     _pct(r["share_with_etr"]),
-                    _num(r["to_etr_max"], 1) + _miss(r["to_etr_max"], GOALS["to_etr_max"], False),
+                    _num(r["to_etr_max"], 1)
+                    + miss_mark(r["to_etr_max"], GOALS["to_etr_max"], False),
                     _num(r["moves_per_incident"], 2),
                 ]
             )
@@ -308,12 +310,6 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
-
-
-def _miss(value: float | None, goal: float, above: bool) -> str:
-    if value is None:
-        return ""
-    return "" if (value >= goal if above else value <= goal) else " ✗"
 
 
 if __name__ == "__main__":

@@ -67,6 +67,19 @@ def watched(browser: Browser) -> Iterator[Watched]:
     context.close()
 
 
+@pytest.fixture
+def officer_page(browser: Browser) -> Iterator[Watched]:
+    """A 1600 px page in New York, not the utility's zone: every time on the page must still
+    read in the utility's zone."""
+    context = browser.new_context(
+        viewport={"width": 1600, "height": 1000}, timezone_id="America/New_York"
+    )
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield Watched(page)
+    context.close()
+
+
 def sign_in(watched: Watched, dashboard: Dashboard) -> Page:
     """Open the page, sign in with the officer key, wait for the network to be drawn."""
     page = watched.page

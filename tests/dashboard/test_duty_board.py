@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from outage.bootstrap import Network
 from outage.simulate import premise_points, simulate_storm
 from tests.conftest import DEMO_GPKG
-from tests.dashboard.conftest import SCREENSHOTS, Watched, wait_until
+from tests.dashboard.conftest import SCREENSHOTS, Watched, sign_in, wait_until
 from tests.dashboard.server import Dashboard, start
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -106,18 +106,6 @@ def storm() -> dict[str, Any]:
     return {"signals": signals, "end": end, "network": network}
 
 
-@pytest.fixture
-def officer_page(browser: Browser) -> Iterator[Watched]:
-    # New York, not the utility's zone: every time on the page must still read Shanghai time.
-    context = browser.new_context(
-        viewport={"width": 1600, "height": 1000}, timezone_id="America/New_York"
-    )
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield Watched(page)
-    context.close()
-
-
 def shanghai(iso: str) -> str:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZONE).strftime("%H:%M")
 
@@ -157,17 +145,6 @@ def no_bad_text(page: Page) -> None:
 
 def ids(page: Page, selector: str) -> list[str]:
     return page.eval_on_selector_all(selector, "els => els.map(e => e.dataset.id)")  # type: ignore[no-any-return]
-
-
-def sign_in(watched: Watched, board: Dashboard) -> Page:
-    page = watched.page
-    page.goto(f"{board.url}/")
-    page.fill("#login-key", board.keys["officer"])
-    page.click("#login button[type=submit]")
-    page.wait_for_selector("#login", state="hidden")
-    page.wait_for_selector("#map path.section")
-    page.wait_for_selector("#live[data-state=live]")
-    return page
 
 
 def shot(watched: Watched, name: str) -> Path:

@@ -18,9 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.dashboard.conftest import Watched, wait_until
+from tests.dashboard.conftest import Watched, sign_in, wait_until
 from tests.dashboard.server import Dashboard, start, storm_signals
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -48,28 +48,6 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     running = start(tmp, extra=("--crews", str(roster)))
     yield running
     running.service.stop()
-
-
-@pytest.fixture
-def officer_page(browser: Browser) -> Iterator[Watched]:
-    context = browser.new_context(
-        viewport={"width": 1600, "height": 1000}, timezone_id="America/New_York"
-    )
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield Watched(page)
-    context.close()
-
-
-def sign_in(watched: Watched, board: Dashboard) -> Page:
-    page = watched.page
-    page.goto(f"{board.url}/")
-    page.fill("#login-key", board.keys["officer"])
-    page.click("#login button[type=submit]")
-    page.wait_for_selector("#login", state="hidden")
-    page.wait_for_selector("#map path.section")
-    page.wait_for_selector("#live[data-state=live]")
-    return page
 
 
 def when(iso: str) -> datetime:
