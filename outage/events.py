@@ -181,6 +181,24 @@ class CallUnresolved(Event):
     reason: str
 
 
+#: Events that end a call on their own (see `ends_call` for hazards).
+CALL_OUTCOMES = (CallAttached, ServiceTicketOpened, CallUnresolved)
+
+
+def ends_call(event: Event) -> bool:
+    """True for the one event that says what became of an incoming call.
+
+    Every call the engine takes ends as exactly one of these, so counting them counts calls:
+    `CallAttached` (it joined an outage), `ServiceTicketOpened`, `CallUnresolved`, or a
+    `HazardReported` that no outage holds. A hazard on an outage also joins it
+    (`CallAttached`), so its `HazardReported` is a second record of the same call and is not
+    counted again. The call-rate chart, the call-surge and staffing inputs and the tests all
+    count calls with this one rule."""
+    if isinstance(event, HazardReported):
+        return event.incident is None
+    return isinstance(event, CALL_OUTCOMES)
+
+
 # -- planned work, devices, storm, weather ---------------------------------------------------
 
 

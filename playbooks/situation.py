@@ -1,7 +1,7 @@
 """The situation: a small projection of engine events that playbook conditions read.
 
-It tracks the open outages (customers, substation, ETR), calls as they arrive (every call ends
-as exactly one of `CallAttached`, `HazardReported`, `ServiceTicketOpened`, `CallUnresolved`),
+It tracks the open outages (customers, substation, ETR), calls as they arrive (counted with
+`outage.events.ends_call`, the one event that ends each call),
 customers newly out (the staffing forecast), warnings in force, planned work and declared
 storms. Everything is keyed on event time, never the wall clock, and the whole projection
 round-trips through JSON (`to_dict` / `from_dict`) so the runner can persist it.
@@ -27,7 +27,6 @@ from outage.rules import StormDetection
 MEMORY = timedelta(hours=4)
 #: Calls are also counted in buckets of this size for the drill review's chart.
 BUCKET = timedelta(minutes=5)
-CALL_EVENTS = (ev.CallAttached, ev.HazardReported, ev.ServiceTicketOpened, ev.CallUnresolved)
 
 
 @dataclass
@@ -106,7 +105,7 @@ class Situation:
     def apply(self, event: ev.Event) -> None:
         """Fold one engine event into the situation."""
         self.now = event.at if self.now is None else max(self.now, event.at)
-        if isinstance(event, CALL_EVENTS):
+        if ev.ends_call(event):
             self._call(event.at)
         elif isinstance(event, ev.OutagePredicted):
             self.outages[event.incident] = Outage(event.customers, event.substation, event.device)

@@ -40,7 +40,6 @@ from .stream import EventStream, Item
 
 Listener = Callable[[int, Event], None]
 #: Every call ends in exactly one of these (a hazard call also attaches to its outage).
-CALL_EVENTS = (ev.CallAttached, ev.ServiceTicketOpened, ev.CallUnresolved)
 
 
 class Runtime:
@@ -152,7 +151,7 @@ class Runtime:
 
     def _on_event(self, seq: int, event: Event) -> None:
         self.view.apply(seq, event)
-        if isinstance(event, CALL_EVENTS):
+        if ev.ends_call(event):
             self.call_minutes[int(event.at.timestamp()) // 60] += 1
         self.stream.publish(seq, event.type, to_json(event))
         for listener in self.extra_listeners:

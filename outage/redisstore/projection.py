@@ -34,7 +34,6 @@ from .partition import Message, PartitionEngine
 
 log = logging.getLogger(__name__)
 #: Every call ends in exactly one of these (a hazard call also attaches to its outage).
-CALL_EVENTS = (ev.CallAttached, ev.ServiceTicketOpened, ev.CallUnresolved)
 
 
 @dataclass
@@ -109,7 +108,7 @@ class PartitionState:
             self._seq += 1
             self.view.apply(self._seq, event)
             batch.events.append((event.type, to_json(event), stream_id))
-            if isinstance(event, CALL_EVENTS):
+            if ev.ends_call(event):
                 batch.call_minutes[int(event.at.timestamp()) // 60] += 1
         if isinstance(message, Command):
             outcome = "rejected" if rejected else ("refused" if refusal else "applied")

@@ -16,11 +16,10 @@ import pytest
 from outage import events as ev
 from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost, Message
-from outage.signals import parse_signal
+from outage.signals import CallSignal, parse_signal
 from outage.simulate import simulate_storm
 from playbooks.drill import DrillResult, run_drill, simulated_storm, situation_for
 from playbooks.loader import load_playbooks
-from playbooks.situation import CALL_EVENTS
 
 TICK = timedelta(minutes=1)
 
@@ -157,10 +156,10 @@ def test_call_surge_fires_when_calls_pass_four_times_baseline(
     network: Network, storm: list[Message], storm_drill: DrillResult
 ) -> None:
     """Oracle: at each moment the runner looks (every engine event and every minute tick),
-    count calls over the last 15 minutes by brute force; the playbook must fire at the first
-    moment the surge has held for its 3-minute hold-down without a break."""
+    count the storm's posted calls over the last 15 minutes by brute force; the playbook must
+    fire at the first moment the surge has held for its 3-minute hold-down without a break."""
     events = _engine_events(network, storm)
-    calls = [e.at for e in events if isinstance(e, CALL_EVENTS)]
+    calls = [m.ts for m in storm if isinstance(m, CallSignal)]
     baseline = situation_for(network)
     window, hold = timedelta(minutes=15), timedelta(minutes=3)
 

@@ -9,21 +9,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
 import redis
 
 from outage.bootstrap import Network
-from outage.events import to_json
+from outage.events import ends_call, from_json, to_json
 from outage.host import decode
 from outage.redisstore.intake import RedisIntake
 from outage.redisstore.keys import GROUP, Keyspace
 from outage.redisstore.partition import Router
-from outage.redisstore.projection import CALL_EVENTS, PartitionState
+from outage.redisstore.projection import PartitionState
 from outage.redisstore.worker import EngineWorker, stream_id
 from outage.rules import Rules
 from tests.conftest import DEMO_GPKG, PROJECT
-
-CALL_EVENT_TYPES = {cls.__name__ for cls in CALL_EVENTS}
 
 
 def stream_ends(client: Any, keys: Keyspace, partitions: tuple[str, ...]) -> dict[str, str]:
@@ -92,11 +89,12 @@ def feed_events(client: Any, keys: Keyspace) -> list[tuple[int, str, bytes]]:
 
 
 def call_outcomes(client: Any, keys: Keyspace) -> Counter[str]:
-    """How many times each call id ended in a call event on the global feed."""
+    """How many times each call id ended (`outage.events.ends_call`) on the global feed."""
     seen: Counter[str] = Counter()
     for _, kind, body in feed_events(client, keys):
-        if kind in CALL_EVENT_TYPES:
-            seen[orjson.loads(body)["call"]] += 1
+        event = from_json(kind, body)
+        if ends_call(event):
+            seen[event.call] += 1
     return seen
 
 
