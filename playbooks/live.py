@@ -95,3 +95,9 @@ class QueuedRuleSetSwitch:
         with self._lock:
             queued, self._queue = self._queue, []
         return queued
+
+    def requeue(self, commands: list[Command]) -> None:
+        """Put back ``commands`` a failed submit did not deliver, ahead of newer ones (their
+        ids make a resubmit of any that did land a duplicate, not a second switch)."""
+        with self._lock:
+            self._queue[:0] = commands

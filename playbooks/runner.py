@@ -147,6 +147,7 @@ class PlaybookRunner:
         self.persist = persist
         self.tick_minutes = tick_minutes
         self.high_water = 0
+        self._applied = 0  # the last event counted into the situation
         #: Standby people called in by any activation; emptied when the last one stands down.
         self.called_in: list[str] = []
         self.now: datetime | None = None
@@ -181,12 +182,21 @@ class PlaybookRunner:
             if seq <= self.high_water:
                 return
             self._run_due(event.at)
-            self.situation.apply(event)
-            self.high_water = seq
+            # A retry after a failure below must not count the event into the situation
+            # twice; the high-water mark moves only once the event is fully handled, so a
+            # failure leaves it where a retry (or the journal's replay) picks it up again.
+            if seq != self._applied:
+                self.situation.apply(event)
+                self._applied = seq
             self._ensure_tick(event.at)
             self._evaluate(event.at)
             self._since_checkpoint += 1
-            self._commit()
+            handled, self.high_water = self.high_water, seq
+            try:
+                self._commit()
+            except BaseException:
+                self.high_water = handled
+                raise
 
     def advance(self, until: datetime) -> None:
         """Let event time run to ``until`` with no events (drills: the quiet tail)."""
@@ -359,11 +369,11 @@ class PlaybookRunner:
             self._dirty = True
         if now - state.holding_since < timedelta(minutes=playbook.hold_for_minutes):
             return
-        state.holding_since = None
         if playbook.activation.mode == "propose":
             self._propose(entry, match, now)
         else:
             self._activate(entry, match, now, "automatic")
+        state.holding_since = None  # only now: a failed activation is retried without a new hold
 
     def _propose(self, entry: _Entry, match: Match, now: datetime) -> None:
         playbook = entry.playbook
@@ -401,11 +411,19 @@ class PlaybookRunner:
             incidents=list(match.incidents),
             by=by,
         )
+        before = state.active, state.clear_since, state.proposal
         state.active, state.clear_since = record, None
         detail = {"reason": match.reason, "area": record.area, "incidents": record.incidents}
         self.store.audit(now, playbook.id, record.id, "activated", detail, by)
-        # Write-ahead: the activation is on disk before any message leaves.
-        self._commit(force=True)
+        # Write-ahead: the activation is on disk before any message leaves. If that fails,
+        # undo it: kept in memory only, a retry would see it active and never run its steps.
+        try:
+            self._commit(force=True)
+        except BaseException:
+            state.active, state.clear_since, state.proposal = before
+            state.activations -= 1
+            self.store.retract(record.id)
+            raise
         for step in playbook.then:
             self._run_step(entry, record, step.name, now)
         for n, follow_up in enumerate(playbook.schedule):

@@ -103,6 +103,11 @@ class RunnerStore:
         """Audit rows are waiting for `commit`."""
         return bool(self._pending)
 
+    def retract(self, activation: str) -> None:
+        """Forget the queued rows of ``activation`` (its write-ahead commit failed, so it is
+        undone and will be decided again)."""
+        self._pending = [row for row in self._pending if row[2] != activation]
+
     def commit(self, state: dict[str, Any] | None) -> None:
         """Write the queued audit rows and (if given) the state, in one transaction."""
         with self._lock:

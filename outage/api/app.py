@@ -18,6 +18,7 @@ from .auth import FailureLimiter, KeyRing
 from .clock import Clock, wall_clock
 from .compose import Services
 from .paths import ApiPaths, Dashboard
+from .pump import ConsumerStalled
 from .responses import Json
 from .runtime import Runtime
 from .session import Sessions
@@ -77,6 +78,7 @@ def create_app(
     if services is not None:
         app.state.services = services
         app.include_router(playbook_routes.router)
+        runtime.metrics.watch_consumers(services.pumps)
     if settings.dashboard_dir is not None:
         app.mount("/", Dashboard(directory=settings.dashboard_dir, html=True), name="dashboard")
     app.add_middleware(ApiPaths)
@@ -107,6 +109,15 @@ def _error_shapes(app: FastAPI) -> None:
         elif isinstance(exc, StoreUnavailable):
             detail += "; try again shortly"
         return Json({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(ConsumerStalled)
+    async def consumer_stalled(_request: Request, exc: ConsumerStalled) -> Json:
+        # Notify (or playbooks) keeps failing on an event; work queued behind it would wait.
+        return Json(
+            {"detail": f"{exc}; try again once /readyz is ready"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Json:

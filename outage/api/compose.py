@@ -341,7 +341,11 @@ def _after_playbooks(
     def after() -> None:
         commands = switch.drain()
         if commands:
-            runtime.submit(commands)
+            try:
+                runtime.submit(commands)
+            except Exception:
+                switch.requeue(commands)  # tried again after the next burst
+                raise
         runtime.publish_playbook_audit(runner)
 
     return after

@@ -10,7 +10,6 @@ an SMS update, 9 repeats everything in the other language: a caller hears their 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
@@ -107,7 +106,9 @@ def _keypad(
             signal = CallSignal(
                 type="call",
                 id=f"ivr-{call_id}",
-                ts=datetime.now(UTC),
+                # The commands' clock: the wall clock, never before the engine's own time (a
+                # storm replayed ahead of the wall clock must not get a call from its past).
+                ts=runtime.command_time(),
                 phone=phone,
                 kind="no_power",
                 note="reported on the IVR keypad",
@@ -131,11 +132,11 @@ def _text_me(runtime: Runtime, services: Any, phone: str, call_id: str) -> dict[
     answer = runtime.ivr.answer(CallerQuery(phone=phone)) if phone else None
     incident = answer["incident"] if answer and answer["known_outage"] else None
     queued = 0
+    at = runtime.command_time()
     if incident is not None and services is not None:
         notifier = services.notifier
-        at = runtime.command_time()
         queued = services.pumps["notify"].call(
-            lambda: notifier.subscribe(phone, incident, at=at, request_id=call_id)
+            lambda: notifier.subscribe(phone, incident, at=at, request_id=call_id), wait=False
         )
     runtime.sms_requests.append(
         {
@@ -143,7 +144,7 @@ def _text_me(runtime: Runtime, services: Any, phone: str, call_id: str) -> dict[
             "call": call_id,
             "incident": incident,
             "queued": queued,
-            "at": datetime.now(UTC),
+            "at": at,
         }
     )
     if incident is None:

@@ -18,7 +18,7 @@ from outage.redisstore.errors import StoreError
 from .deps import SESSION_COOKIE, refuse_unknown, require, runtime_of
 from .responses import Json
 from .runtime import Runtime
-from .schemas import Health, PublicSummary, SessionBody
+from .schemas import ConsumerHealth, Health, PublicSummary, SessionBody
 from .session import Sessions
 
 router = APIRouter()
@@ -45,13 +45,15 @@ def _signals_applied(runtime: Runtime) -> int | None:
     "/readyz",
     response_model=Health,
     tags=["operations"],
-    summary="Readiness: journal recovered and writable, indexes warm, store reachable",
+    summary="Readiness: journal recovered and writable, indexes warm, store reachable, "
+    "consumers keeping up",
     responses={503: {"model": Health}},
 )
 async def readyz(request: Request) -> Response:
     """200 once the engine has replayed its journal and the GIS index is built, while the
     journal is the file it opened and every accepted message's events are journaled (with
-    Redis: while Redis answers)."""
+    Redis: while Redis answers), and while no event consumer (notify, playbooks) is stalled
+    on an event; ``consumers`` gives each one's figures."""
     runtime = runtime_of(request)
     applied = await run_in_threadpool(_signals_applied, runtime)
     detail = None
@@ -61,14 +63,36 @@ async def readyz(request: Request) -> Response:
         detail = "store: Redis cannot be reached"
     elif runtime.journal is not None:
         detail = runtime.journal.healthy() or runtime.host.lagging
+    consumers = _consumers(request)
+    stalled = [c.stalled for c in consumers if c.stalled is not None]
+    if detail is None and stalled:
+        detail = "; ".join(stalled)
     status = "ok" if detail is None else ("starting" if detail == "starting" else "unavailable")
     body = Health(
         status=status,
         signals_applied=applied,
         journal=runtime.journal.path if runtime.journal is not None else None,
         detail=detail,
+        consumers=consumers,
     )
     return Json(body.model_dump(), status_code=200 if detail is None else 503)
+
+
+def _consumers(request: Request) -> list[ConsumerHealth]:
+    """Notify's and the playbooks' pumps, when this process runs them."""
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        return []
+    return [
+        ConsumerHealth(
+            name=name,
+            handled=pump.handled,
+            backlog=pump.backlog,
+            errors=pump.errors,
+            stalled=pump.stalled.describe(name) if pump.stalled is not None else None,
+        )
+        for name, pump in services.pumps.items()
+    ]
 
 
 @router.get(

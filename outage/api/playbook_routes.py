@@ -307,6 +307,7 @@ async def inbound_sms(request: Request, _caller: Intake) -> Response:
         result = await run_in_threadpool(
             services.pumps["notify"].call,
             lambda: notifier.handle_inbound(sender, text, message_id, received),
+            wait=False,
         )
     except InboundError as exc:
         raise HTTPException(422, str(exc)) from None

@@ -268,14 +268,28 @@ class PublicSummary(BaseModel):
     as_of: str
 
 
+class ConsumerHealth(BaseModel):
+    """One event consumer (notify, playbooks) as readiness sees it."""
+
+    name: str
+    handled: int
+    backlog: int
+    errors: int
+    #: the event it keeps failing on, and why (it is retried, never skipped); None if healthy.
+    stalled: str | None = None
+
+
 class Health(BaseModel):
     """Liveness / readiness."""
 
     status: Literal["ok", "starting", "unavailable"]
     signals_applied: int | None = 0
     journal: str | None = None
-    #: why the service is not ready (journal removed, events not journaled, store down).
+    #: why the service is not ready (journal removed, events not journaled, store down, a
+    #: consumer stalled on an event).
     detail: str | None = None
+    #: readiness only, with notify and playbooks wired: each consumer's figures.
+    consumers: list[ConsumerHealth] = []
 
 
 class SessionBody(_Body):

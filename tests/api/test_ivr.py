@@ -13,6 +13,7 @@ from outage.api.app import create_app
 from outage.api.runtime import Runtime
 from outage.api.settings import ServiceSettings
 from outage.bootstrap import Network
+from outage.host import decode
 
 from .conftest import KEYS, auth, ring
 from .helpers import call, fuse_with_transformers, premise_of, storm_clock
@@ -232,3 +233,31 @@ def test_the_caller_hears_their_own_language_first(client: TestClient, network: 
     zh_says = gather.findall("Say")
     assert {s.get("language") for s in zh_says[:-1]} == {"zh-CN"}
     assert "已知停电" in (zh_says[0].text or "") and zh_says[-1].get("language") == "en-US"
+
+
+def test_a_keypad_report_is_never_stamped_before_the_engine_clock(
+    runtime: Runtime, network: Network
+) -> None:
+    """A storm replayed ahead of the wall clock (a drill on tomorrow's date): the keypad
+    report takes the commands' clock, not the raw wall clock, so it does not land in the
+    storm's past. Oracle: the time of the last signal posted."""
+    from datetime import UTC, datetime, timedelta
+
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    app = create_app(runtime, ServiceSettings(), ring(), clock=lambda: ahead)
+    _, transformers = fuse_with_transformers(network)
+    premises = [premise_of(network, t) for t in transformers]
+    signals = [
+        call(p) | {"ts": (ahead - timedelta(minutes=5 - n)).isoformat()}
+        for n, p in enumerate(premises[:3])
+    ]
+    latest = max(datetime.fromisoformat(s["ts"]) for s in signals)
+    with TestClient(app) as client:
+        assert client.post("/v1/signals", json=signals, headers=auth("intake")).status_code == 202
+        phone = customer_of(network, premises[-1])["phone"]
+        form = {"From": phone, "CallSid": "CA9", "Digits": "1"}
+        assert client.post("/v1/ivr/twiml", data=form, headers=IVR).status_code == 200
+    assert runtime.journal is not None
+    taken = [decode(body) for _, body in runtime.journal.messages()]
+    (keypad,) = [m for m in taken if m.id == "ivr-CA9"]
+    assert keypad.ts >= latest

@@ -37,8 +37,9 @@ def app_client(services: Services) -> Iterator[TestClient]:
         yield client
 
 
-def feeder_lockout(client: TestClient, network: Network, services: Services) -> str:
-    """A feeder breaker trips (1,500 customers) and calls keep coming for ten minutes."""
+def lockout_signals(network: Network) -> tuple[str, list[dict[str, Any]]]:
+    """A feeder breaker trips (1,500 customers) and calls keep coming for ten minutes: the
+    breaker's id and the signals."""
     topo = network.topology
     breaker = next(d for d, k in enumerate(topo.device_kind) if k == "breaker")
     trip = {
@@ -52,10 +53,16 @@ def feeder_lockout(client: TestClient, network: Network, services: Services) -> 
     calls = [
         call(premise_of(network, t), minute=1 + n / 2) for n, t in enumerate(transformers[:20])
     ]
-    answer = client.post("/v1/signals", json=[trip, *calls], headers=auth("intake"))
+    return topo.device_ids[breaker], [trip, *calls]
+
+
+def feeder_lockout(client: TestClient, network: Network, services: Services) -> str:
+    """Post `lockout_signals` and wait until notify and playbooks have handled them."""
+    breaker, signals = lockout_signals(network)
+    answer = client.post("/v1/signals", json=signals, headers=auth("intake"))
     assert answer.status_code == 202
     assert services.settle(30)
-    return topo.device_ids[breaker]
+    return breaker
 
 
 def wait_for(check: Any, timeout: float = 20.0) -> Any:
