@@ -81,7 +81,7 @@ def ensure_storm(
     network: Any, customers: int, faults: int, seed: int, call_rate: float, ami: float
 ) -> tuple[Path, dict[str, Any]]:
     """The cached storm JSONL on this city (regenerated when its parameters differ)."""
-    from outage.simulate import premise_points, simulate_storm, write_events
+    from outage.simulate import simulate_storm, write_events
 
     events = BENCH / f"storm-{label(customers)}.jsonl"
     truth = events.with_suffix(".truth.json")
@@ -106,7 +106,7 @@ def ensure_storm(
         seed=seed,
         call_rate=call_rate,
         ami_delivery=ami,
-        premise_xy=premise_points(network.tables),
+        premise_xy=network.tables.premise_points(),
     )
     simulated = time.perf_counter() - started
     write_events(sim, events, truth)

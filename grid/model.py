@@ -195,3 +195,8 @@ class GridTables:
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """All geometric layers by name, in canonical order."""
         return {name: self.layer(name) for name in LAYERS}
+
+    def premise_points(self) -> npt.NDArray[np.float64]:
+        """Premise (lon, lat) as an array of shape (premises, 2) in file order, which is the
+        order of `Topology.premise_ids` for a topology built from these tables."""
+        return point_coords(self.premises.geometry)

@@ -29,7 +29,6 @@ import numpy.typing as npt
 import orjson
 import pandas as pd
 
-from grid.model import GridTables, point_coords
 from grid.topology import NO_DEVICE, Topology
 
 IntArray = npt.NDArray[np.int64]
@@ -249,12 +248,6 @@ def simulate_storm(
     _noise_calls(people, affected, params, rng, calls)
     _unresolvable_calls(people, params, rng, calls)
     return _assemble(plan, people, params, rng, calls, meters, devices)
-
-
-def premise_points(tables: GridTables) -> FloatArray:
-    """Premise (lon, lat) as an array of shape (premises, 2) in file order, which is the
-    order of `Topology.premise_ids` for a topology built from ``tables``."""
-    return point_coords(tables.premises.geometry)
 
 
 def write_events(sim: Simulation, events_path: Path, truth_path: Path) -> None:

@@ -10,7 +10,6 @@ duty officer) unless ``confirm_after`` is None, in which case they expire.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost, Message
 from outage.rules import Rules
 from outage.signals import parse_signal
-from outage.simulate import premise_points, simulate_storm
+from outage.simulate import simulate_storm
 from playbooks.loader import LoadedPlaybook
 from playbooks.ports import Ports, Recorder
 from playbooks.runner import PlaybookRunner
@@ -50,27 +49,10 @@ def simulated_storm(
         call_rate=0.15,
         nested=0.1,
         warning=warning,
-        premise_xy=premise_points(network.tables),
+        premise_xy=network.tables.premise_points(),
         on_progress=on_progress,
     )
     return [parse_signal(s) for s in storm.signals]
-
-
-def situation_for(network: Network, rules: Rules | None = None) -> Situation:
-    """A situation configured for ``network``: customers per substation, device -> substation,
-    and the engine's call baseline."""
-    topo = network.topology
-    served: Counter[str] = Counter()
-    for t, feeder in enumerate(topo.transformer_feeder):
-        served[topo.substation_ids[topo.feeder_substation[feeder]]] += int(
-            topo.transformer_customers[t]
-        )
-    device_substation = {
-        device: topo.substation_ids[topo.feeder_substation[feeder]]
-        for device, feeder in zip(topo.device_ids, topo.device_feeder, strict=True)
-    }
-    config = (rules or Rules()).storm_detection
-    return Situation(dict(served), config, device_substation)
 
 
 @dataclass
@@ -114,9 +96,8 @@ def run_drill(
 ) -> DrillResult:
     """Drill ``playbooks`` on ``signals`` (see the module docstring)."""
     recorder = Recorder()
-    runner = PlaybookRunner(
-        playbooks, situation_for(network, rules), Ports.recording(recorder), persist=False
-    )
+    situation = Situation.for_topology(network.topology, rules)
+    runner = PlaybookRunner(playbooks, situation, Ports.recording(recorder), persist=False)
     runner.start()
     host = EngineHost(build_engine(network, rules), None)
     milestones: list[dict[str, Any]] = []

@@ -24,11 +24,11 @@ from outage.bootstrap import Network
 from outage.commands import Command
 from outage.journal import SqliteJournal
 from outage.rules import Rules
-from playbooks.drill import situation_for
 from playbooks.loader import LoadedPlaybook
 from playbooks.ports import Ports
 from playbooks.runner import PlaybookRunner
 from playbooks.scheduler import LiveScheduler
+from playbooks.situation import Situation
 from playbooks.store import RunnerStore
 
 
@@ -46,7 +46,7 @@ def live_runner(
     state.parent.mkdir(parents=True, exist_ok=True)
     return PlaybookRunner(
         playbooks,
-        situation_for(network, rules),
+        Situation.for_topology(network.topology, rules),
         ports,
         store=RunnerStore(state),
         scheduler=LiveScheduler(state.with_suffix(".jobs.sqlite")),

@@ -13,15 +13,16 @@ error is small and always on the side of more staff.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from grid.topology import Topology
 from outage import events as ev
-from outage.rules import StormDetection
+from outage.rules import Rules, StormDetection
 
 #: Calls and customers-out increments are kept this long (the longest window a condition uses).
 MEMORY = timedelta(hours=4)
@@ -99,6 +100,22 @@ class Situation:
     calls_by_bucket: dict[str, int] = field(default_factory=dict)
     rule_set: str = "normal"
     overdue: dict[str, OverdueOrder] = field(default_factory=dict)
+
+    @classmethod
+    def for_topology(cls, topology: Topology, rules: Rules | None = None) -> Situation:
+        """A situation configured for ``topology``: customers per substation, device ->
+        substation, and the engine's call baseline from ``rules``."""
+        served: Counter[str] = Counter()
+        for t, feeder in enumerate(topology.transformer_feeder):
+            served[topology.substation_ids[topology.feeder_substation[feeder]]] += int(
+                topology.transformer_customers[t]
+            )
+        device_substation = {
+            device: topology.substation_ids[topology.feeder_substation[feeder]]
+            for device, feeder in zip(topology.device_ids, topology.device_feeder, strict=True)
+        }
+        config = (rules or Rules()).storm_detection
+        return cls(dict(served), config, device_substation)
 
     # -- applying events --------------------------------------------------------------------
 

@@ -49,13 +49,12 @@ from outage.bootstrap import Network, RestorationSetup, open_journal
 from outage.events import from_json
 from outage.ivr import Announcements, CallerQuery
 from outage.rules import Rules, load_rules
-from outage.simulate import premise_points
-from playbooks.drill import situation_for
 from playbooks.live import QueuedRuleSetSwitch, live_runner
 from playbooks.loader import LIBRARY, load_playbooks
 from playbooks.ports import AnnouncementBoard, HttpWebhook, Ports
 from playbooks.runner import PlaybookRunner
 from playbooks.scheduler import EventTimeScheduler
+from playbooks.situation import Situation
 from playbooks.store import RunnerStore
 
 from .ports import FileEscalation, FilePager, NotifySmsPush
@@ -285,7 +284,7 @@ def _compose(
         channel or FileChannel(sms_outbox),
         submit_call=lambda call: runtime.submit([call]),
         status_for_phone=_status_for_phone(runtime),
-        premise_xy=premise_points(network.tables),
+        premise_xy=network.tables.premise_points(),
     )
     notify_pump.consume = notifier.on_event
 
@@ -305,14 +304,18 @@ def _compose(
     playbooks = load_playbooks(playbook_paths or [LIBRARY])
     if shared is not None:
         runner = PlaybookRunner(
-            playbooks, situation_for(network, rules), ports, store=shared[1], scheduler=shared[2]
+            playbooks,
+            Situation.for_topology(network.topology, rules),
+            ports,
+            store=shared[1],
+            scheduler=shared[2],
         )
     elif clock == "wall":
         runner = live_runner(playbooks, network, ports, state_dir / "playbooks.sqlite", rules=rules)
     else:
         runner = PlaybookRunner(
             playbooks,
-            situation_for(network, rules),
+            Situation.for_topology(network.topology, rules),
             ports,
             store=RunnerStore(state_dir / "playbooks.sqlite"),
             scheduler=EventTimeScheduler(),

@@ -40,7 +40,7 @@ from outage.report.demo_report import sms_chart, staffing_chart, storm_chart, wr
 from outage.report.outage_map import draw_outages
 from outage.report.topology_map import draw_topology
 from outage.signals import parse_signal, signal_ts
-from outage.simulate import premise_points, simulate_storm
+from outage.simulate import simulate_storm
 from outage.storm import SYSTEM
 
 DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
@@ -99,7 +99,7 @@ def demo(
             call_rate=0.35,
             nested=0.1,
             warning=True,
-            premise_xy=premise_points(network.tables),
+            premise_xy=network.tables.premise_points(),
             on_progress=update,
         )
     lifted = _lift_warning(storm.signals, storm.truth)

@@ -15,7 +15,7 @@ from grid.errors import GridError
 from grid.io import read_gpkg
 from grid.topology import build_topology
 from outage.cli.output import emit_json, err, fail, progress_bar
-from outage.simulate import premise_points, simulate_storm, write_events
+from outage.simulate import simulate_storm, write_events
 
 _RATES = ("--call-rate", "--repeat-callers", "--ami-delivery", "--hazards", "--nested")
 
@@ -94,7 +94,7 @@ def simulate(
                 nested=nested,
                 warning=warning,
                 noise_rate=noise_rate,
-                premise_xy=premise_points(tables),
+                premise_xy=tables.premise_points(),
                 on_progress=update,
             )
     except ValueError as exc:  # e.g. a network with nothing that can fault

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from outage.bootstrap import Network
-from outage.simulate import premise_points, simulate_storm
+from outage.simulate import simulate_storm
 from tests.conftest import DEMO_GPKG
 from tests.dashboard.conftest import SCREENSHOTS, Watched, sign_in, wait_until
 from tests.dashboard.server import Dashboard, start
@@ -94,7 +94,7 @@ def storm() -> dict[str, Any]:
         call_rate=0.35,
         nested=0.1,
         warning=True,
-        premise_xy=premise_points(network.tables),
+        premise_xy=network.tables.premise_points(),
     )
     signals = sorted(simulated.signals, key=lambda s: s.get("ts") or s["start"])
     last_fault = max(datetime.fromisoformat(f["start"]) for f in simulated.truth["faults"])

@@ -10,14 +10,13 @@ from shapely.geometry import Point, shape
 
 from notify.feeds import cap
 from outage import events as ev
-from outage.simulate import premise_points
 from tests.notify.conftest import T0
 
 
 @pytest.fixture
 def feeds(make_notifier, city):
     notifier, stream = make_notifier(feed={"min_customers": 10, "cap_min_customers": 50})
-    notifier.premise_xy = premise_points(city.tables)
+    notifier.premise_xy = city.tables.premise_points()
     return notifier, stream
 
 
@@ -31,7 +30,7 @@ def test_geojson_draws_big_outages_and_hides_small_ones(make_notifier, city, ass
     big_customers = int(topo.premise_customers[below].sum())
     assert small_customers < big_customers
     notifier, stream = make_notifier(feed={"min_customers": small_customers + 1})
-    notifier.premise_xy = xy = premise_points(city.tables)
+    notifier.premise_xy = xy = city.tables.premise_points()
     stream.predicted("INC-BIG", assets.fuse)
     stream.predicted("INC-SMALL", topo.transformer_ids[other], level="transformer")
     feed = notifier.outage_geojson(T0)

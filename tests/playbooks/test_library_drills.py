@@ -18,8 +18,9 @@ from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost, Message
 from outage.signals import CallSignal, parse_signal
 from outage.simulate import simulate_storm
-from playbooks.drill import DrillResult, run_drill, simulated_storm, situation_for
+from playbooks.drill import DrillResult, run_drill, simulated_storm
 from playbooks.loader import load_playbooks
+from playbooks.situation import Situation
 
 TICK = timedelta(minutes=1)
 
@@ -160,7 +161,7 @@ def test_call_surge_fires_when_calls_pass_four_times_baseline(
     fire at the first moment the surge has held for its 3-minute hold-down without a break."""
     events = _engine_events(network, storm)
     calls = [m.ts for m in storm if isinstance(m, CallSignal)]
-    baseline = situation_for(network)
+    baseline = Situation.for_topology(network.topology)
     window, hold = timedelta(minutes=15), timedelta(minutes=3)
 
     def surging(t: datetime) -> bool:
@@ -224,6 +225,6 @@ def test_planned_notice_goes_out_24_hours_ahead(
     assert due <= _activated(result, "planned-outage-notice") <= due + TICK
     [sms] = [m for m in result.sent if m["channel"] == "sms"]  # the page is not an SMS push
     assert sms["kind"] == "planned_notice" and len(sms["target"]["incidents"]) == 1
-    substation = situation_for(network).device_substation[device]
+    substation = Situation.for_topology(network.topology).device_substation[device]
     [ivr] = [m for m in result.sent if m["channel"] == "ivr_publish"]
     assert ivr["area"] == (substation,) and "pole replacement" in ivr["message"]["en"]

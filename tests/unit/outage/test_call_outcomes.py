@@ -19,7 +19,7 @@ from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost
 from outage.signals import CallSignal, parse_signal
 from outage.simulate import simulate_storm
-from playbooks.drill import situation_for
+from playbooks.situation import Situation
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_situation_counts_each_call_once(
     storm: tuple[Network, list[CallSignal], list[ev.Event]],
 ) -> None:
     network, calls, events = storm
-    situation = situation_for(network)
+    situation = Situation.for_topology(network.topology)
     for event in events:
         situation.apply(event)
     assert sum(situation.calls_by_bucket.values()) == len(calls)

@@ -19,7 +19,7 @@ from grid.model import GridTables
 from grid.synthetic import CitySpec, generate_city
 from grid.topology import Topology, build_topology
 from outage.cli.simulate import simulate
-from outage.simulate import Simulation, premise_points, simulate_storm, write_events
+from outage.simulate import Simulation, simulate_storm, write_events
 from tests.conftest import tiny_tables
 
 START = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
@@ -40,12 +40,12 @@ def topo(city: GridTables) -> Topology:
 @pytest.fixture(scope="module")
 def storm(city: GridTables, topo: Topology) -> Simulation:
     return simulate_storm(
-        topo, city.customers, faults=15, seed=5, premise_xy=premise_points(city), noise_rate=20.0
+        topo, city.customers, faults=15, seed=5, premise_xy=city.premise_points(), noise_rate=20.0
     )
 
 
 def run(city: GridTables, topo: Topology, **kw: Any) -> Simulation:
-    args: dict[str, Any] = {"faults": 15, "seed": 5, "premise_xy": premise_points(city)}
+    args: dict[str, Any] = {"faults": 15, "seed": 5, "premise_xy": city.premise_points()}
     return simulate_storm(topo, city.customers, **(args | kw))
 
 
@@ -68,7 +68,7 @@ class Resolver:
             "address": dict(zip(c["address"], c["premise"], strict=True)),
         }
         self.ids = np.asarray(city.premises["id"], dtype=object)
-        self.xy = premise_points(city)
+        self.xy = city.premise_points()
 
     def premise(self, call: dict[str, Any]) -> str | None:
         if "premise" in call:
@@ -233,7 +233,7 @@ def test_hazard_calls_are_rare_and_mostly_one_per_fault(city: GridTables, topo: 
 def test_calls_without_customers_use_premise_ids_or_locations(
     city: GridTables, topo: Topology
 ) -> None:
-    sim = simulate_storm(topo, None, faults=10, seed=2, premise_xy=premise_points(city))
+    sim = simulate_storm(topo, None, faults=10, seed=2, premise_xy=city.premise_points())
     ways = {next(k for k in ("premise", "lon", "phone") if k in c) for c in of_type(sim, "call")}
     assert ways == {"premise", "lon", "phone"}  # phone: only the unresolvable calls
     phones = {c["id"] for c in of_type(sim, "call") if "phone" in c}
