@@ -26,7 +26,13 @@ import numpy.typing as npt
 
 from grid.errors import AssetNotFound, Problem, TopologyValidationError
 from grid.loops import Loop, find_loops
-from grid.model import GridTables, device_scada, feeder_area_classes, point_coords
+from grid.model import (
+    SCADA_HEAD_KINDS,
+    GridTables,
+    device_scada,
+    feeder_area_classes,
+    point_coords,
+)
 from grid.validate import check_graph, check_tables, energised_graph
 
 IntArray = npt.NDArray[np.int64]
@@ -88,7 +94,8 @@ class Topology:
     _transformer_premise_order: IntArray
     _transformer_premise_start: IntArray
     #: Per device: does it report its state by telemetry (the devices layer's ``scada`` column,
-    #: else true for a feeder-head breaker or relay; see `grid.model.device_scada`).
+    #: else true for a feeder-head breaker or relay, or one below the head protecting the whole
+    #: feeder; see `grid.model.device_scada`).
     device_scada: list[bool] = field(default_factory=list)
     #: Findings that did not stop the build: each closed loop condensed into one node.
     warnings: list[Problem] = field(default_factory=list)
@@ -345,6 +352,9 @@ class _Builder:
             substation_index.get(s, NO_DEVICE) for s in tables.feeders["substation"]
         ]
         feeder_head = [self.device_index.get(h, NO_DEVICE) for h in tables.feeders["head_device"]]
+        station = _station_devices(
+            list(tables.devices["kind"]), dev_feeder, chain, feeder_head, device_customers
+        )
         return Topology(
             substation_ids=self.substation_ids,
             feeder_ids=self.feeder_ids,
@@ -374,7 +384,7 @@ class _Builder:
             section_feeder=section_feeder,
             _transformer_premise_order=order,
             _transformer_premise_start=start,
-            device_scada=device_scada(tables.devices, set(tables.feeders["head_device"])),
+            device_scada=device_scada(tables.devices, {self.device_ids[d] for d in station}),
             warnings=warnings,
             device_lonlat=point_coords(tables.devices.geometry),
             transformer_lonlat=point_coords(tables.transformers.geometry),
@@ -419,3 +429,26 @@ def _condensed(graph: nx.MultiGraph, node_of: dict[str, str]) -> nx.MultiGraph:
         if u != v:
             out.add_edge(u, v, key, **data)
     return out
+
+
+def _station_devices(
+    kinds: list[str],
+    feeder_of: list[int],
+    chain: list[tuple[int, ...]],
+    feeder_head: list[int],
+    customers: IntArray,
+) -> set[int]:
+    """The feeder heads, and the breakers and relays below a head that still protect its
+    whole feeder (every one of its customers): with no load between them and the head they
+    are substation equipment, which reports to SCADA. (IEEE 8500's ``relay.subbreaker``, the
+    relay that trips the feeder breaker, is one.)"""
+    station = {head for head in feeder_head if head != NO_DEVICE}
+    for device, kind in enumerate(kinds):
+        feeder = feeder_of[device]
+        if kind not in SCADA_HEAD_KINDS or feeder < 0 or feeder_head[feeder] == NO_DEVICE:
+            continue
+        head = feeder_head[feeder]
+        if head in chain[device] and customers[device] == customers[head]:
+            station.add(device)
+    return station
+

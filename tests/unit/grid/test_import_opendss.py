@@ -35,6 +35,8 @@ class Feeder:
     head: str  # the feeder head device: synthesised breaker.<circuit>, or the model's own
     #: The substation transformers (115 or 69 kV on the high side), left out with what feeds them.
     skipped: tuple[str, ...] = ()
+    #: Substation protection besides a synthesised head breaker (telemetered by default).
+    station: tuple[str, ...] = ()
 
 
 FEEDERS = {
@@ -77,12 +79,15 @@ FEEDERS = {
         ("reactor.hvmv_sub_hsb", "transformer.hvmv_sub"),
     ),
     # + Fuses.DSS (30 "New Fuse") and Relay.SubBreaker on line ln5815900-1.
+    # The relay, named SubBreaker, sits on the first line out of the substation: it is the
+    # substation breaker's relay, so it reports to SCADA like the breaker.
     "IEEE8500/Master_protected.dss": Feeder(
         "Master_protected.dss",
         1177,
         {"breaker": 1, "relay": 1, "fuse": 30, "switch": 38, "tie": 5},
         "breaker.ieee8500",
         ("reactor.hvmv_sub_hsb", "transformer.hvmv_sub"),
+        station=("relay.subbreaker",),
     ),
 }
 
@@ -137,9 +142,10 @@ def test_feeder_imports_as_one_valid_radial_feeder(
     for premise in tables.premises["id"]:
         assert topology.trace(premise).devices[-1] == head
     assert all(tables.premises["id"].str.startswith("load."))
-    # Telemetered: the synthesised head breaker, nothing else (no SCADA in these models).
+    # Telemetered: the synthesised head breaker and the substation's own protection, nothing
+    # else (no SCADA in these models).
     scada = {d for d, on in zip(topology.device_ids, topology.device_scada, strict=True) if on}
-    assert scada == ({head} if head.startswith("breaker.") else set())
+    assert scada == ({head} if head.startswith("breaker.") else set()) | set(expected.station)
     inferred = tables.inferred
     assert inferred["format"] == "opendss"
     assert [f["head"] for f in inferred["feeders"]] == [head]

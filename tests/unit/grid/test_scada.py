@@ -36,6 +36,20 @@ def test_a_relay_heading_a_feeder_is_telemetered_by_default(tiny: GridTables) ->
     assert _scada(tiny)["brk.1"] is False  # a head recloser: not by default
 
 
+def test_a_relay_on_part_of_the_feeder_is_line_equipment(tiny: GridTables) -> None:
+    """rec.1 carries 2 of the feeder's 4 customers: a relay there is not telemetered by
+    default. (One protecting the whole feeder is: IEEE 8500's relay.subbreaker, in
+    test_import_opendss.)"""
+    tiny.devices.loc[tiny.devices["id"] == "rec.1", "kind"] = "relay"
+    assert _scada(tiny)["rec.1"] is False
+    topology = build_topology(tiny)
+    head = topology.device_index["brk.1"]
+    below = [d for d, up in enumerate(topology.device_parent) if up == head]
+    customers = topology.device_customers
+    assert customers[topology.device_index["rec.1"]] < customers[head]
+    assert len(below) == 2  # rec.1 and fuse.1 split the feeder
+
+
 def test_explicit_values_win_and_blank_means_default(tiny: GridTables) -> None:
     tiny.devices["scada"] = ["false", "TRUE", "", "yes", ""]
     assert _scada(tiny) == {
