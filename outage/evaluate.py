@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from outage.incidents import Status
+
 
 def accuracy(state: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
     """Compare a STATE.json-shaped ``state`` with ``truth``; returns the figures."""
@@ -39,7 +41,9 @@ def accuracy(state: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
             outcomes["one incident, wrong device"] += 1
         else:
             outcomes["calls not in any incident"] += 1
-    tickets = sum(1 for i in state["incidents"] if i["status"] != "cancelled" and not i["planned"])
+    tickets = sum(
+        1 for i in state["incidents"] if i["status"] != Status.CANCELLED and not i["planned"]
+    )
     n = len(faults) or 1
     return {
         "faults_with_calls": len(faults),

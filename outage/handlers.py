@@ -16,16 +16,7 @@ from grid.tree import common_device, covers, nested, strictly_below
 from outage import events as ev
 from outage.commands import Command
 from outage.errors import CommandRejected
-from outage.incidents import (
-    CLOSED,
-    CONFIRMED,
-    DISPATCHED,
-    PARTIALLY_RESTORED,
-    PREDICTED,
-    RESTORED,
-    SCHEDULED,
-    Incident,
-)
+from outage.incidents import Incident, Status
 from outage.inference.evidence import Report
 from outage.registry import moment, seconds
 from outage.signals import (
@@ -120,7 +111,7 @@ def _late_outage(
     if end is None or end[1] is None or end[2] != "":
         return None
     reset_at, node, _ = end
-    incident = registry.create(node, PREDICTED, when, cause)
+    incident = registry.create(node, Status.PREDICTED, when, cause)
     registry.announce(incident, when)
     incident.restored_by = "crew"
     registry.adopt_reset(node, reset_at, incident.id)
@@ -216,7 +207,7 @@ def _take_over(engine: Engine, node: int, at: datetime, cause: str, reason: str)
     if below:
         registry.move(below[0], node, at, reason)
         return below[0]
-    incident = registry.create(node, PREDICTED, at, cause)
+    incident = registry.create(node, Status.PREDICTED, at, cause)
     registry.announce(incident, at)
     return incident
 
@@ -239,7 +230,7 @@ def on_planned(engine: Engine, planned: PlannedSignal) -> None:
     """Planned work: a scheduled incident that opens and closes on event-time timers."""
     registry = engine.registry
     node = engine.topology.device_index[planned.device]
-    incident = registry.create(node, SCHEDULED, planned.effective_ts, "planned work")
+    incident = registry.create(node, Status.SCHEDULED, planned.effective_ts, "planned work")
     incident.planned, incident.planned_end, incident.reason = True, planned.end, planned.reason
     incident.started = planned.start
     engine.emit(
@@ -350,12 +341,12 @@ def handle_signal(engine: Engine, signal: Signal) -> None:
 def run_timer(engine: Engine, action: str, incident: Incident, at: datetime) -> None:
     """Planned work starts or ends; a restored incident auto-closes."""
     registry = engine.registry
-    if action == "planned_start" and incident.status == SCHEDULED:
+    if action == "planned_start" and incident.status == Status.SCHEDULED:
         node = registry.node_of(incident)
         existing = registry.open_at.get(node)
         if existing is not None:
             registry.merge(existing, incident, at)
-        registry.set_status(incident, CONFIRMED, at)
+        registry.set_status(incident, Status.CONFIRMED, at)
         incident.confirmed_by = "planned"
         incident.origin_at = seconds(at)
         engine.reconciler.force(incident, "planned work")
@@ -366,9 +357,9 @@ def run_timer(engine: Engine, action: str, incident: Incident, at: datetime) -> 
         )
     elif action == "planned_end" and incident.is_open:
         engine.reconciler.restore(registry.node_of(incident), at, "planned work complete")
-    elif action == "close" and incident.status == RESTORED:
+    elif action == "close" and incident.status == Status.RESTORED:
         incident.closed_at = at
-        registry.set_status(incident, CLOSED, at)
+        registry.set_status(incident, Status.CLOSED, at)
 
 
 # -- officer commands ---------------------------------------------------------------------------
@@ -382,10 +373,10 @@ def check_command(engine: Engine, command: Command) -> None:
     incident = engine.incidents[command.incident]
     action = command.action
     if action in ("confirm", "dispatch", "cancel") and not (
-        incident.is_open or incident.status == SCHEDULED
+        incident.is_open or incident.status == Status.SCHEDULED
     ):
         raise CommandRejected(f"incident: {incident.id} is {incident.status}; cannot {action}")
-    if action == "close" and incident.status not in (RESTORED, PARTIALLY_RESTORED):
+    if action == "close" and incident.status not in (Status.RESTORED, Status.PARTIALLY_RESTORED):
         raise CommandRejected(f"incident: {incident.id} is {incident.status}; restore it first")
     if action == "dispatch":
         engine.restoration.check_dispatch(command.crew or "", incident)
@@ -400,7 +391,7 @@ def _asset(incident: Incident) -> tuple[str, int]:
 
 
 def _check_merge(engine: Engine, child: Incident, into: Incident) -> None:
-    if child.status != PREDICTED or (child.forced and not child.pinned):
+    if child.status != Status.PREDICTED or (child.forced and not child.pinned):
         raise CommandRejected(
             f"incident: {child.id} is {child.status}; only a prediction can be merged"
         )
@@ -409,7 +400,7 @@ def _check_merge(engine: Engine, child: Incident, into: Incident) -> None:
     topo = engine.topology
     if covers(topo, _asset(into), _asset(child)):  # type: ignore[arg-type]
         return
-    if into.status != PREDICTED or (into.forced and not into.pinned):
+    if into.status != Status.PREDICTED or (into.forced and not into.pinned):
         raise CommandRejected(
             f"into: {into.id} is {into.status} at {into.asset}, which does not feed "
             f"{child.asset}; merge the other way or cancel one of them"
@@ -458,12 +449,12 @@ def handle_command(engine: Engine, command: Command) -> None:
 
 
 def _confirm(engine: Engine, incident: Incident, at: datetime, by: str) -> None:
-    if incident.status in (CONFIRMED, DISPATCHED):
+    if incident.status in (Status.CONFIRMED, Status.DISPATCHED):
         return
     if not incident.forced:
         engine.reconciler.force(incident, f"confirmed by {by}")
     incident.confirmed_by = by
-    engine.registry.set_status(incident, CONFIRMED, at)
+    engine.registry.set_status(incident, Status.CONFIRMED, at)
     engine.emit(ev.OutageConfirmed(at=at, incident=incident.id, device=incident.asset, by=by))
 
 
@@ -480,7 +471,7 @@ def dispatch(engine: Engine, command: Command, incident: Incident) -> None:
 def _dispatch(engine: Engine, incident: Incident, crew: str, at: datetime, by: str) -> None:
     _confirm(engine, incident, at, by)
     incident.crew = crew
-    engine.registry.set_status(incident, DISPATCHED, at)
+    engine.registry.set_status(incident, Status.DISPATCHED, at)
     engine.emit(ev.CrewDispatched(at=at, incident=incident.id, crew=crew, by=by))
     engine.restoration.assign(crew, incident, at, by)
 
@@ -518,7 +509,7 @@ def restore(engine: Engine, command: Command, incident: Incident) -> None:
 def cancel(engine: Engine, command: Command, incident: Incident) -> None:
     """A wrong prediction: withdrawn, and the reports it held start over."""
     registry, reconciler = engine.registry, engine.reconciler
-    if incident.status == SCHEDULED:
+    if incident.status == Status.SCHEDULED:
         registry.cancel(incident, command.ts, command.reason or "", command.by)
         return
     node = registry.node_of(incident)
@@ -571,7 +562,7 @@ def split(engine: Engine, command: Command, incident: Incident) -> None:
     registry.move(incident, places[0], command.ts, cause)
     targets = [incident]
     for place in places[1:]:
-        new = registry.create(place, PREDICTED, command.ts, cause)
+        new = registry.create(place, Status.PREDICTED, command.ts, cause)
         registry.announce(new, command.ts)
         targets.append(new)
     for target in targets:
@@ -585,7 +576,7 @@ def split(engine: Engine, command: Command, incident: Incident) -> None:
 def close(engine: Engine, command: Command, incident: Incident) -> None:
     """The officer closes a restored incident."""
     incident.closed_at = command.ts
-    engine.registry.set_status(incident, CLOSED, command.ts)
+    engine.registry.set_status(incident, Status.CLOSED, command.ts)
 
 
 COMMAND_HANDLERS: dict[str, Callable[[Engine, Command, Incident], None]] = {

@@ -11,35 +11,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 Level = Literal["transformer", "device"]
 
-PREDICTED: Final = "predicted"
-SCHEDULED: Final = "scheduled"
-CONFIRMED: Final = "confirmed"
-DISPATCHED: Final = "dispatched"
-PARTIALLY_RESTORED: Final = "partially_restored"
-RESTORED: Final = "restored"
-CLOSED: Final = "closed"
-MERGED: Final = "merged"
-CANCELLED: Final = "cancelled"
+
+class Status(StrEnum):
+    """An incident's place in its lifecycle (the diagram above). A member is its word: it
+    compares equal to the string, and JSON, events and the API carry the string."""
+
+    SCHEDULED = "scheduled"
+    PREDICTED = "predicted"
+    CONFIRMED = "confirmed"
+    DISPATCHED = "dispatched"
+    PARTIALLY_RESTORED = "partially_restored"
+    RESTORED = "restored"
+    CLOSED = "closed"
+    MERGED = "merged"
+    CANCELLED = "cancelled"
+
 
 #: States in which the incident's customers are out and calls attach to it.
-OPEN_STATES: Final = frozenset({PREDICTED, CONFIRMED, DISPATCHED})
+OPEN_STATES: Final = frozenset({Status.PREDICTED, Status.CONFIRMED, Status.DISPATCHED})
 #: States that end an incident's own outage.
-DONE_STATES: Final = frozenset({RESTORED, CLOSED, MERGED, CANCELLED})
-ALLOWED: Final[dict[str | None, frozenset[str]]] = {
-    None: frozenset({PREDICTED, CONFIRMED, SCHEDULED}),
-    SCHEDULED: frozenset({CONFIRMED, CANCELLED, RESTORED}),
-    PREDICTED: frozenset({CONFIRMED, DISPATCHED, PARTIALLY_RESTORED, RESTORED, MERGED, CANCELLED}),
-    CONFIRMED: frozenset({DISPATCHED, PARTIALLY_RESTORED, RESTORED, CANCELLED}),
-    DISPATCHED: frozenset({CONFIRMED, PARTIALLY_RESTORED, RESTORED, CANCELLED}),
-    PARTIALLY_RESTORED: frozenset({RESTORED, CLOSED}),
-    RESTORED: frozenset({CLOSED}),
-    CLOSED: frozenset(),
-    MERGED: frozenset(),
-    CANCELLED: frozenset(),
+DONE_STATES: Final = frozenset({Status.RESTORED, Status.CLOSED, Status.MERGED, Status.CANCELLED})
+#: What the dashboard map draws: the open incidents, and beside them partially restored ones
+#: (customers still out) and planned work not yet started.
+ON_MAP: Final = OPEN_STATES | {Status.PARTIALLY_RESTORED, Status.SCHEDULED}
+#: What incident lists show and filter by: a merged incident is listed under the one it
+#: joined.
+LISTED_STATES: Final = frozenset(Status) - {Status.MERGED}
+_S = Status
+#: Which status may follow which (None: a new incident).
+ALLOWED: Final[dict[Status | None, frozenset[Status]]] = {
+    None: frozenset({_S.PREDICTED, _S.CONFIRMED, _S.SCHEDULED}),
+    _S.SCHEDULED: frozenset({_S.CONFIRMED, _S.CANCELLED, _S.RESTORED}),
+    _S.PREDICTED: frozenset(
+        {_S.CONFIRMED, _S.DISPATCHED, _S.PARTIALLY_RESTORED, _S.RESTORED, _S.MERGED, _S.CANCELLED}
+    ),
+    _S.CONFIRMED: frozenset({_S.DISPATCHED, _S.PARTIALLY_RESTORED, _S.RESTORED, _S.CANCELLED}),
+    _S.DISPATCHED: frozenset({_S.CONFIRMED, _S.PARTIALLY_RESTORED, _S.RESTORED, _S.CANCELLED}),
+    _S.PARTIALLY_RESTORED: frozenset({_S.RESTORED, _S.CLOSED}),
+    _S.RESTORED: frozenset({_S.CLOSED}),
+    _S.CLOSED: frozenset(),
+    _S.MERGED: frozenset(),
+    _S.CANCELLED: frozenset(),
 }
 
 
@@ -60,7 +77,7 @@ class Incident:
     level: Level
     node: int  # transformer number or device number, per ``level``
     asset: str  # the transformer or device id
-    status: str
+    status: Status
     started: datetime
     cause: str
     customers: int
@@ -104,7 +121,7 @@ class Incident:
     @property
     def is_predicted(self) -> bool:
         """Still a prediction the engine may move, merge or split."""
-        return self.status == PREDICTED and not self.forced
+        return self.status == Status.PREDICTED and not self.forced
 
     @property
     def calls(self) -> list[str]:

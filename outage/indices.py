@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grid.topology import Topology
-from outage.incidents import Incident
+from outage.incidents import Incident, Status
 
 _SPAN = 1e9  # seconds: larger than any period, so premise * _SPAN keeps premises apart
 
@@ -61,7 +61,7 @@ def compute_indices(
     origin = start.timestamp()
     horizon = end.timestamp() - origin
     for incident in incidents:
-        if incident.status in ("merged", "cancelled", "scheduled"):
+        if incident.status in (Status.MERGED, Status.CANCELLED, Status.SCHEDULED):
             continue
         begin = max(incident.started.timestamp() - origin, 0.0)
         finish = (incident.restored_at.timestamp() - origin) if incident.restored_at else horizon

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from outage.api.compose import Services
+from outage.incidents import Status
 from outage.ivr import CallerQuery
 from outage.signals import CallSignal, Signal, signal_ts
 
@@ -204,7 +205,7 @@ class StormPlayer:
         leave such predictions behind; left open they keep a substation's storm declared.)"""
         runtime = self.services.runtime
         stale = []
-        for brief in runtime.incidents(status={"predicted"}, limit=5000)["incidents"]:
+        for brief in runtime.incidents(status={Status.PREDICTED}, limit=5000)["incidents"]:
             incident = runtime.incident(brief["id"]) or {}
             calls = incident.get("calls", ())
             times = [self._call_at[c["call"]] for c in calls if c["call"] in self._call_at]

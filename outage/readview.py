@@ -18,9 +18,7 @@ from datetime import datetime
 
 from grid.topology import Topology
 from outage import events as ev
-
-#: Incident statuses in which the incident's own asset is still out.
-_OUT = frozenset({"predicted", "confirmed", "dispatched"})
+from outage.incidents import DONE_STATES, OPEN_STATES, Status
 
 
 @dataclass(slots=True)
@@ -110,36 +108,36 @@ class OutageReadView:
             case ev.IncidentStatusChanged(incident=incident, new=new):
                 summary = self._summary(incident, new)
                 summary.status = new
-                if new in _OUT and summary.asset:
+                if new in OPEN_STATES and summary.asset:
                     self._register(summary)
-                elif new not in _OUT:
+                elif new not in OPEN_STATES:
                     self._unregister(incident)
-                    if new in ("restored", "closed", "merged", "cancelled"):
+                    if new in DONE_STATES:
                         self._forget(incident)
             case ev.OutagePredicted():
-                summary = self._summary(event.incident, "predicted")
+                summary = self._summary(event.incident, Status.PREDICTED)
                 summary.asset, summary.level, summary.cause = event.device, event.level, event.cause
                 summary.customers, summary.started = event.customers, event.at
                 summary.substation, summary.feeder = event.substation, event.feeder
-                if summary.status in _OUT:
+                if summary.status in OPEN_STATES:
                     self._register(summary)
             case ev.PredictionMoved():
-                summary = self._summary(event.incident, "predicted")
+                summary = self._summary(event.incident, Status.PREDICTED)
                 self._unregister(event.incident)
                 summary.asset, summary.customers = event.to_device, event.customers
                 summary.level = (
                     "device" if event.to_device in self.topology.device_index else ("transformer")
                 )
                 self._place(summary)
-                if summary.status in _OUT:
+                if summary.status in OPEN_STATES:
                     self._register(summary)
             case ev.EtrChanged():
-                summary = self._summary(event.incident, "predicted")
+                summary = self._summary(event.incident, Status.PREDICTED)
                 summary.etr, summary.etr_source = event.etr, event.source
             case ev.CrewDispatched():
-                self._summary(event.incident, "dispatched").crew = event.crew
+                self._summary(event.incident, Status.DISPATCHED).crew = event.crew
             case ev.PlannedOutageScheduled():
-                summary = self._summary(event.incident, "scheduled")
+                summary = self._summary(event.incident, Status.SCHEDULED)
                 summary.asset, summary.level, summary.planned = event.device, "device", True
                 summary.cause, summary.customers = event.reason, event.customers
                 summary.planned_start, summary.planned_end = event.start, event.end
@@ -148,7 +146,7 @@ class OutageReadView:
                 device = self.topology.device_index[event.device]
                 self._scheduled.setdefault(device, set()).add(event.incident)
             case ev.PlannedOutageStarted():
-                summary = self._summary(event.incident, "confirmed")
+                summary = self._summary(event.incident, Status.CONFIRMED)
                 self._drop_scheduled(summary)
                 self._register(summary)
 

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from outage.incidents import PREDICTED, Incident
+from outage.incidents import Incident, Status
 from outage.inference.evidence import EvidenceStore
 from outage.inference.explain import explain
 from outage.inference.tree import NEVER, InferenceTree
@@ -223,7 +223,7 @@ class Reconciler:
         times = [self.evidence.earliest(p) for p in self.tree.premises_below(node)]
         first = min((t for t in times if t is not None), default=None)
         started = moment(first) if first is not None else now
-        incident = self.registry.create(node, PREDICTED, started, cause)
+        incident = self.registry.create(node, Status.PREDICTED, started, cause)
         self.registry.announce(incident, now)
         return incident
 

@@ -18,16 +18,7 @@ from typing import Any
 from grid.topology import Topology
 from outage import events as ev
 from outage.errors import CommandRejected
-from outage.incidents import (
-    ALLOWED,
-    CANCELLED,
-    MERGED,
-    PARTIALLY_RESTORED,
-    RESTORED,
-    HeldCall,
-    Incident,
-    Level,
-)
+from outage.incidents import ALLOWED, HeldCall, Incident, Level, Status
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -172,7 +163,7 @@ class IncidentRegistry:
             into.origin_at = min(into.origin_at or child.origin_at, child.origin_at)
         into.started = min(into.started, child.started)
         child.merged_into = into.id
-        self.set_status(child, MERGED, at)
+        self.set_status(child, Status.MERGED, at)
         self.emit(ev.IncidentMerged(at=at, incident=child.id, into=into.id))
 
     def set_status(self, incident: Incident, new: str, at: datetime) -> None:
@@ -202,7 +193,7 @@ class IncidentRegistry:
             out = sum(child.customers for child in still_out)
             for child in still_out:
                 child.parent = incident.id
-            self.set_status(incident, PARTIALLY_RESTORED, at)
+            self.set_status(incident, Status.PARTIALLY_RESTORED, at)
             self.emit(
                 ev.OutagePartiallyRestored(
                     at=at,
@@ -217,13 +208,13 @@ class IncidentRegistry:
         self._fully_restored(incident, at, cause)
         if incident.parent is not None:
             parent = self.incidents[incident.parent]
-            if parent.status == PARTIALLY_RESTORED and not self.open_children(parent):
+            if parent.status == Status.PARTIALLY_RESTORED and not self.open_children(parent):
                 self._fully_restored(parent, at, "last nested outage restored")
 
     def cancel(self, incident: Incident, at: datetime, reason: str, by: str) -> None:
         """Withdraw the incident (a wrong prediction, or no longer explained)."""
         incident.forced = False
-        self.set_status(incident, CANCELLED, at)
+        self.set_status(incident, Status.CANCELLED, at)
         self.emit(ev.IncidentCancelled(at=at, incident=incident.id, reason=reason, by=by))
 
     def open_children(self, incident: Incident) -> list[Incident]:
@@ -231,7 +222,7 @@ class IncidentRegistry:
         return [i for i in self.incidents.values() if i.parent == incident.id and i.is_open]
 
     def _fully_restored(self, incident: Incident, at: datetime, cause: str) -> None:
-        self.set_status(incident, RESTORED, at)
+        self.set_status(incident, Status.RESTORED, at)
         self.emit(
             ev.OutageRestored(
                 at=at,

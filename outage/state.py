@@ -9,13 +9,10 @@ import numpy as np
 
 from outage.engine import Engine
 from outage.events import iso as _iso
-from outage.incidents import OPEN_STATES, Incident
+from outage.incidents import OPEN_STATES, Incident, Status
 from outage.indices import compute_indices
 from outage.storm import SYSTEM
 
-#: What the dashboard map draws: the open incidents (`OPEN_STATES`), and beside them partially
-#: restored parents (their nested outages stay open) and planned work not yet started.
-ON_MAP = OPEN_STATES | {"partially_restored", "scheduled"}
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -131,7 +128,7 @@ def work_order_rows(
 def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
     """Everything a replay decided (see README: STATE.json)."""
     topo = engine.topology
-    listed = [i for i in engine.incidents.values() if i.status != "merged"]
+    listed = [i for i in engine.incidents.values() if i.status != Status.MERGED]
     start = engine.first_ts
     end = engine.now
     indices: dict[str, Any] = {"cmi": 0.0, "saidi": 0.0, "saifi": 0.0, "caidi": 0.0}
@@ -159,7 +156,7 @@ def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
         "merged": [
             {"id": i.id, "into": i.merged_into}
             for i in engine.incidents.values()
-            if i.status == "merged"
+            if i.status == Status.MERGED
         ],
         "tickets": [
             {k: _iso(v) if isinstance(v, datetime) else v for k, v in t.items()}

@@ -26,12 +26,12 @@ from outage.errors import SignalError
 from outage.events import Event, to_json
 from outage.events import iso as _iso
 from outage.host import EngineHost, Message, SubmitResult
-from outage.incidents import DONE_STATES, OPEN_STATES
+from outage.incidents import DONE_STATES, ON_MAP, OPEN_STATES, Status
 from outage.ivr import Announcements, IvrAnswerer
 from outage.journal import SqliteJournal
 from outage.readview import OutageReadView
 from outage.rules import Rules
-from outage.state import ON_MAP, incident_view, open_by_scope, restoration_view, snapshot
+from outage.state import incident_view, open_by_scope, restoration_view, snapshot
 from outage.storm import SYSTEM
 
 from .identity import TOPOLOGY_KEY, Migration, mismatch, topology_identity
@@ -193,7 +193,7 @@ class Runtime:
             chosen = [
                 i
                 for i in engine.incidents.values()
-                if i.status != "merged"
+                if i.status != Status.MERGED
                 and (status is None or i.status in status)
                 and (feeder is None or topo.feeder_ids[i.feeder] == feeder)
                 and (substation is None or topo.substation_ids[i.substation] == substation)

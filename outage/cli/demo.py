@@ -35,6 +35,7 @@ from outage.cli.output import err, fail, progress_bar
 from outage.cli.serve import dashboard_dir
 from outage.errors import OutageError
 from outage.evaluate import accuracy
+from outage.incidents import Status
 from outage.player import PlayReport, StormPlayer, summary_of
 from outage.report.demo_report import sms_chart, staffing_chart, storm_chart, write_html
 from outage.report.outage_map import draw_outages
@@ -262,7 +263,7 @@ def _report(
     staffing_png = staffing_chart(figures["staffing"], out / "demo-staffing.png", zone=zone)
     sms_png = sms_chart(figures["sms_by_kind"], out / "demo-sms.png")
     score = accuracy(state, truth)
-    incidents = [i for i in state["incidents"] if i["status"] != "cancelled"]
+    incidents = [i for i in state["incidents"] if i["status"] != Status.CANCELLED]
     counts = fault_counts(truth)
     by_id = {i["id"]: i for i in state["incidents"]}
     merged = {m["id"]: m["into"] for m in state["merged"]}
@@ -355,7 +356,7 @@ def _figure_rows(
     truth: dict[str, Any],
     zone: ZoneInfo,
 ) -> list[tuple[str, str]]:
-    incidents = [i for i in state["incidents"] if i["status"] != "cancelled"]
+    incidents = [i for i in state["incidents"] if i["status"] != Status.CANCELLED]
     hazards = sum(1 for t in state["tickets"] if t.get("priority") == "high")
     sms = figures["sms"]
     staffing = figures["staffing"]
@@ -363,7 +364,7 @@ def _figure_rows(
     indices = state["indices"]
     counts = fault_counts(truth)
     exact = round(score["exact_share"] * score["faults_with_calls"])
-    restored = sum(1 for i in incidents if i["status"] in ("restored", "closed"))
+    restored = sum(1 for i in incidents if i["status"] in (Status.RESTORED, Status.CLOSED))
     worst = max(staffing, key=lambda s: s["positions"], default=None)
     storm = state["storm"]
     stood = [h for h in storm["history"] if h["scope"] == SYSTEM and h["stood_down"]]
@@ -468,7 +469,7 @@ def _summary(
         table.add_row(name, value)
     err.print(table)
     err.print(staffing_in_words(figures["staffing"], zone))
-    incidents = [i for i in state["incidents"] if i["status"] != "cancelled"]
+    incidents = [i for i in state["incidents"] if i["status"] != Status.CANCELLED]
     biggest = sorted(incidents, key=lambda i: -i["customers_affected"])[:8]
     devices = Table(title="Largest outages")
     for column in ("incident", "device", "status", "customers", "calls", "suppressed", "ETR"):

@@ -13,6 +13,7 @@ from outage.bootstrap import Network, build_engine, open_journal
 from outage.cli.output import emit_json, err, fail, progress_bar
 from outage.errors import OutageError, SignalError
 from outage.host import EngineHost, Message
+from outage.incidents import Status
 from outage.signals import parse_signal
 from outage.state import snapshot
 
@@ -82,7 +83,7 @@ def replay(
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(state, option=orjson.OPT_INDENT_2))
-    live = [i for i in state["incidents"] if i["status"] != "cancelled"]
+    live = [i for i in state["incidents"] if i["status"] != Status.CANCELLED]
     emit_json(
         {
             "out": str(out),

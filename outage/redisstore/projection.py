@@ -24,6 +24,7 @@ from outage.commands import Command
 from outage.errors import CommandRejected
 from outage.events import Event, to_json
 from outage.events import iso as _iso
+from outage.incidents import Status
 from outage.readview import IncidentSummary, OutageReadView
 from outage.rules import Rules
 from outage.state import incident_view, open_by_scope, restoration_view
@@ -263,7 +264,7 @@ class PartitionState:
                 ],
             }
             ops["h"].append([k["detail"], incident_id, orjson.dumps(detail).decode()])
-            if incident.status == "merged":
+            if incident.status == Status.MERGED:
                 ops["d"].append([k["incidents"], incident_id])
             else:
                 ops["h"].append([k["incidents"], incident_id, orjson.dumps(brief).decode()])

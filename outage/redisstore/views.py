@@ -21,10 +21,11 @@ import orjson
 from grid.topology import Topology
 from outage.callrate import call_rate_buckets
 from outage.events import iso as _iso
+from outage.incidents import ON_MAP
 from outage.readview import IncidentSummary
 from outage.restoration.config import RestorationRules
 from outage.restoration.premise_history import OutageHistory
-from outage.state import ON_MAP, merge_restoration
+from outage.state import merge_restoration
 from outage.storm import SYSTEM, StormDetector
 
 from .connect import Client, is_cluster, unavailable

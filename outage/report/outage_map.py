@@ -8,6 +8,8 @@ from typing import Any
 
 import matplotlib
 
+from outage.incidents import Status
+
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
@@ -45,7 +47,7 @@ def draw_outages(
     marked: list[tuple[dict[str, Any], tuple[float, float]]] = []
     for incident in sorted(state["incidents"], key=lambda i: -i["customers_affected"]):
         status = incident["status"]
-        if status == "cancelled":
+        if status == Status.CANCELLED:
             continue
         premises = _premises(topology, incident)
         colour = STATUS_COLOUR.get(status, "#1f77b4")

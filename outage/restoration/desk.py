@@ -26,13 +26,13 @@ from zoneinfo import ZoneInfo
 from outage import events as ev
 from outage.errors import CommandRejected
 from outage.events import iso
-from outage.incidents import Incident
+from outage.incidents import Incident, Status
 from outage.restoration.areas import AreaClasses
 from outage.restoration.config import RestorationRules
 from outage.restoration.crews import CrewState
 from outage.restoration.estimate import Estimate, Estimator
 from outage.restoration.history import RepairHistory
-from outage.restoration.orders import CANCELLED, MERGED, RESTORED, WorkOrder
+from outage.restoration.orders import WorkOrder
 from outage.restoration.premise_history import OutageHistory, OutageRecord
 from outage.restoration.roster import Crew, Roster
 from outage.restoration.travel import Routing, StraightLine
@@ -164,9 +164,9 @@ class RestorationDesk:
             elif isinstance(event, ev.PredictionMoved):
                 self._moved(event)
             elif isinstance(event, ev.IncidentMerged):
-                self._close(event.incident, event.at, MERGED, into=event.into)
+                self._close(event.incident, event.at, Status.MERGED, into=event.into)
             elif isinstance(event, ev.IncidentCancelled):
-                self._close(event.incident, event.at, CANCELLED)
+                self._close(event.incident, event.at, Status.CANCELLED)
             elif isinstance(event, ev.OutageRestored):
                 self._restored(event.incident, event.at, complete=True)
             elif isinstance(event, ev.OutagePartiallyRestored):
@@ -236,7 +236,7 @@ class RestorationDesk:
         if complete and incident.restored_at is not None:
             self._record_outage(incident, at)
             self._followup(incident, at)
-        self._close(incident_id, at, RESTORED)
+        self._close(incident_id, at, Status.RESTORED)
 
     def _followup(self, incident: Incident, at: datetime) -> None:
         """Ask the callers who have power again how it went."""

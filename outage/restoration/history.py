@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from outage.configfile import load_model
 from outage.errors import RulesError
+from outage.incidents import Status
 
 ANY = "*"
 Measure = Literal["outage", "repair", "dispatch", "mobilise", "calibration"]
@@ -271,7 +272,7 @@ def restorations(events: Iterable[Any], zone: ZoneInfo) -> list[Restoration]:
             }
         elif data.get("type") != "WorkOrderClosed":
             continue
-        if data["outcome"] != "restored":
+        if data["outcome"] != Status.RESTORED:
             continue
         opened, closed = _when(data["opened"]), _when(data["at"])
         out.append(

@@ -7,10 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from outage.events import iso
+from outage.incidents import Status
 from outage.restoration.roster import Skill
-
-#: Order outcomes.
-RESTORED, MERGED, CANCELLED = "restored", "merged", "cancelled"
 
 
 @dataclass(slots=True, eq=False)
@@ -36,7 +34,8 @@ class WorkOrder:
     on_site_at: datetime | None = None
     repairing_at: datetime | None = None
     closed_at: datetime | None = None
-    outcome: str | None = None
+    #: How the order ended: its incident restored, merged into another, or cancelled.
+    outcome: Status | None = None
     #: Straight-line travel the crew had ahead of it when dispatched (minutes).
     travel_minutes: float | None = None
     #: Was a capable crew idle when the order opened? Only then is the wait for a dispatch
@@ -105,7 +104,9 @@ class WorkOrder:
     def estimate_ratio(self) -> float | None:
         """Time taken from the first estimate over the time its median gave (restored)."""
         at, median = self.first_estimate_at, self.first_median
-        if self.outcome != RESTORED or at is None or median is None or self.closed_at is None:
+        if at is None or median is None or self.closed_at is None:
+            return None
+        if self.outcome != Status.RESTORED:
             return None
         given = (median - at).total_seconds()
         if given <= 0:
@@ -114,7 +115,7 @@ class WorkOrder:
 
     def restoration_minutes(self) -> float | None:
         """How long power took to come back after the crew's arrival."""
-        if self.on_site_at is None or self.closed_at is None or self.outcome != RESTORED:
+        if self.on_site_at is None or self.closed_at is None or self.outcome != Status.RESTORED:
             return None
         return (self.closed_at - self.on_site_at).total_seconds() / 60
 

@@ -423,3 +423,15 @@ def test_suppressed_calls_follow_their_incident_through_a_roll_up(
     (view,) = [i for i in snapshot(driver.engine)["incidents"] if i["id"] == incident.id]
     assert view["suppressed"] == driver.engine.suppressed_total == 3
     assert len(view["calls"]) == 4
+
+
+def test_the_incident_list_filter_offers_exactly_the_listed_states() -> None:
+    """The OpenAPI enum of ``GET /v1/incidents?status=`` is spelled out for the schema; it
+    must stay the lifecycle's listed states (every status but merged)."""
+    from typing import get_args
+
+    from outage.api.officer import ListedStatus
+    from outage.incidents import LISTED_STATES, Status
+
+    assert set(get_args(ListedStatus)) == {s.value for s in LISTED_STATES}
+    assert Status.MERGED not in LISTED_STATES and len(LISTED_STATES) == len(Status) - 1
