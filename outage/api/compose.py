@@ -360,7 +360,8 @@ def _status_for_phone(runtime: Runtime | RedisRuntime) -> Callable[[str], str | 
             with suppress(AssetNotFound):  # a premise without accounts: the default language
                 language = customers.accounts_of_premise(answer["premise"])[0]["language"]
 
-        return answer["message"].get(language) or answer["message"]["en"]
+        messages: dict[str, str] = answer["message"]  # by language
+        return messages.get(language) or messages["en"]
 
     return status
 

@@ -18,7 +18,7 @@ from outage.redisstore.errors import StoreError
 from .deps import SESSION_COOKIE, refuse_unknown, require, runtime_of
 from .responses import Json
 from .runtime import Runtime
-from .schemas import Health, PublicSummary, SessionBody
+from .schemas import Health, HealthStatus, PublicSummary, SessionBody
 from .session import Sessions
 
 router = APIRouter()
@@ -61,7 +61,9 @@ async def readyz(request: Request) -> Response:
         detail = "store: Redis cannot be reached"
     elif runtime.journal is not None:
         detail = runtime.journal.healthy() or runtime.host.lagging
-    status = "ok" if detail is None else ("starting" if detail == "starting" else "unavailable")
+    status: HealthStatus = (
+        "ok" if detail is None else ("starting" if detail == "starting" else "unavailable")
+    )
     body = Health(
         status=status,
         signals_applied=applied,

@@ -22,7 +22,12 @@ from outage.events import Event
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
+
+class _Stop:
+    """Tells the pump's thread to handle what is queued, then end."""
+
+
+_STOP = _Stop()
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,10 @@ class _Call:
 
     fn: Callable[[], Any]
     result: Future[Any]
+
+
+#: What the pump's thread takes in: an event, a wait_idle marker, a call, or the stop.
+_Entry = tuple[int, Event] | threading.Event | _Call | _Stop
 
 
 class EventPump:
@@ -48,7 +57,7 @@ class EventPump:
         self.after_batch = after_batch
         self.errors = 0
         self.handled = 0
-        self._queue: queue.Queue[object] = queue.Queue()
+        self._queue: queue.Queue[_Entry] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"pump-{name}", daemon=True)
 
     def offer(self, seq: int, event: Event) -> None:
@@ -103,7 +112,7 @@ class EventPump:
                     break
             stop = False
             for entry in batch:
-                if entry is _STOP:
+                if isinstance(entry, _Stop):
                     stop = True
                 elif isinstance(entry, threading.Event):
                     self._flush()
@@ -114,7 +123,7 @@ class EventPump:
                     except Exception as exc:  # the caller gets it, the pump goes on
                         entry.result.set_exception(exc)
                 else:
-                    seq, event = entry  # type: ignore[misc]
+                    seq, event = entry
                     try:
                         self.consume(seq, event)
                         self.handled += 1
