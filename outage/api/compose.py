@@ -36,7 +36,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar
 
 from grid.errors import AssetNotFound
 from notify.channels.base import Channel
@@ -70,13 +70,15 @@ if TYPE_CHECKING:
     from outage.redisstore.service import RedisRuntime
 
 Clock = Literal["wall", "event"]
+#: The runtime of a `Services`: embedded (`compose`) or over Redis (`compose_redis`).
+R = TypeVar("R", bound="Runtime | RedisRuntime")
 
 
 @dataclass
-class Services:
+class Services(Generic[R]):
     """Everything one service process runs (see the module docstring)."""
 
-    runtime: Runtime | RedisRuntime
+    runtime: R
     notifier: Notifier
     runner: PlaybookRunner
     board: AnnouncementBoard
@@ -146,6 +148,10 @@ class Services:
         return {"decided": sum(counts.values()), **counts}
 
 
+#: `Services` over either runtime (what the HTTP app and ``outage serve`` hold).
+AnyServices: TypeAlias = "Services[Runtime] | Services[RedisRuntime]"
+
+
 def compose(
     network: Network,
     *,
@@ -159,7 +165,7 @@ def compose(
     tz: str = "Asia/Shanghai",
     migrate_topology: bool = False,
     restoration: RestorationSetup | None = None,
-) -> Services:
+) -> Services[Runtime]:
     """Wire the engine, notify and playbooks over ``network`` with state in ``state_dir``;
     ``migrate_topology`` replays a journal written against another topology (see
     `outage.api.identity`) instead of refusing it."""
@@ -192,7 +198,7 @@ def compose_redis(
     clock: Clock = "wall",
     tz: str = "Asia/Shanghai",
     lease_ms: int = 10_000,
-) -> Services:
+) -> Services[RedisRuntime]:
     """`compose` for an API worker over Redis: a `RedisRuntime`, with notify and playbooks
     fed from the global event feed; their outbox, dedup log, audit log, state and job store
     live in Redis (so another ``--role all`` process can take over with an empty state dir).
@@ -232,7 +238,6 @@ def compose_redis(
         runtime, state_dir, rules, playbook_paths, notify_config, channel, clock, stores
     )
     redis_runtime = services.runtime
-    assert isinstance(redis_runtime, RedisRuntime)
     notifier, runner = services.notifier, services.runner
     services.followers = [
         FeedFollower(redis_runtime.feed, services.pumps["notify"], lambda: notifier.high_water),
@@ -243,7 +248,7 @@ def compose_redis(
 
 
 def _compose(
-    make_runtime: Callable[[Rules, Announcements, list[Listener]], Runtime | RedisRuntime],
+    make_runtime: Callable[[Rules, Announcements, list[Listener]], R],
     state_dir: Path,
     rules: Rules | Path | None,
     playbook_paths: list[Path] | None,
@@ -251,7 +256,7 @@ def _compose(
     channel: Channel | None,
     clock: Clock,
     stores: Callable[[Any], tuple[Any, Any, Any]] | None = None,
-) -> Services:
+) -> Services[R]:
     """Notify and playbooks, each behind an `EventPump`, over the runtime ``make_runtime``
     builds (given the rules, the IVR announcements and the pumps' listeners). ``stores``, given
     the runtime, answers (notify store, playbook runner store, scheduler); without it they are
