@@ -32,7 +32,7 @@ lint: setup
 	$(VENV)/bin/ruff check grid outage notify playbooks scenarios tests benchmarks
 
 typecheck: setup
-	$(VENV)/bin/mypy grid scenarios
+	$(VENV)/bin/mypy grid outage notify playbooks scenarios
 
 contracts: setup
 	$(VENV)/bin/lint-imports

@@ -20,6 +20,7 @@ from grid.model import CUSTOMER_PRIORITIES
 from grid.topology import Topology
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 PRIORITY_RANK = {name: rank for rank, name in enumerate(CUSTOMER_PRIORITIES)}
 
 
@@ -47,7 +48,8 @@ class Audience:
         premise_number = frame["premise"].map(topology.premise_index)
         keep &= premise_number.notna().to_numpy()
         rows = np.nonzero(keep)[0]
-        self.phone = [phones[r] for r in rows]
+        # ``keep`` held only readable phones, so the filter drops nothing: it tells mypy so
+        self.phone = [p for p in (phones[r] for r in rows) if p is not None]
         self.account = frame["account"].astype(str).to_numpy()[rows].tolist()
         self.premise_number = premise_number.to_numpy()[rows].astype(np.int64)
         self.language = [
@@ -55,7 +57,7 @@ class Audience:
             for lang in frame["language"].fillna("zh-CN").astype(str).to_numpy()[rows]
         ]
         opt_in = frame["sms_opt_in"].map(_flag).to_numpy()[rows]
-        self.opted_in = np.asarray(opt_in, dtype=bool)
+        self.opted_in: BoolArray = np.asarray(opt_in, dtype=np.bool_)
         self.priority = np.array(
             [PRIORITY_RANK.get(p, 2) for p in frame["priority"].fillna("normal").to_numpy()[rows]],
             dtype=np.int8,

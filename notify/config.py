@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -28,6 +28,8 @@ MessageKind = Literal[
     "follow_up",
 ]
 MESSAGE_KINDS: tuple[str, ...] = MessageKind.__args__  # type: ignore[attr-defined]
+#: The languages messages are written in.
+Language = Literal["zh-CN", "en"]
 Minutes = Annotated[float, Field(ge=0)]
 
 
@@ -96,11 +98,20 @@ class FeedConfig(_Model):
     cap_sender_name: str = "Electric utility outage centre"
 
 
+def _quiet_hours_everywhere() -> dict[Language, QuietHours]:
+    # a named factory: mypy cannot infer a lambda's Literal keys through Field's overloads
+    return {"zh-CN": QuietHours(), "en": QuietHours()}
+
+
+def _is_language(code: str) -> TypeGuard[Language]:
+    return code in ("zh-CN", "en")
+
+
 class NotifyConfig(_Model):
     """Settings of the notification pipeline (see docs/notify.md for each one's meaning)."""
 
     sender_id: Annotated[str, Field(min_length=1, max_length=16)] = "95598"
-    default_language: Literal["zh-CN", "en"] = "zh-CN"
+    default_language: Language = "zh-CN"
     region: Annotated[str, Field(min_length=2, max_length=2)] = "CN"
     timezone: str = "Asia/Shanghai"  # for times written in messages (ETR, planned window)
     detect_delay_minutes: Minutes = 0.0
@@ -111,9 +122,7 @@ class NotifyConfig(_Model):
     #: later (their power has had time to settle; a text at the moment of restoration would
     #: come before they notice). Quiet hours apply.
     follow_up_delay_minutes: Minutes = 30.0
-    quiet_hours: dict[Literal["zh-CN", "en"], QuietHours] = Field(
-        default_factory=lambda: {"zh-CN": QuietHours(), "en": QuietHours()}
-    )
+    quiet_hours: dict[Language, QuietHours] = Field(default_factory=_quiet_hours_everywhere)
     quiet_hours_exempt_kinds: frozenset[MessageKind] = frozenset({"hazard", "restored"})
     quiet_hours_exempt_priorities: frozenset[Literal["critical_care", "vip", "normal"]] = frozenset(
         {"critical_care"}
@@ -130,7 +139,8 @@ class NotifyConfig(_Model):
 
     def quiet_for(self, language: str) -> QuietHours | None:
         """Quiet hours of ``language`` (the default language's when it has none)."""
-        return self.quiet_hours.get(language) or self.quiet_hours.get(self.default_language)
+        own = self.quiet_hours.get(language) if _is_language(language) else None
+        return own or self.quiet_hours.get(self.default_language)
 
 
 def describe(exc: ValidationError) -> str:

@@ -91,6 +91,7 @@ class IncidentBook:
         ``is_transformer(asset_id)`` tells the level of an asset a prediction moved to.
         """
         at = event.at.isoformat()
+        view: IncidentView | None  # a new one for the first two events, else the one we keep
         match event:
             case ev.OutagePredicted():
                 view = IncidentView(

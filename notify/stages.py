@@ -31,7 +31,7 @@ def consented(audience: Audience, rows: IntArray, consent: Mapping[str, str]) ->
     keep = [
         consent.get(phone[r], "in" if audience.opted_in[r] else "out") == "in" for r in rows
     ]
-    return rows[np.asarray(keep, dtype=bool)] if len(rows) else rows
+    return rows[np.asarray(keep, dtype=np.bool_)] if len(rows) else rows
 
 
 def one_per_phone(audience: Audience, rows: IntArray) -> IntArray:
@@ -52,7 +52,7 @@ def without_phones(audience: Audience, rows: IntArray, phones: Collection[str]) 
     if not phones or not len(rows):
         return rows
     keep = [audience.phone[r] not in phones for r in rows]
-    return rows[np.asarray(keep, dtype=bool)]
+    return rows[np.asarray(keep, dtype=np.bool_)]
 
 
 def inhibit(audience: Audience, rows: IntArray, told_about_parent: Collection[str]) -> IntArray:

@@ -32,7 +32,7 @@ from outage.inference.explain import explain
 from outage.inference.likelihood import Likelihood, micro
 from outage.inference.tree import InferenceTree, prior_table
 from outage.reconcile import Reconciler
-from outage.registry import IncidentRegistry, moment, seconds
+from outage.registry import IncidentRegistry, Ticket, moment, seconds
 from outage.resolve import Resolver
 from outage.restoration.desk import PREFIX as DESK_TIMER
 from outage.restoration.desk import RestorationDesk
@@ -114,7 +114,7 @@ class Engine:
         return self.registry.incidents
 
     @property
-    def tickets(self) -> list[dict[str, object]]:
+    def tickets(self) -> list[Ticket]:
         """Hazard and service tickets."""
         return self.registry.tickets
 

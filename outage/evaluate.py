@@ -27,7 +27,7 @@ def accuracy(state: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
     split = 0
     outcomes: Counter[str] = Counter()
     for fault in faults:
-        incidents = {incident_of_call.get(c) for c in fault["calls"]} - {None}
+        incidents = {incident_of_call[c] for c in fault["calls"] if c in incident_of_call}
         devices = {device_of[i] for i in incidents}
         if fault["device"] in devices:
             right_device += 1

@@ -422,7 +422,7 @@ def from_dict(kind: str, data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES.get(kind)
     if cls is None:
         raise ValueError(f"type: unknown event type {kind!r}")
-    times = _datetime_fields(cls)
+    times = _datetime_fields(kind)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
@@ -439,8 +439,12 @@ def from_dict(kind: str, data: dict[str, Any]) -> Event:
 
 
 @functools.cache
-def _datetime_fields(cls: type[Event]) -> frozenset[str]:
-    """Fields typed ``datetime`` (resolving the annotations once per class, not per event)."""
+def _datetime_fields(kind: str) -> frozenset[str]:
+    """Fields typed ``datetime`` of event type ``kind`` (resolving the annotations once per
+    class, not per event)."""
+    # keyed by name, not class: mypy takes a frozen dataclass's instance ``__hash__`` for the
+    # class's and refuses the class as a cache key
+    cls = EVENT_TYPES[kind]
     hints = typing.get_type_hints(cls)
     return frozenset(f.name for f in dataclasses.fields(cls) if "datetime" in str(hints[f.name]))
 

@@ -108,9 +108,11 @@ def _late_outage(
     the outage (it arrived late). Its incident is made now, restored when the crew said."""
     registry = engine.registry
     end = registry.epoch_end(premise, at)
-    if end is None or end[1] is None or end[2] != "":
+    if end is None:
         return None
-    reset_at, node, _ = end
+    reset_at, node, owner = end
+    if node is None or owner != "":
+        return None
     incident = registry.create(node, Status.PREDICTED, when, cause)
     registry.announce(incident, when)
     incident.restored_by = "crew"

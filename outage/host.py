@@ -38,7 +38,7 @@ from outage.journal import JournalCorrupt, SqliteJournal
 from outage.signals import Signal, describe_validation_error, dump_signal
 
 Message = Signal | Command
-_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)  # type: ignore[arg-type]
+_MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
 #: ``(seq, message, problem, events)`` for each message replayed: ``problem`` is what
 #: `Engine.check_references` said before it was applied (a topology migration reports these).
 ReplayObserver = Callable[[int, "Message", str | None, list[Event]], None]

@@ -136,7 +136,7 @@ class SqliteJournal:
             with self._transaction() as db:
                 for row in messages:
                     message_id, body = row[0], row[1]
-                    digest = row[2] if len(row) > 2 else None  # type: ignore[misc]
+                    digest = row[2] if len(row) > 2 else None
                     cursor = db.execute(
                         "INSERT OR IGNORE INTO messages (id, body, digest) VALUES (?, ?, ?)",
                         (message_id, body, digest),

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from outage.api.compose import Services
+from outage.api.runtime import Runtime
 from outage.incidents import Status
 from outage.ivr import CallerQuery
 from outage.signals import CallSignal, Signal, signal_ts
@@ -80,7 +81,7 @@ class StormPlayer:
 
     def __init__(
         self,
-        services: Services,
+        services: Services[Runtime],
         signals: list[Signal],
         *,
         speed: float | None = None,
@@ -347,7 +348,7 @@ class StormPlayer:
         )
 
 
-def summary_of(services: Services, report: PlayReport) -> dict[str, Any]:
+def summary_of(services: Services[Runtime], report: PlayReport) -> dict[str, Any]:
     """Figures for the demo's summary and report."""
     runner = services.runner
     audit = runner.store.rows()
@@ -381,7 +382,7 @@ def summary_of(services: Services, report: PlayReport) -> dict[str, Any]:
     }
 
 
-def _sms_by_kind(services: Services) -> dict[str, int]:
+def _sms_by_kind(services: Services[Runtime]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for row in services.notifier.store.rows():
         counts[row["kind"]] = counts.get(row["kind"], 0) + 1

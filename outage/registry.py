@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from grid.topology import Topology
 from outage import events as ev
@@ -33,6 +33,20 @@ def moment(epoch_seconds: int) -> datetime:
     return EPOCH + timedelta(seconds=epoch_seconds)
 
 
+class Ticket(TypedDict):
+    """A hazard ticket (wire down, fire: high priority, linked to the outage it is in) or a
+    service ticket (a call no outage explains: normal priority)."""
+
+    ticket: str
+    kind: str
+    call: str
+    premise: str
+    incident: str | None
+    priority: Literal["high", "normal"]
+    at: datetime
+    reason: NotRequired[str]  # service tickets: why no outage explains the call
+
+
 class IncidentRegistry:
     """Incidents, tickets and the calls they hold (see the module docstring)."""
 
@@ -45,7 +59,7 @@ class IncidentRegistry:
         self.emit = emit
         self.devices = len(topology.device_ids)
         self.incidents: dict[str, Incident] = {}
-        self.tickets: list[dict[str, Any]] = []
+        self.tickets: list[Ticket] = []
         self.unresolved: list[dict[str, Any]] = []
         #: Open incidents (predicted, confirmed, dispatched) by the tree node of their asset.
         self.open_at: dict[int, Incident] = {}
@@ -89,7 +103,7 @@ class IncidentRegistry:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def create(self, node: int, status: str, at: datetime, cause: str) -> Incident:
+    def create(self, node: int, status: Status, at: datetime, cause: str) -> Incident:
         """A new incident at ``node`` (registered as open when ``status`` is open)."""
         level, number = self.asset_of(node)
         asset, customers, feeder = self._asset(level, number)
@@ -166,7 +180,7 @@ class IncidentRegistry:
         self.set_status(child, Status.MERGED, at)
         self.emit(ev.IncidentMerged(at=at, incident=child.id, into=into.id))
 
-    def set_status(self, incident: Incident, new: str, at: datetime) -> None:
+    def set_status(self, incident: Incident, new: Status, at: datetime) -> None:
         """Move the incident through its lifecycle (`CommandRejected` when not allowed)."""
         old = incident.status
         if new == old:

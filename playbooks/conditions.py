@@ -71,8 +71,9 @@ def evaluate(condition: Condition, situation: Situation, now: datetime) -> Match
 
 
 def _combine(parts: list[Match], glue: str) -> Match:
-    areas = [p.area for p in parts]
-    area = None if any(a is None for a in areas) else frozenset().union(*areas)  # type: ignore[misc]
+    areas = [p.area for p in parts if p.area is not None]
+    # one part anywhere (no area) makes the whole match anywhere
+    area = frozenset[str]().union(*areas) if len(areas) == len(parts) else None
     incidents = tuple(dict.fromkeys(i for p in parts for i in p.incidents))
     return Match(True, glue.join(p.reason for p in parts), area, incidents)
 
@@ -163,12 +164,12 @@ def _warning(cond: WarningCond, situation: Situation, now: datetime) -> Match:
         w
         for w in situation.warnings_in_force(now, timedelta(hours=cond.default_hours))
         if w.kind in cond.kinds
-        and LEVELS.index(w.level) >= floor  # type: ignore[arg-type]
+        and LEVELS.index(w.level) >= floor
         and (cond.area == "any" or w.area in (cond.area, "all"))
     ]
     if not found:
         return NO
-    worst = max(found, key=lambda w: LEVELS.index(w.level))  # type: ignore[arg-type]
+    worst = max(found, key=lambda w: LEVELS.index(w.level))
     return Match(True, f"{worst.level} {worst.kind} warning for {worst.area} ({worst.signal})")
 
 

@@ -88,7 +88,7 @@ class EventTimeScheduler:
     def add(self, job_id: str, trigger: BaseTrigger, spec: dict[str, Any]) -> datetime | None:
         """Add or replace ``job_id``; returns its first fire time."""
         now = self.now or datetime.min.replace(tzinfo=UTC)
-        first = trigger.get_next_fire_time(None, now)
+        first: datetime | None = trigger.get_next_fire_time(None, now)
         self._jobs[job_id] = (trigger, spec, first)
         if first is not None:
             self._push(first, job_id)

@@ -25,6 +25,8 @@ import smpplib.gsm
 from notify.channels.base import Receipt, Sms
 from notify.errors import PermanentSendError, TransientSendError
 
+#: smpplib ships no type information; the status a handler returns for "accepted" is an int
+ESME_ROK: int = c.SMPP_ESME_ROK
 TRANSIENT_STATUSES = frozenset({c.SMPP_ESME_RTHROTTLED, c.SMPP_ESME_RMSGQFUL, c.SMPP_ESME_RSYSERR})
 _RECEIPT = re.compile(r"id:(?P<id>\S+).*?stat:(?P<stat>\w+)", re.S)
 #: esm_class message type "SMSC delivery receipt" (SMPP 3.4 5.2.12; smpplib has no name).
@@ -118,7 +120,7 @@ class SmppChannel:
         responses = [self._acks.pop(s) for s in sequences]
         for response in responses:
             status = int(response.status)  # type: ignore[attr-defined]
-            if status != c.SMPP_ESME_ROK:
+            if status != ESME_ROK:
                 text = c.DESCRIPTIONS.get(status, "unknown status")
                 error = TransientSendError if status in TRANSIENT_STATUSES else PermanentSendError
                 raise error(f"SMSC refused submit_sm: 0x{status:08X} {text}")
@@ -128,7 +130,7 @@ class SmppChannel:
     def _on_deliver(self, pdu: object, **_: object) -> int:
         """A ``deliver_sm``: keep it when it is a delivery receipt (esm_class bit 2)."""
         if not int(getattr(pdu, "esm_class", 0) or 0) & DELIVERY_RECEIPT:
-            return c.SMPP_ESME_ROK  # a mobile-originated message: inbound goes via the webhook
+            return ESME_ROK  # a mobile-originated message: inbound goes via the webhook
         reference = getattr(pdu, "receipted_message_id", None)
         state = getattr(pdu, "message_state", None)
         text = getattr(pdu, "short_message", b"") or b""
@@ -144,7 +146,7 @@ class SmppChannel:
                 Receipt(str(reference), "delivered" if delivered else "undelivered",
                         datetime.now(UTC))
             )
-        return c.SMPP_ESME_ROK
+        return ESME_ROK
 
     def poll_receipts(self) -> list[Receipt]:
         """Read whatever PDUs are waiting (receipts, enquire_link) without blocking."""

@@ -16,7 +16,7 @@ from outage.signals import Signal
 from . import intake, ivr_routes, map_routes, officer, ops, playbook_routes, restoration_routes
 from .auth import FailureLimiter, KeyRing
 from .clock import Clock, wall_clock
-from .compose import Services
+from .compose import AnyServices
 from .paths import ApiPaths, Dashboard
 from .pump import ConsumerStalled
 from .responses import Json
@@ -44,7 +44,7 @@ def create_app(
     runtime: Runtime,
     settings: ServiceSettings | None = None,
     keys: KeyRing | None = None,
-    services: Services | None = None,
+    services: AnyServices | None = None,
     *,
     clock: Clock | None = None,
 ) -> FastAPI:

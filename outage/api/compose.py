@@ -36,7 +36,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar
 
 from grid.errors import AssetNotFound
 from notify.channels.base import Channel
@@ -69,13 +69,15 @@ if TYPE_CHECKING:
     from outage.redisstore.service import RedisRuntime
 
 Clock = Literal["wall", "event"]
+#: The runtime of a `Services`: embedded (`compose`) or over Redis (`compose_redis`).
+R = TypeVar("R", bound="Runtime | RedisRuntime")
 
 
 @dataclass
-class Services:
+class Services(Generic[R]):
     """Everything one service process runs (see the module docstring)."""
 
-    runtime: Runtime | RedisRuntime
+    runtime: R
     notifier: Notifier
     runner: PlaybookRunner
     board: AnnouncementBoard
@@ -145,6 +147,10 @@ class Services:
         return {"decided": sum(counts.values()), **counts}
 
 
+#: `Services` over either runtime (what the HTTP app and ``outage serve`` hold).
+AnyServices: TypeAlias = "Services[Runtime] | Services[RedisRuntime]"
+
+
 def compose(
     network: Network,
     *,
@@ -158,7 +164,7 @@ def compose(
     tz: str = "Asia/Shanghai",
     migrate_topology: bool = False,
     restoration: RestorationSetup | None = None,
-) -> Services:
+) -> Services[Runtime]:
     """Wire the engine, notify and playbooks over ``network`` with state in ``state_dir``;
     ``migrate_topology`` replays a journal written against another topology (see
     `outage.api.identity`) instead of refusing it."""
@@ -191,7 +197,7 @@ def compose_redis(
     clock: Clock = "wall",
     tz: str = "Asia/Shanghai",
     lease_ms: int = 10_000,
-) -> Services:
+) -> Services[RedisRuntime]:
     """`compose` for an API worker over Redis: a `RedisRuntime`, with notify and playbooks
     fed from the global event feed; their outbox, dedup log, audit log, state and job store
     live in Redis (so another ``--role all`` process can take over with an empty state dir).
@@ -231,7 +237,6 @@ def compose_redis(
         runtime, state_dir, rules, playbook_paths, notify_config, channel, clock, stores
     )
     redis_runtime = services.runtime
-    assert isinstance(redis_runtime, RedisRuntime)
     notifier, runner = services.notifier, services.runner
     services.followers = [
         FeedFollower(redis_runtime.feed, services.pumps["notify"], lambda: notifier.high_water),
@@ -242,7 +247,7 @@ def compose_redis(
 
 
 def _compose(
-    make_runtime: Callable[[Rules, Announcements, list[Listener]], Runtime | RedisRuntime],
+    make_runtime: Callable[[Rules, Announcements, list[Listener]], R],
     state_dir: Path,
     rules: Rules | Path | None,
     playbook_paths: list[Path] | None,
@@ -250,7 +255,7 @@ def _compose(
     channel: Channel | None,
     clock: Clock,
     stores: Callable[[Any], tuple[Any, Any, Any]] | None = None,
-) -> Services:
+) -> Services[R]:
     """Notify and playbooks, each behind an `EventPump`, over the runtime ``make_runtime``
     builds (given the rules, the IVR announcements and the pumps' listeners). ``stores``, given
     the runtime, answers (notify store, playbook runner store, scheduler); without it they are
@@ -367,7 +372,8 @@ def _status_for_phone(runtime: Runtime | RedisRuntime) -> Callable[[str], str | 
             with suppress(AssetNotFound):  # a premise without accounts: the default language
                 language = customers.accounts_of_premise(answer["premise"])[0]["language"]
 
-        return answer["message"].get(language) or answer["message"]["en"]
+        messages: dict[str, str] = answer["message"]  # by language
+        return messages.get(language) or messages["en"]
 
     return status
 

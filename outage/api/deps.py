@@ -14,7 +14,7 @@ from .auth import FailureLimiter, KeyEntry, KeyRing, Role
 from .session import Sessions
 
 if TYPE_CHECKING:
-    from .compose import Services
+    from .compose import AnyServices
     from .runtime import Runtime
 
 #: Cookie the dashboard's login sets (HttpOnly): EventSource cannot send headers.
@@ -30,7 +30,7 @@ def runtime_of(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def services_of(request: Request) -> Services | None:
+def services_of(request: Request) -> AnyServices | None:
     """Notify and playbooks when this process runs them (None for an API-only worker)."""
     return getattr(request.app.state, "services", None)
 

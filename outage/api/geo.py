@@ -8,12 +8,12 @@ sent (24,000 points per refresh would swamp the page; a hull shows the area just
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
 import shapely
-from shapely.geometry import mapping
+from shapely.geometry import MultiPoint, mapping
 
 from grid.model import point_coords
 from outage.bootstrap import Network
@@ -118,7 +118,9 @@ class MapData:
             xy = self.transformer_xy[transformer]
         hull = None
         if len(premises):
-            points = shapely.multipoints(self.premise_xy[np.asarray(premises)])
+            # one (n, 2) coordinate array makes one MultiPoint; shapely's stubs cannot tell it
+            # from an array of point arrays (which makes an array of them)
+            points = cast(MultiPoint, shapely.multipoints(self.premise_xy[np.asarray(premises)]))
             hull = mapping(shapely.convex_hull(points).buffer(HULL_BUFFER, quad_segs=4))
         area = {
             "sections": [self.section_coords[s] for s in sections],

@@ -179,7 +179,7 @@ def _other(language: str) -> str:
 def _language(answer: dict[str, Any], asked: str | None) -> str:
     """The language to speak: the one the caller switched to (``lang``), else their own."""
     if asked in LANGUAGES:
-        return asked  # type: ignore[return-value]
+        return asked
     return answer.get("language") or DEFAULT_LANGUAGE
 
 
@@ -327,7 +327,9 @@ def _vxml(
         )
     else:
         ET.SubElement(block, f"{{{VXML_NS}}}disconnect")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # typeshed gives an encoded document no type (Any) for any encoding but "unicode"
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def _prompt(parent: ET.Element, words: dict[str, str], language: str) -> None:

@@ -18,7 +18,7 @@ from outage.redisstore.errors import StoreError
 from .deps import SESSION_COOKIE, refuse_unknown, require, runtime_of
 from .responses import Json
 from .runtime import Runtime
-from .schemas import ConsumerHealth, Health, PublicSummary, SessionBody
+from .schemas import ConsumerHealth, Health, HealthStatus, PublicSummary, SessionBody
 from .session import Sessions
 
 router = APIRouter()
@@ -67,7 +67,9 @@ async def readyz(request: Request) -> Response:
     stalled = [c.stalled for c in consumers if c.stalled is not None]
     if detail is None and stalled:
         detail = "; ".join(stalled)
-    status = "ok" if detail is None else ("starting" if detail == "starting" else "unavailable")
+    status: HealthStatus = (
+        "ok" if detail is None else ("starting" if detail == "starting" else "unavailable")
+    )
     body = Health(
         status=status,
         signals_applied=applied,

@@ -17,7 +17,7 @@ from playbooks.errors import NotAllowed, ProposalError
 from playbooks.model import Step
 
 from .auth import KeyEntry
-from .compose import Services
+from .compose import AnyServices
 from .deps import require, services_of
 from .responses import Json
 
@@ -28,7 +28,7 @@ Intake = Annotated[KeyEntry, Depends(require("intake"))]
 PLAYBOOK_ROLE = {"officer": "duty_officer", "admin": "duty_officer"}
 
 
-def _services(request: Request) -> Services:
+def _services(request: Request) -> AnyServices:
     services = services_of(request)
     assert services is not None  # these routes are mounted only with services
     return services

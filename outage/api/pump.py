@@ -32,7 +32,12 @@ from outage.events import Event
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
+
+class _Stop:
+    """Tells the pump's thread to handle what is queued, then end."""
+
+
+_STOP = _Stop()
 
 
 class ConsumerStalled(OutageError):
@@ -65,6 +70,10 @@ class Stall:
         )
 
 
+#: What the pump's thread takes in: an event, a wait_idle marker, a call, or the stop.
+_Entry = tuple[int, Event] | threading.Event | _Call | _Stop
+
+
 class EventPump:
     """A queue and a thread in front of one consumer (see the module docstring).
 
@@ -91,7 +100,7 @@ class EventPump:
         self.handled = 0
         #: Set while the consumer is failing on an event (None when healthy).
         self.stalled: Stall | None = None
-        self._queue: queue.Queue[object] = queue.Queue()
+        self._queue: queue.Queue[_Entry] = queue.Queue()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"pump-{name}", daemon=True)
 
@@ -153,7 +162,7 @@ class EventPump:
                 except queue.Empty:
                     break
             for entry in batch:
-                if entry is _STOP:
+                if isinstance(entry, _Stop):
                     self._flush()
                     return
                 if isinstance(entry, threading.Event):
@@ -165,7 +174,7 @@ class EventPump:
                     except Exception as exc:  # the caller gets it, the pump goes on
                         entry.result.set_exception(exc)
                 else:
-                    seq, event = entry  # type: ignore[misc]
+                    seq, event = entry
                     if not self._deliver(seq, event):
                         return  # stopping while stalled: the journal replays the rest
             self._flush()

@@ -26,7 +26,7 @@ Clock = Annotated[
 
 
 async def _restoration(request: Request) -> dict[str, Any]:
-    return await run_in_threadpool(runtime_of(request).restoration)  # type: ignore[no-any-return]
+    return await run_in_threadpool(runtime_of(request).restoration)
 
 
 @router.get("/v1/work-orders", summary="Work orders, the most urgent first, with SLA clocks")

@@ -342,8 +342,8 @@ class Runtime:
             ]
             hazards: dict[str, list[dict[str, Any]]] = {}
             for ticket in engine.tickets:
-                if ticket.get("priority") == "high" and ticket.get("incident"):
-                    hazards.setdefault(ticket["incident"], []).append(
+                if ticket.get("priority") == "high" and (linked := ticket["incident"]):
+                    hazards.setdefault(linked, []).append(
                         {
                             "ticket": ticket["ticket"],
                             "kind": ticket["kind"],

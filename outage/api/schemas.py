@@ -268,6 +268,10 @@ class PublicSummary(BaseModel):
     as_of: str
 
 
+#: Whether the service takes traffic (`Health.status`).
+HealthStatus = Literal["ok", "starting", "unavailable"]
+
+
 class ConsumerHealth(BaseModel):
     """One event consumer (notify, playbooks) as readiness sees it."""
 
@@ -282,7 +286,7 @@ class ConsumerHealth(BaseModel):
 class Health(BaseModel):
     """Liveness / readiness."""
 
-    status: Literal["ok", "starting", "unavailable"]
+    status: HealthStatus
     signals_applied: int | None = 0
     journal: str | None = None
     #: why the service is not ready (journal removed, events not journaled, store down, a

@@ -22,11 +22,18 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import orjson
 
 #: How long a session lasts.
 SESSION_TTL_S = 12 * 3600
+
+
+class _Payload(TypedDict):
+    n: str  # the key's name
+    e: int  # expiry, epoch seconds
+    s: str  # the session id
 
 
 class Sessions:
@@ -40,7 +47,11 @@ class Sessions:
 
     def issue(self, name: str) -> str:
         """A fresh cookie value for the key named ``name``."""
-        payload = {"n": name, "e": int(time.time()) + self.ttl_s, "s": secrets.token_urlsafe(12)}
+        payload: _Payload = {
+            "n": name,
+            "e": int(time.time()) + self.ttl_s,
+            "s": secrets.token_urlsafe(12),
+        }
         body = _b64(orjson.dumps(payload))
         return f"{body}.{self._sign(body)}"
 
@@ -61,7 +72,7 @@ class Sessions:
             with self._lock:
                 self._revoked.add(payload["s"])
 
-    def _payload(self, cookie: str) -> dict[str, object] | None:
+    def _payload(self, cookie: str) -> _Payload | None:
         body, _, signature = cookie.partition(".")
         if not body or not hmac.compare_digest(signature, self._sign(body)):
             return None
@@ -71,7 +82,8 @@ class Sessions:
             return None
         if not isinstance(payload, dict) or not {"n", "e", "s"} <= payload.keys():
             return None
-        return payload
+        # signed, so written by `issue`
+        return _Payload(n=payload["n"], e=payload["e"], s=payload["s"])
 
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._secret, body.encode(), hashlib.sha256).digest())

@@ -99,14 +99,14 @@ class EventStream:
                     yield item
                     sent = item[0]
             while True:
-                item = await sub.queue.get()
-                if item is None:
+                live = await sub.queue.get()
+                if live is None:
                     return
-                if item[0] == 0:
-                    yield item
-                elif item[0] > sent:
-                    yield item
-                    sent = item[0]
+                if live[0] == 0:
+                    yield live
+                elif live[0] > sent:
+                    yield live
+                    sent = live[0]
         finally:
             self._drop(sub)
 

@@ -27,6 +27,7 @@ from grid.errors import GridError
 from outage.api.app import create_app
 from outage.api.clock import ClockPolicy
 from outage.api.compose import Services, compose
+from outage.api.runtime import Runtime
 from outage.api.serve import Server, key_ring, warm
 from outage.api.settings import ServiceSettings
 from outage.api.statelock import StateDirLock
@@ -233,7 +234,7 @@ def _local(ts: datetime | str | None, zone: ZoneInfo, *, day: bool = False) -> s
 def _report(
     out: Path,
     network: Network,
-    services: Services,
+    services: Services[Runtime],
     report: PlayReport,
     state: dict[str, Any],
     peak: dict[str, Any],

@@ -7,15 +7,16 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlparse
 
 import typer
+from pydantic import SecretStr
 
 from grid.errors import GridError
 from notify.errors import NotifyError
 from outage.api.clock import DAY, ClockPolicy
-from outage.api.compose import Services, compose, compose_redis
+from outage.api.compose import AnyServices, Services, compose, compose_redis
 from outage.api.serve import create_app, key_ring, serve_forever, warm
 from outage.api.session import secret_file
 from outage.api.settings import ServiceSettings
@@ -27,6 +28,9 @@ from outage.cli.output import err, fail
 from outage.errors import OutageError
 from outage.rules import load_rules
 from playbooks.errors import PlaybookError
+
+if TYPE_CHECKING:
+    from outage.redisstore.service import RedisRuntime
 
 DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
 EMBEDDED = "embedded"
@@ -130,7 +134,7 @@ def serve(
         fail("--role api needs --store redis://...: the embedded store runs everything here", 2)
     if redis_store and (crews or etr_history):
         fail("--crews and --etr-history go to `outage worker` with --store redis://...", 2)
-    services: Services | None = None
+    services: AnyServices | None = None
     try:
         # Before anything in the state dir is opened: one process per state dir (the lock is
         # held until this process exits, however it exits).
@@ -172,7 +176,7 @@ def serve(
             max_age_s=max_signal_age * DAY or None,
             etr_horizon_s=etr_horizon * DAY or None,
         ),
-        session_secret=session_secret.hex(),
+        session_secret=SecretStr(session_secret.hex()),
     )
     app = create_app(runtime, settings, ring, services)
     try:
@@ -261,7 +265,7 @@ def _redis(
     playbooks: list[Path] | None,
     notify_config: Path | None,
     timezone: str,
-) -> tuple[Any, Services | None]:
+) -> tuple[Any, Services[RedisRuntime] | None]:
     """The runtime over Redis, with notify and playbooks when ``role`` is all."""
     from outage.redisstore.connect import connect
     from outage.redisstore.keys import Keyspace

@@ -446,8 +446,11 @@ class InferenceTree:
         """Every premise in ``node``'s subtree (evidence or not)."""
         level, number = self.asset(node)
         if level == "device":
-            return self.topology.premises_below(number).tolist()
-        return self.topology.premises_of_transformer(number).tolist()
+            below = self.topology.premises_below(number)
+        else:
+            below = self.topology.premises_of_transformer(number)
+        premises: list[int] = below.tolist()  # numpy's stubs give tolist() no element type
+        return premises
 
     def open_score(self, node: int) -> int:
         """``node``'s own open option (prior + A + F, with hysteresis if shown), micro-nats."""

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from . import replies
 from .connect import Client, unavailable
 from .errors import StoreError, StoreUnavailable
 from .keys import LEASE, Keyspace
@@ -45,7 +46,7 @@ class EffectsLease:
     def holder(self) -> str | None:
         """Who holds the lease now (``host-pid``), or None."""
         with unavailable("effects lease"):
-            raw = self.client.get(self.keys.effects_owner)
+            raw = replies.value(self.client.get(self.keys.effects_owner))
         return raw.decode().split(":")[0] if raw else None
 
     def acquire(self, wait_s: float | None = None) -> None:

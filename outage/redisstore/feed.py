@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from . import replies
 from .connect import Client, unavailable
 from .errors import StoreUnavailable
 from .keys import Keyspace
@@ -33,7 +34,7 @@ class EventFeed:
         """Up to ``limit`` events with sequence numbers after ``after``, in order."""
         with unavailable("event feed"):
             rows = self.client.xrange(self.keys.events_stream, f"{after + 1}-0", "+", count=limit)
-        return [_item(entry_id, fields) for entry_id, fields in rows]
+        return [_item(entry_id, fields) for entry_id, fields in replies.entries(rows)]
 
     def last_seq(self) -> int:
         """The newest sequence number (0 before any event)."""
@@ -54,8 +55,10 @@ class EventFeed:
         while not stop.is_set():
             try:
                 with unavailable("event feed"):
-                    reply = self.client.xread(
-                        {self.keys.events_stream: f"{last}-0"}, count=1000, block=block_ms
+                    reply = replies.streams(
+                        self.client.xread(
+                            {self.keys.events_stream: f"{last}-0"}, count=1000, block=block_ms
+                        )
                     )
             except StoreUnavailable as exc:
                 log.warning("%s; retrying", exc)

@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import orjson
 
@@ -26,6 +26,7 @@ from outage.events import Event, to_json
 from outage.events import iso as _iso
 from outage.incidents import Status
 from outage.readview import IncidentSummary, OutageReadView
+from outage.registry import Ticket
 from outage.rules import Rules
 from outage.state import incident_view, open_by_scope, restoration_view
 from outage.storm import SYSTEM
@@ -35,6 +36,14 @@ from .partition import Message, PartitionEngine
 
 log = logging.getLogger(__name__)
 #: Every call ends in exactly one of these (a hazard call also attaches to its outage).
+
+
+class CommandOutcome(TypedDict):
+    """What the engine did with an officer command, as `PartitionState.apply` stores it."""
+
+    outcome: Literal["applied", "rejected", "refused", "quarantined"]
+    error: str | None  # why, for every outcome but "applied"
+    events: list[str]  # each event's JSON (`outage.events.to_json`)
 
 
 @dataclass
@@ -231,10 +240,10 @@ class PartitionState:
                 children.setdefault(other.parent, []).append(other.id)
             if other.merged_into in touched:
                 merged_from.setdefault(other.merged_into, []).append(other.id)
-        tickets: dict[str, list[dict[str, Any]]] = {}
+        tickets: dict[str, list[Ticket]] = {}
         for ticket in engine.tickets:
-            if ticket.get("incident") in touched:
-                tickets.setdefault(ticket["incident"], []).append(ticket)
+            if (linked := ticket["incident"]) is not None and linked in touched:
+                tickets.setdefault(linked, []).append(ticket)
         topo = self.topology
         for incident_id in sorted(touched):
             incident = engine.incidents[incident_id]
@@ -321,5 +330,5 @@ def summary_from_json(raw: bytes | str) -> IncidentSummary:
     return IncidentSummary(**data)
 
 
-def _plain(ticket: dict[str, Any]) -> dict[str, Any]:
+def _plain(ticket: Ticket) -> dict[str, Any]:
     return {k: (_iso(v) if isinstance(v, datetime) else v) for k, v in ticket.items()}

@@ -219,7 +219,7 @@ class RedisRuntime:
                 if outcome is None:
                     continue
                 pending.discard(partition)
-                error = outcome.get("error")
+                error = outcome.get("error") or ""  # set for each outcome reported below
                 if outcome["outcome"] == "rejected":
                     result.rejected.append({"id": command.id, "error": error})
                 elif outcome["outcome"] == "refused":

@@ -31,7 +31,7 @@ from outage.storm import SYSTEM, StormDetector
 from .connect import Client, is_cluster, unavailable
 from .keys import COVERING, Keyspace
 from .partition import Router, partition_of_incident, premise_chain
-from .projection import summary_from_json
+from .projection import CommandOutcome, summary_from_json
 
 
 class PremiseOutages:
@@ -85,11 +85,11 @@ class RedisViews:
         with unavailable("IVR lookup"):
             if is_cluster(self.client):
                 # redis-py cannot pipeline scripts on a cluster; most callers have one premise.
-                replies = [self._covering(keys=k, args=a) for k, a in calls]
+                replies = [self._covering(keys=names, args=chain) for names, chain in calls]
             else:
                 pipe = self.client.pipeline(transaction=False)
-                for k, a in calls:
-                    self._covering(keys=k, args=a, client=pipe)
+                for names, chain in calls:
+                    self._covering(keys=names, args=chain, client=pipe)
                 replies = pipe.execute() if calls else []
         covering: dict[int, IncidentSummary | None] = {}
         scheduled: dict[int, list[IncidentSummary]] = {}
@@ -160,11 +160,14 @@ class RedisViews:
             raw = self.client.hget(self.keys.partition(partition).detail, incident_id)
         return orjson.loads(raw) if raw else None
 
-    def command_outcome(self, partition: str, command_id: str) -> dict[str, Any] | None:
+    def command_outcome(self, partition: str, command_id: str) -> CommandOutcome | None:
         """What the engine did with an officer command (None until it was applied)."""
         with unavailable("command outcome"):
             raw = self.client.hget(self.keys.partition(partition).outcome, command_id)
-        return orjson.loads(raw) if raw else None
+        if not raw:
+            return None
+        outcome: CommandOutcome = orjson.loads(raw)  # written by `PartitionState.apply`
+        return outcome
 
     def storm(self) -> dict[str, Any]:
         """Storm status per scope, the system scope aggregated (the `Runtime.storm` shape)."""
@@ -236,7 +239,7 @@ class RedisViews:
             for minute, calls in rows.items():
                 minutes[int(minute)] = minutes.get(int(minute), 0) + int(calls)
         engine_time = self.storm()["engine_time"]
-        end = _parse(engine_time) if engine_time else datetime.now(UTC)
+        end = datetime.fromisoformat(engine_time) if engine_time else datetime.now(UTC)
         detector = self.detector
 
         def baseline(at: datetime) -> float:

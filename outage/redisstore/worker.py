@@ -33,20 +33,22 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
+from redis.typing import KeyT, StreamIdT
 
 from outage.bootstrap import Network, RestorationSetup
 from outage.host import Message, decode
 from outage.rules import Rules
 from outage.signals import describe_validation_error
 
+from . import replies
 from .connect import Client, is_cluster, unavailable
 from .errors import LeaseLost, PartitionTaken, StoreError, StoreUnavailable
 from .keys import APPLY, GROUP, LEASE, READ, RELAY, Keyspace, PartitionKeys
 from .partition import Router
 from .projection import PartitionState
+from .replies import Entry
 
 log = logging.getLogger(__name__)
-Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 def _fields(flat: list[bytes]) -> dict[bytes, bytes]:
@@ -171,7 +173,7 @@ class EngineWorker:
         with unavailable("engine worker heartbeat"):
             # The heartbeat carries how many partitions we hold, so others can see who starves.
             self.client.hset(self.keys.workers, self.name, f"{now_ms}:{len(self.owned)}")
-            beats = self.client.hgetall(self.keys.workers)
+            beats = replies.fields(self.client.hgetall(self.keys.workers))
             gone = [n for n, b in beats.items() if now_ms - int(b.split(b":")[0]) > 60_000]
             if gone:  # workers long dead: keep the table small
                 self.client.hdel(self.keys.workers, *gone)
@@ -213,7 +215,7 @@ class EngineWorker:
         if time.monotonic() - since < self.lease_ms * 1.5 / 1000:
             return
         with unavailable("engine worker lease"):
-            raw = self.client.get(owner)
+            raw = replies.value(self.client.get(owner))
         holder = raw.decode().split(":")[0] if raw else "another worker"
         raise PartitionTaken(
             f"--partitions: {partition} is owned by the live worker {holder}; one writer per "
@@ -263,9 +265,11 @@ class EngineWorker:
             except ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
-            raw = self.client.get(keys.applied)
+            raw = replies.value(self.client.get(keys.applied))
             applied = raw.decode() if raw else ""
-            state.quarantined = {m.decode() for m in self.client.hkeys(keys.quarantine)}
+            state.quarantined = {
+                m.decode() for m in replies.names(self.client.hkeys(keys.quarantine))
+            }
             if applied:
                 self._replay(state, keys, applied)
             self.owned[partition] = state
@@ -285,7 +289,7 @@ class EngineWorker:
     def _replay(self, state: PartitionState, keys: PartitionKeys, applied: str) -> None:
         start = "-"
         while True:
-            chunk = self.client.xrange(keys.signals, start, applied, count=2000)
+            chunk = replies.entries(self.client.xrange(keys.signals, start, applied, count=2000))
             for entry_id, fields in chunk:
                 message, _ = _decoded(fields)
                 state.replay(message, entry_id.decode())
@@ -342,7 +346,7 @@ class EngineWorker:
         if is_cluster(self.client):  # streams live on different nodes: poll gently
             time.sleep(self.block_ms / 4000)
             return
-        after = {
+        after: dict[KeyT, StreamIdT] = {
             self.keys.partition(p).signals: (state.applied or "0-0")
             for p, state in self.owned.items()
         }
@@ -394,10 +398,10 @@ class EngineWorker:
             self._relay(keys=[k.events_relayed, k.events_seq, k.events_stream], args=args)
 
     def _relay_backlog(self, partition: str, keys: PartitionKeys) -> None:
-        cursor = self.client.hget(self.keys.events_relayed, partition)
+        cursor = replies.value(self.client.hget(self.keys.events_relayed, partition))
         start = "(" + cursor.decode() if cursor else "-"
         while True:
-            chunk = self.client.xrange(keys.events, start, "+", count=2000)
+            chunk = replies.entries(self.client.xrange(keys.events, start, "+", count=2000))
             if not chunk:
                 return
             self._relay_events(

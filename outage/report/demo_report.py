@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import matplotlib
@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from jinja2 import Environment, select_autoescape
+from numpy.typing import ArrayLike
 
 from outage.player import PlayReport
 
@@ -70,7 +71,9 @@ def staffing_chart(
     """Positions needed (Erlang C) against agents on shift plus called in, at each evaluation."""
     if not staffing:
         return None
-    times = [datetime.fromisoformat(s["at"]) for s in staffing]
+    # matplotlib's stubs take numbers for x, but its unit machinery plots datetimes (and
+    # gives the axis date ticks): the list goes in as it is
+    times = cast("ArrayLike", [datetime.fromisoformat(s["at"]) for s in staffing])
     fig, ax = plt.subplots(figsize=(11, 4), dpi=110)
     ax.step(
         times,

@@ -252,7 +252,9 @@ class RestorationDesk:
             self.pending_followup[premise_id] = incident.id
         self.engine.emit(ev.FollowUpDue(at=at, incident=incident.id, premises=tuple(premises)))
 
-    def _close(self, incident_id: str, at: datetime, outcome: str, into: str | None = None) -> None:
+    def _close(
+        self, incident_id: str, at: datetime, outcome: Status, into: str | None = None
+    ) -> None:
         order = self.order_for(incident_id)
         if order is None or not order.is_open:
             return
