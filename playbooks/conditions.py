@@ -123,7 +123,7 @@ def _overdue(cond: OverdueOrdersCond, situation: Situation) -> Match:
         late,
         lambda incident, o: (
             f"{len(late)} work order(s) overdue, first {o.order} ({incident}, {o.area_class}): "
-            f"{o.step} {o.level} at {o.due:%H:%M} UTC, "
+            f"{o.step} {o.level} at {situation.local(o.due):%H:%M}, "
             + (f"crew {o.crew}" if o.crew else "no crew assigned")
         ),
     )

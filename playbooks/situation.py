@@ -241,6 +241,10 @@ class Situation:
                 due += n * (overlap / spread)
         return due
 
+    def local(self, at: datetime) -> datetime:
+        """``at`` in the utility's zone (the storm rules' timezone): what people read."""
+        return at.astimezone(ZoneInfo(self.baseline.timezone))
+
     def baseline_per_hour(self, now: datetime, scope: str = "system") -> float:
         """Normal calls per hour at this local hour of day (the engine's storm baseline)."""
         hour = now.astimezone(ZoneInfo(self.baseline.timezone)).hour

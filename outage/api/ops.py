@@ -16,9 +16,10 @@ from outage import events as ev
 from outage.redisstore.errors import StoreError
 
 from .deps import SESSION_COOKIE, refuse_unknown, require, runtime_of
+from .pump import Stall
 from .responses import Json
 from .runtime import Runtime
-from .schemas import ConsumerHealth, Health, HealthStatus, PublicSummary, SessionBody
+from .schemas import ConsumerHealth, ConsumerStall, Health, HealthStatus, PublicSummary, SessionBody
 from .session import Sessions
 
 router = APIRouter()
@@ -64,7 +65,7 @@ async def readyz(request: Request) -> Response:
     elif runtime.journal is not None:
         detail = runtime.journal.healthy() or runtime.host.lagging
     consumers = _consumers(request)
-    stalled = [c.stalled for c in consumers if c.stalled is not None]
+    stalled = [c.stalled.detail for c in consumers if c.stalled is not None]
     if detail is None and stalled:
         detail = "; ".join(stalled)
     status: HealthStatus = (
@@ -91,10 +92,23 @@ def _consumers(request: Request) -> list[ConsumerHealth]:
             handled=pump.handled,
             backlog=pump.backlog,
             errors=pump.errors,
-            stalled=pump.stalled.describe(name) if pump.stalled is not None else None,
+            stalled=_stall(name, pump.stalled),
         )
         for name, pump in services.pumps.items()
     ]
+
+
+def _stall(name: str, stall: Stall | None) -> ConsumerStall | None:
+    if stall is None:
+        return None
+    return ConsumerStall(
+        seq=stall.seq,
+        event=stall.event,
+        error=stall.error,
+        since=stall.since,
+        attempts=stall.attempts,
+        detail=stall.describe(name),
+    )
 
 
 @router.get(

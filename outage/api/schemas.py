@@ -272,6 +272,19 @@ class PublicSummary(BaseModel):
 HealthStatus = Literal["ok", "starting", "unavailable"]
 
 
+class ConsumerStall(BaseModel):
+    """The event a consumer keeps failing on: it is retried, never skipped."""
+
+    seq: int
+    event: str
+    error: str
+    #: when the first attempt failed (wall clock)
+    since: AwareDatetime
+    attempts: int
+    #: the whole story in one line (what ``detail`` of the readiness answer says)
+    detail: str
+
+
 class ConsumerHealth(BaseModel):
     """One event consumer (notify, playbooks) as readiness sees it."""
 
@@ -279,8 +292,8 @@ class ConsumerHealth(BaseModel):
     handled: int
     backlog: int
     errors: int
-    #: the event it keeps failing on, and why (it is retried, never skipped); None if healthy.
-    stalled: str | None = None
+    #: None while it keeps up.
+    stalled: ConsumerStall | None = None
 
 
 class Health(BaseModel):

@@ -83,7 +83,8 @@ def test_a_failing_notify_stalls_reports_and_then_texts_everyone_once(
         body = ready.json()
         assert "notify" in body["detail"] and "OutagePredicted" in body["detail"]
         (notify,) = [c for c in body["consumers"] if c["name"] == "notify"]
-        assert notify["stalled"] and notify["errors"] >= 1
+        assert notify["stalled"]["event"] == "OutagePredicted" and notify["errors"] >= 1
+        assert "template server" in notify["stalled"]["error"]
         assert fault.failures >= 1 and not _texts(flaky)  # nothing decided past the fault
         scrape = client.get("/metrics", headers=auth("admin")).text
         assert re.search(r'outage_consumer_stalled\{consumer="notify"\} 1\.0', scrape)

@@ -72,3 +72,17 @@ def test_planned_work_counts_only_inside_the_horizon() -> None:
     s.apply(ev.PlannedOutageStarted(at=start, incident="INC-9", device="fuse.9", customers=40))
     assert not evaluate(within, s, start).holds
     assert s.customers_out("sub.b") == 40  # the work itself is now an outage
+
+
+def test_overdue_orders_reason_reads_in_the_utility_zone() -> None:
+    """A breach due at 01:30 UTC is read by people in Asia/Shanghai (the storm rules' zone) as
+    09:30: the reason the playbook panel shows must say so."""
+    from datetime import UTC, datetime
+
+    from playbooks.situation import OverdueOrder
+
+    s = situation()
+    due = datetime(2026, 7, 1, 1, 30, tzinfo=UTC)
+    s.overdue["WO-1"] = OverdueOrder("WO-1", "I1", "arrival", "breach", due, "city", None, "sub.a")
+    match = evaluate(cond({"overdue_orders": {}}), s, due + timedelta(minutes=1))
+    assert match.holds and "arrival breach at 09:30" in match.reason and "UTC" not in match.reason

@@ -7,6 +7,7 @@ import { IncidentDetail } from "./detail.js";
 import { $, fmtInt, toast } from "./dom.js";
 import { Feed } from "./feed.js";
 import { HazardQueue } from "./hazards.js";
+import { ServiceHealth } from "./health.js";
 import { IncidentList } from "./incidents.js";
 import { LiveStream, Refresher } from "./live.js";
 import { askToSignIn, currentSession, signOut } from "./login.js";
@@ -51,6 +52,7 @@ const orders = new WorkOrderQueue($("#orders-panel"), {
 const playbooks = new PlaybookPanel($("#playbooks-panel"), { engineTime, onChanged: () => refresher.mark("incidents", "sms") });
 const sms = new SmsPanel($("#sms-panel"));
 const feed = new Feed($("#feed"), engineTime);
+const health = new ServiceHealth(engineTime);
 
 const refresher = new Refresher({
   hazards: { every: 2000, poll: 15000, run: () => hazards.refresh(engineTime) },
@@ -71,6 +73,8 @@ const refresher = new Refresher({
   callrate: { every: 5000, poll: 30000, run: refreshChart },
   playbooks: { every: 1000, poll: 15000, run: () => playbooks.refresh() },
   sms: { every: 3000, poll: 10000, run: () => sms.refresh() },
+  // Readiness: a stalled consumer (SMS, playbooks) or a journal in trouble.
+  health: { every: 3000, poll: 5000, run: () => health.refresh() },
 });
 
 const live = new LiveStream(refresher, {
@@ -182,6 +186,7 @@ function wipe() {
   storm.clear();
   playbooks.clear();
   sms.clear();
+  health.clear();
   feed.clear();
   $("#call-chart").replaceChildren();
   $("#who").textContent = "";
