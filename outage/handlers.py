@@ -130,6 +130,10 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     if meter.event == "last_gasp":
         historical, owner = registry.epoch_owner(premise, at)
         if historical:
+            if owner is None:
+                # As for a late call: the asset a crew restored before anybody reported it
+                # was this outage, and the gasp dates it (arriving first, or after the call).
+                owner = _late_outage(engine, premise, at, meter.ts, "meter last gasp")
             if owner is not None:
                 _count_meter(owner, at)
             return
