@@ -213,6 +213,9 @@ class Notifier:
                 consent=self._consent,
                 context={"incident": view.id, "etr": view.etr_time()},
                 digest=view.etr or "",
+                # Asked for on the phone, this minute: quiet hours are for texts nobody asked
+                # for (at 23:00 the caller is awake and waiting for it).
+                urgent=True,
             )
 
     def may_text(self, phone: str) -> bool:

@@ -64,6 +64,8 @@ def on_call(engine: Engine, call: CallSignal) -> None:
         if owner is not None:
             registry.attach(owner, call.id, premise, at, hazard, call.ts)
         elif not hazard:
+            if call.kind in OUTAGE_KINDS:
+                _unclaimed_report(engine, premise, Report(at, call.id, call.kind))
             registry.service_ticket(
                 call.id, call.kind, premise_id, "the meter showed power after this call", call.ts
             )
@@ -136,6 +138,8 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
                 owner = _late_outage(engine, premise, at, meter.ts, "meter last gasp")
             if owner is not None:
                 _count_meter(owner, at)
+            else:
+                _unclaimed_report(engine, premise, Report(at, meter.id, "last_gasp"))
             return
         summary = engine.evidence.add(premise, Report(at, meter.id, "last_gasp"))
         engine.reconciler.apply(tree.set_premise(premise, summary), "meter last gasp")
@@ -146,9 +150,13 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     holder = engine.reconciler.holder(premise)
     if holder is not None:
         holder.meter_events += 1
-    _, summary = engine.evidence.came_back(premise, at)
+    gone, summary = engine.evidence.came_back(premise, at)
     if holder is None and engine.evidence.was_back(premise, at):
         _earlier_meter_restore(engine, premise, at)
+    if holder is None:
+        # Reports nobody's outage held (and late ones still to come): a crew restoration
+        # above may yet claim them.
+        registry.hold_unclaimed(premise, at, gone)
     registry.record_reset(None, premise, at, holder.id if holder is not None else "")
     engine.reconciler.apply(tree.power_restored(premise, at, summary), "a meter shows power")
 
@@ -166,6 +174,14 @@ def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:
     ):
         owner.restored_at = moment(at)
         owner.meter_events += 1
+
+
+def _unclaimed_report(engine: Engine, premise: int, report: Report) -> None:
+    """A late report from an epoch the premise's meter ended while no outage held it: it
+    joins that epoch's reports, for a crew restoration still to come to claim."""
+    entry = engine.registry.unclaimed.get(premise)
+    if entry is not None and report.at <= entry[0]:
+        entry[1].append(report)
 
 
 def _count_meter(incident: Incident, at: int) -> None:

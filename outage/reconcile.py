@@ -27,14 +27,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from outage.incidents import Incident, Status
-from outage.inference.evidence import EvidenceStore
+from outage.inference.evidence import EvidenceStore, Report
 from outage.inference.explain import explain
 from outage.inference.tree import NEVER, InferenceTree
-from outage.registry import IncidentRegistry, moment, seconds
+from outage.registry import UNCLAIMED_SECONDS, IncidentRegistry, moment, seconds
 from outage.signals import HAZARD_KINDS
 
 #: How far apart a crew's report and the meters' can be and still be one restoration.
-LATENESS = timedelta(minutes=30)
+LATENESS = timedelta(seconds=UNCLAIMED_SECONDS)
 
 
 class Reconciler:
@@ -306,8 +306,10 @@ class Reconciler:
             if ended is not None:
                 # The meters ended this outage already; the crew's report dates it.
                 ended.restored_at, ended.restored_by = at, "crew"
+                self._claim(ended, self._unclaimed_below(node, at))
                 return ended
-            if not any(
+            unclaimed = self._unclaimed_below(node, at)
+            if not unclaimed and not any(
                 r.at <= seconds(at)
                 for p in tree.premises_below(node)
                 for r in self.evidence.reports(p)
@@ -316,6 +318,9 @@ class Reconciler:
                 registry.record_reset(node, None, seconds(at), "")
                 return None
             target = self._new(node, cause, at)
+            self._claim(target, self._unclaimed_below(node, at), dated=False)
+        else:
+            self._claim(target, self._unclaimed_below(node, at))
         for other in predicted_below:
             registry.merge(other, target, at)
         flips: list[int] = []
@@ -332,6 +337,43 @@ class Reconciler:
         registry.restore(target, at, cause, still_open)
         self.apply([*flips, node], cause)
         return target
+
+    def _unclaimed_below(
+        self, node: int, at: datetime
+    ) -> list[tuple[int, int, list[Report]]]:
+        """Premises below ``node`` whose meters ended an epoch nobody's outage held within the
+        lateness bound of ``at``: (premise, reset time, its reports)."""
+        bound, tree = int(LATENESS.total_seconds()), self.tree
+        return [
+            (premise, reset_at, reports)
+            for premise, (reset_at, reports) in sorted(self.registry.unclaimed.items())
+            if reports
+            and abs(reset_at - seconds(at)) <= bound
+            and tree.is_below(tree.premise_node(premise), node)
+        ]
+
+    def _claim(
+        self,
+        incident: Incident,
+        unclaimed: list[tuple[int, int, list[Report]]],
+        *,
+        dated: bool = True,
+    ) -> None:
+        """The crew's restoration and the meters' "power restored" were one: the reports the
+        meters ended belong to ``incident``, and date it. A ``dated`` incident (one that
+        existed before the crew's report) does not take a premise whose meter said power was
+        back before it began."""
+        registry = self.registry
+        for premise, reset_at, reports in unclaimed:
+            if dated and incident.started > moment(reset_at):
+                continue  # back before this outage began: not its reports
+            del registry.unclaimed[premise]
+            calls = [(r.id, r.at, r.kind in HAZARD_KINDS) for r in reports if r.kind != "last_gasp"]
+            registry.place(premise, calls, incident)
+            registry.adopt_premise_reset(premise, reset_at, incident.id)
+            first = moment(min(r.at for r in reports))
+            if first < incident.started:
+                incident.started = first
 
     def _ended_here(self, node: int, at: datetime) -> Incident | None:
         """An incident at ``node`` its meters ended within the lateness bound of ``at``."""

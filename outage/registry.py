@@ -19,8 +19,13 @@ from grid.topology import Topology
 from outage import events as ev
 from outage.errors import CommandRejected
 from outage.incidents import ALLOWED, HeldCall, Incident, Level, Status
+from outage.inference.evidence import Report
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How long unclaimed meter resets wait for a crew's report (`outage.reconcile.LATENESS`).
+UNCLAIMED_SECONDS = 30 * 60
+#: Unclaimed entries are pruned when there are this many (keeps memory flat on quiet days).
+UNCLAIMED_PRUNE_AT = 10_000
 
 
 def seconds(moment: datetime) -> int:
@@ -70,6 +75,11 @@ class IncidentRegistry:
         self.history: dict[int, list[tuple[int, str]]] = {}
         #: Resets of one premise by its own meter ("power restored"): (time, incident).
         self.premise_history: dict[int, list[tuple[int, str]]] = {}
+        #: Outage reports whose epoch a premise's own meter ended ("power restored") while no
+        #: incident held them: premise -> (reset time, the reports). A crew restoration above
+        #: within the lateness bound claims them (the two reports of one restoration, in
+        #: either order).
+        self.unclaimed: dict[int, tuple[int, list[Report]]] = {}
         #: Call id -> the incident holding it.
         self.where: dict[str, str] = {}
         #: Feeder-head node -> the latest reset on that feeder (a quick "current epoch" test).
@@ -332,10 +342,19 @@ class IncidentRegistry:
     def adopt_reset(self, node: int, at: int, owner: str) -> None:
         """An ownerless reset at ``node`` (a crew restored what nobody had reported) now
         belongs to ``owner``: late reports showed what was out."""
-        entries = self.history.get(node, [])
-        for i, (reset_at, who) in enumerate(entries):
-            if reset_at == at and who == "":
-                entries[i] = (reset_at, owner)
+        _adopt(self.history.get(node, []), at, owner)
+
+    def hold_unclaimed(self, premise: int, at: int, reports: list[Report]) -> None:
+        """Keep the reports a premise's meter ended at ``at`` with no outage holding them
+        (see `unclaimed`); entries past twice the lateness bound are dropped."""
+        if len(self.unclaimed) >= UNCLAIMED_PRUNE_AT:
+            horizon = at - 2 * UNCLAIMED_SECONDS
+            self.unclaimed = {p: e for p, e in self.unclaimed.items() if e[0] >= horizon}
+        self.unclaimed[premise] = (at, list(reports))
+
+    def adopt_premise_reset(self, premise: int, at: int, owner: str) -> None:
+        """`adopt_reset` for a premise's own meter reset."""
+        _adopt(self.premise_history.get(premise, []), at, owner)
 
     # -- tickets ------------------------------------------------------------------------------
 
@@ -428,3 +447,9 @@ class IncidentRegistry:
             int(topo.transformer_customers[number]),
             topo.transformer_feeder[number],
         )
+
+
+def _adopt(entries: list[tuple[int, str]], at: int, owner: str) -> None:
+    for i, (reset_at, who) in enumerate(entries):
+        if reset_at == at and who == "":
+            entries[i] = (reset_at, owner)
