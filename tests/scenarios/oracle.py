@@ -70,18 +70,22 @@ def premises_of(topology: Topology, fault: Fault) -> set[str]:
     return _premises(topology, fault.asset)
 
 
-_CACHE: dict[tuple[int, str], set[str]] = {}
+#: (id of the topology, asset) -> (that topology, its premises). The topology is kept with the
+#: answer and checked by identity: an id is reused once its object is gone, and hypothesis
+#: makes many random topologies in one run (a stale answer for a new topology failed a test).
+_CACHE: dict[tuple[int, str], tuple[Topology, set[str]]] = {}
 
 
 def _premises(topology: Topology, asset: str) -> set[str]:
     key = (id(topology), asset)
-    if key not in _CACHE:
+    cached = _CACHE.get(key)
+    if cached is None or cached[0] is not topology:
         if asset in topology.device_index:
             numbers = topology.premises_below(topology.device_index[asset])
         else:
             numbers = topology.premises_of_transformer(topology.transformer_index[asset])
-        _CACHE[key] = {topology.premise_ids[p] for p in numbers.tolist()}
-    return _CACHE[key]
+        cached = _CACHE[key] = (topology, {topology.premise_ids[p] for p in numbers.tolist()})
+    return cached[1]
 
 
 def dark_faults(topology: Topology, truth: Truth, premise: str, at: datetime) -> list[Fault]:
