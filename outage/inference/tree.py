@@ -389,8 +389,13 @@ class InferenceTree:
         k, n, s, ev = self.k, self.n, self.s, self.ev
         young = [v for v in self.young if ev[v] and k[v] < n[v] and previous - s[v] < settle]
         flips: list[int] = []
-        if young:
-            self._rebuild(young, flips, falling=True)
+        # A node proven closed (``stale``) stays proven as its score falls: whatever changes
+        # its C or F weighs it then, and any scoring clears the flag. Only the rest are weighed
+        # (all stay young: scored again later, they may be open while still unsettled).
+        stale = self.stale
+        weigh = [v for v in young if not stale[v]]
+        if weigh:
+            self._reweigh_silence(weigh, flips)
         # Weighed at this clock for the last time: silence no longer grows for these.
         self.young = {v for v in young if now - s[v] < settle}
         return flips
@@ -534,10 +539,15 @@ class InferenceTree:
         self._climb(self.parent[node], node, d, fd, 0, 0, 0, 0, 0, 0, NEVER, NEVER, False, flips)
         return flips
 
-    def _still_closed(self, v: int, rising: int) -> bool:
+    def _still_closed(self, v: int, rising: int, *, falling: bool = False) -> bool:
         """Prove without computing its score that ``v`` stays closed although its score may
-        have risen by up to ``rising``: then B = C exactly and A is left out of date."""
-        if v >= self.devices or self.forced[v] or self.dec[v] or self.veto[v]:
+        have risen by up to ``rising``: then B = C exactly and A is left out of date.
+
+        A transformer's score (a mixture with one premise's own service drop) has no simple
+        bound on a new report's gain, but like every score it only falls as time passes, so
+        with ``falling`` (time passed, nothing else changed: ``rising`` is 0) it may be
+        proven closed too."""
+        if (v >= self.devices and not falling) or self.forced[v] or self.dec[v] or self.veto[v]:
             return False
         prior = self.prior[v]
         if prior is None:
@@ -775,10 +785,51 @@ class InferenceTree:
                 v = self.parent[v]
         return sorted(seen, key=lambda v: -self.depth[v])
 
-    def _rebuild(self, nodes: list[int], flips: list[int], *, falling: bool = False) -> None:
+    def _reweigh_silence(self, nodes: list[int], flips: list[int]) -> None:
+        """`_rebuild` for a tick: ``nodes`` are the ones whose score time can still lower, the
+        rest keep theirs (their silence settled, or they have none). So a node above them is
+        weighed only when a child's ``B`` (or the forced ``B`` in its ``F``) changed: with its
+        inputs unchanged its answer is too. Deepest level first, each node once; a node proven
+        closed (scores only fell) is not scored at all."""
+        parent, forced, depth, dec = self.parent, self.forced, self.depth, self.dec
+        B, C, F = self.B, self.C, self.F
+        evaluate, still_closed = self._evaluate, self._still_closed
+        forced_by_root, root_of = self.forced_by_root, self.root_of
+        levels: dict[int, list[int]] = {}
+        for v in nodes:
+            levels.setdefault(depth[v], []).append(v)
+        queued = set(nodes)
+        f_before: dict[int, int] = {}  # F of a node before its children changed it here
+        level = max(levels)
+        while level >= 0:
+            for v in levels.pop(level, ()):
+                old_b, old_dec = B[v], dec[v]
+                old_f = f_before.pop(v, F[v])
+                # Under a forced node a score matters to nobody (`force` re-weighs on release).
+                if forced_by_root.get(root_of[v]) and not forced[v] and self.hidden(v):
+                    pass
+                elif not still_closed(v, 0, falling=True):
+                    evaluate(v)
+                if dec[v] != old_dec:
+                    flips.append(v)
+                up = parent[v]
+                if up == NONE:
+                    continue
+                d_b = B[v] - old_b
+                d_f = d_b if forced[v] else F[v] - old_f
+                if d_b or d_f:
+                    if up not in f_before:
+                        f_before[up] = F[up]
+                    C[up] += d_b
+                    F[up] += d_f
+                    if up not in queued:
+                        queued.add(up)
+                        levels.setdefault(level - 1, []).append(up)
+            level -= 1
+
+    def _rebuild(self, nodes: list[int], flips: list[int]) -> None:
         """Re-evaluate ``nodes`` and every node above them, deepest first, each passing the
-        change of its ``B`` (and of the forced ``B`` in ``F``) to its parent. ``falling``:
-        scores can only have fallen (time passed), so nodes proven closed stay unscored."""
+        change of its ``B`` (and of the forced ``B`` in ``F``) to its parent."""
         parent, forced = self.parent, self.forced
         f_before: dict[int, int] = {}
         ordered = self._active_closure(nodes)
@@ -789,9 +840,7 @@ class InferenceTree:
         for v in ordered:
             old_b, old_dec = self.B[v], self.dec[v]
             old_f = f_before.pop(v, self.F[v])
-            if hidden[v] and not forced[v]:
-                pass
-            elif not (falling and self._still_closed(v, 0)):
+            if not hidden[v] or forced[v]:
                 self._evaluate(v)
             if self.dec[v] != old_dec:
                 flips.append(v)
