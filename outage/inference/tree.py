@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from grid.topology import NO_DEVICE, Topology
 from grid.tree import telemetered, transformer_premise_counts
@@ -40,14 +40,16 @@ NONE = NO_DEVICE
 NEVER = 1 << 62  # "no report" as an epoch second: later than any real time
 
 
-@dataclass(frozen=True, slots=True)
-class PremiseSummary:
+class PremiseSummary(NamedTuple):
     """What one premise reports in its current evidence epoch (see `outage.inference.evidence`).
 
     ``kind`` is the premise's kind factor in micro-nats; ``called`` says it reported an outage
     by phone; ``gasped`` that its meter sent a last gasp; ``first`` is when its outage began
     by its own evidence (a last gasp's time, or a call's less a caller's usual delay; `NEVER`
     when it reported nothing).
+
+    A named tuple rather than a frozen dataclass: one is made, compared and unpacked for every
+    signal, and a tuple does all three in C.
     """
 
     called: bool
@@ -61,6 +63,10 @@ class PremiseSummary:
     def reports(self) -> bool:
         """Has the premise reported anything in this epoch?"""
         return self.first < NEVER
+
+
+#: A premise without evidence (a None summary) as a summary: the zero of the path deltas.
+NOTHING = PremiseSummary(False, False, 0, NEVER, False)
 
 
 class InferenceTree:
@@ -188,16 +194,8 @@ class InferenceTree:
         if old == new:
             return []
         node = self._store(premise, new)
-        o_called, o_gasp, o_kind, o_first, o_on = (
-            (old.called, old.gasped, old.kind, old.first, old.energised)
-            if old
-            else (False, False, 0, NEVER, False)
-        )
-        n_called, n_gasp, n_kind, n_first, n_on = (
-            (new.called, new.gasped, new.kind, new.first, new.energised)
-            if new
-            else (False, False, 0, NEVER, False)
-        )
+        o_called, o_gasp, o_kind, o_first, o_on = old or NOTHING
+        n_called, n_gasp, n_kind, n_first, n_on = new or NOTHING
         flips: list[int] = []
         self._climb(
             node,
@@ -244,8 +242,8 @@ class InferenceTree:
             if old == new:
                 continue
             node = self._store(premise, new)
-            o = old or PremiseSummary(False, False, 0, NEVER, False)
-            w = new or PremiseSummary(False, False, 0, NEVER, False)
+            o = old or NOTHING
+            w = new or NOTHING
             dk, dkk = int(w.called) - int(o.called), w.kind - o.kind
             dg = int(w.gasped) - int(o.gasped)
             dev = int(w.first < NEVER) - int(o.first < NEVER)
@@ -539,26 +537,6 @@ class InferenceTree:
         self._climb(self.parent[node], node, d, fd, 0, 0, 0, 0, 0, 0, NEVER, NEVER, False, flips)
         return flips
 
-    def _still_closed(self, v: int, rising: int, *, falling: bool = False) -> bool:
-        """Prove without computing its score that ``v`` stays closed although its score may
-        have risen by up to ``rising``: then B = C exactly and A is left out of date.
-
-        A transformer's score (a mixture with one premise's own service drop) has no simple
-        bound on a new report's gain, but like every score it only falls as time passes, so
-        with ``falling`` (time passed, nothing else changed: ``rising`` is 0) it may be
-        proven closed too."""
-        if (v >= self.devices and not falling) or self.forced[v] or self.dec[v] or self.veto[v]:
-            return False
-        prior = self.prior[v]
-        if prior is None:
-            return False
-        bound = (self.ub[v] if self.stale[v] else self.A[v]) + rising
-        if prior + bound + self.F[v] + (self.hysteresis if self.shown[v] else 0) > self.C[v]:
-            return False
-        self.ub[v], self.stale[v] = bound, True
-        self.B[v] = self.C[v]
-        return True
-
     def hidden(self, v: int) -> bool:
         """Is ``v`` under a forced node (so its score is not kept up to date)?"""
         u = self.parent[v]
@@ -609,7 +587,16 @@ class InferenceTree:
             self.ev,
         )
         s_, C_, F_, B_, dec_, forced_ = self.s, self.C, self.F, self.B, self.dec, self.forced
-        act, fcnt = self.act, self.fcnt
+        A_, ub_, stale_, veto_, shown_, prior_ = (
+            self.A,
+            self.ub,
+            self.stale,
+            self.veto,
+            self.shown,
+            self.prior,
+        )
+        act, fcnt, evidence_nodes = self.act, self.fcnt, self.evidence_nodes
+        devices, hysteresis, evaluate = self.devices, self.hysteresis, self._evaluate
         # Deltas that can only raise a score by a known step let a node proven closed skip
         # its score; any other change (a premise leaving, a report withdrawn) computes it.
         # (An earlier first report only lengthens the silence, so it can only lower scores.)
@@ -662,19 +649,16 @@ class InferenceTree:
                     g_[v] += dg
                 if drr:
                     rr_[v] += drr
+                next_crossed = False
                 if dev:
                     before = ev_[v]
                     ev_[v] = before + dev
                     if before == 0:
-                        self.evidence_nodes.add(v)
+                        evidence_nodes.add(v)
                         next_crossed = True
-                    elif ev_[v] == 0:
-                        self.evidence_nodes.discard(v)
+                    elif before + dev == 0:
+                        evidence_nodes.discard(v)
                         next_crossed = True
-                    else:
-                        next_crossed = False
-                else:
-                    next_crossed = False
                 if s_new < s_[v]:
                     s_[v] = s_new
                 elif s_old == s_[v] and s_new != s_old:
@@ -683,8 +667,10 @@ class InferenceTree:
             else:
                 next_crossed = False
             if child != NONE:
-                C_[v] += d_child
-                F_[v] += fd
+                if d_child:
+                    C_[v] += d_child
+                if fd:
+                    F_[v] += fd
                 if crossed:  # act[v]: the children worth descending into (inlined `_mark`)
                     live = ev_[child] > 0 or forced_[child] or fcnt[child] > 0
                     members = act.get(v)
@@ -701,8 +687,29 @@ class InferenceTree:
             old_b, old_dec = B_[v], dec_[v]
             if hidden and not forced_[v]:
                 pass
-            elif not (rising is not None and self._still_closed(v, rising)):
-                self._evaluate(v)
+            elif (
+                # Proven without computing its score that ``v`` stays closed although its
+                # score may have risen by up to ``rising``: then B = C exactly and A is left
+                # out of date (``stale``, ``ub`` its bound). Not a transformer: its score (a
+                # mixture with one premise's own service drop) has no simple bound on a new
+                # report's gain. Inlined: it is asked at every level of every path.
+                rising is not None
+                and v < devices
+                and not forced_[v]
+                and not old_dec
+                and not veto_[v]
+                and (prior := prior_[v]) is not None
+                and prior
+                + (bound := (ub_[v] if stale_[v] else A_[v]) + rising)
+                + F_[v]
+                + (hysteresis if shown_[v] else 0)
+                <= C_[v]
+            ):
+                ub_[v] = bound
+                stale_[v] = True
+                B_[v] = C_[v]
+            else:
+                evaluate(v)
             if dec_[v] != old_dec:
                 flips.append(v)
             d = B_[v] - old_b
@@ -792,8 +799,9 @@ class InferenceTree:
         inputs unchanged its answer is too. Deepest level first, each node once; a node proven
         closed (scores only fell) is not scored at all."""
         parent, forced, depth, dec = self.parent, self.forced, self.depth, self.dec
-        B, C, F = self.B, self.C, self.F
-        evaluate, still_closed = self._evaluate, self._still_closed
+        A, B, C, F, ub, stale = self.A, self.B, self.C, self.F, self.ub, self.stale
+        prior_, veto, shown, hysteresis = self.prior, self.veto, self.shown, self.hysteresis
+        evaluate = self._evaluate
         forced_by_root, root_of = self.forced_by_root, self.root_of
         levels: dict[int, list[int]] = {}
         for v in nodes:
@@ -808,7 +816,23 @@ class InferenceTree:
                 # Under a forced node a score matters to nobody (`force` re-weighs on release).
                 if forced_by_root.get(root_of[v]) and not forced[v] and self.hidden(v):
                     pass
-                elif not still_closed(v, 0, falling=True):
+                elif (
+                    # Proven closed (see `_climb`), transformers too: like every score, a
+                    # transformer's only falls as time passes.
+                    not forced[v]
+                    and not old_dec
+                    and not veto[v]
+                    and (prior := prior_[v]) is not None
+                    and prior
+                    + (bound := ub[v] if stale[v] else A[v])
+                    + F[v]
+                    + (hysteresis if shown[v] else 0)
+                    <= C[v]
+                ):
+                    ub[v] = bound
+                    stale[v] = True
+                    B[v] = C[v]
+                else:
                     evaluate(v)
                 if dec[v] != old_dec:
                     flips.append(v)
