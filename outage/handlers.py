@@ -133,7 +133,9 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     registry, tree = engine.registry, engine.tree
     premise = engine.topology.premise_index[meter.premise]
     at = seconds(meter.ts)
-    engine.reconciler.apply(tree.meters_report(premise), "meters report on this feeder")
+    flips = tree.meters_report(premise)
+    if flips:  # (once per feeder)
+        engine.reconciler.apply(flips, "meters report on this feeder")
     if meter.event == "last_gasp":
         historical, owner = registry.epoch_owner(premise, at)
         if historical:

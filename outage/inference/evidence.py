@@ -12,6 +12,7 @@ gasp since, is not outage evidence: the meter shows power, so it is a customer-s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from outage.inference.likelihood import Likelihood, micro
 from outage.inference.tree import NEVER, PremiseSummary
@@ -19,13 +20,17 @@ from outage.rules import InferenceModel
 from outage.signals import OUTAGE_KINDS
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    """One report in an epoch: a call (with its kind) or a last gasp (kind ``last_gasp``)."""
+class Report(NamedTuple):
+    """One report in an epoch: a call (with its kind) or a last gasp (kind ``last_gasp``); a
+    named tuple, as one is made per signal."""
 
     at: int
     id: str
     kind: str
+
+
+#: A premise whose meter shows power and that reported nothing since.
+_ENERGISED = PremiseSummary(False, False, 0, NEVER, True)
 
 
 @dataclass(slots=True)
@@ -125,7 +130,7 @@ class EvidenceStore:
             r.kind == "last_gasp" for r in entry.reports
         )
         if not entry.reports:
-            return PremiseSummary(False, False, 0, NEVER, True) if energised else None
+            return _ENERGISED if energised else None
         called = gasped = False
         strong = weak = None
         first = NEVER
