@@ -143,7 +143,9 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
                 _count_meter(owner, at)
             return
         summary = engine.evidence.add(premise, Report(at, meter.id, "last_gasp"))
-        engine.reconciler.apply(tree.set_premise(premise, summary), "meter last gasp")
+        flips = tree.set_premise(premise, summary)
+        if flips:
+            engine.reconciler.apply(flips, "meter last gasp")
         holder = engine.reconciler.holder(premise)
         if holder is not None:
             _count_meter(holder, at)
@@ -155,7 +157,9 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     if holder is None and engine.evidence.was_back(premise, at):
         _earlier_meter_restore(engine, premise, at)
     registry.record_reset(None, premise, at, holder.id if holder is not None else "")
-    engine.reconciler.apply(tree.power_restored(premise, at, summary), "a meter shows power")
+    flips = tree.power_restored(premise, at, summary)
+    if flips:
+        engine.reconciler.apply(flips, "a meter shows power")
 
 
 def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:

@@ -59,9 +59,16 @@ class EvidenceStore:
 
     def add(self, premise: int, report: Report) -> PremiseSummary | None:
         """Add a report to the premise's epoch; returns its new summary."""
-        entry = self._premises.setdefault(premise, _Premise())
+        entry = self._entry(premise)
         entry.reports.append(report)
         return self._summary(entry)
+
+    def _entry(self, premise: int) -> _Premise:
+        """The premise's entry, made on first use (not one made per call and thrown away)."""
+        entry = self._premises.get(premise)
+        if entry is None:
+            entry = self._premises[premise] = _Premise()
+        return entry
 
     def energised(self, premise: int, at: int) -> bool:
         """Does the meter show power at ``premise`` at time ``at`` (restored, no gasp since)?"""
@@ -74,7 +81,7 @@ class EvidenceStore:
 
     def meter_restored(self, premise: int, at: int) -> None:
         """Record the meter's "power restored" (the caller then resets the epoch at ``at``)."""
-        entry = self._premises.setdefault(premise, _Premise())
+        entry = self._entry(premise)
         if entry.restored_at is None or at > entry.restored_at:
             entry.restored_at = at
 

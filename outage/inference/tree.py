@@ -287,11 +287,21 @@ class InferenceTree:
             return []
         self.metered_roots.add(root)
         flips: list[int] = []
-        self._rebuild(
-            [v for v in self.evidence_nodes | self.forced_nodes if self.root_of[v] == root],
-            flips,
-        )
+        self._rebuild(self._active_below(root), flips)
         return flips
+
+    def _active_below(self, root: int) -> list[int]:
+        """``root`` and the nodes below it that hold evidence or a forced node (so every node
+        with evidence and every forced node of its feeder), found through ``act`` rather than
+        by sifting every node with evidence in the network."""
+        found: list[int] = []
+        stack = [root]
+        act = self.act
+        while stack:
+            v = stack.pop()
+            found.append(v)
+            stack.extend(act.get(v, ()))
+        return found
 
     def power_restored(self, premise: int, at: int, summary: PremiseSummary | None) -> list[int]:
         """A meter says ``premise`` had power at ``at``: raise ``e`` on its path and put the
