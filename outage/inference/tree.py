@@ -334,6 +334,9 @@ class InferenceTree:
         if on:
             self.forced_nodes.add(node)
             self.forced_by_root[root] = self.forced_by_root.get(root, 0) + 1
+            # A forced node's score counts even hidden under another, where ticks drop the
+            # nodes that are not forced from the young set: it is young again.
+            self.young.add(node)
         else:
             self.forced_nodes.discard(node)
             self.forced_by_root[root] -= 1
@@ -396,6 +399,15 @@ class InferenceTree:
         settle = self.likelihood.settle_seconds
         k, n, s, ev = self.k, self.n, self.s, self.ev
         young = [v for v in self.young if ev[v] and k[v] < n[v] and previous - s[v] < settle]
+        if any(self.forced_by_root.values()):
+            # Under a forced node a score matters to nobody, and releasing it re-weighs (and
+            # makes young again) everything below it: such nodes leave the young set.
+            forced_by_root, root_of, forced = self.forced_by_root, self.root_of, self.forced
+            young = [
+                v
+                for v in young
+                if not forced_by_root.get(root_of[v]) or forced[v] or not self.hidden(v)
+            ]
         flips: list[int] = []
         # A node proven closed (``stale``) stays proven as its score falls: whatever changes
         # its C or F weighs it then, and any scoring clears the flag. Only the rest are weighed
@@ -823,7 +835,8 @@ class InferenceTree:
             for v in levels.pop(level, ()):
                 old_b, old_dec = B[v], dec[v]
                 old_f = f_before.pop(v, F[v])
-                # Under a forced node a score matters to nobody (`force` re-weighs on release).
+                # Under a forced node a score matters to nobody (`force` re-weighs on release):
+                # a forced node nested under another passes its change up to hidden nodes.
                 if forced_by_root.get(root_of[v]) and not forced[v] and self.hidden(v):
                     pass
                 elif (
