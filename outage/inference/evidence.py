@@ -133,15 +133,13 @@ class EvidenceStore:
         return self._summary(entry) if entry is not None else None
 
     def _summary(self, entry: _Premise) -> PremiseSummary | None:
-        energised = entry.restored_at is not None and not any(
-            r.kind == "last_gasp" for r in entry.reports
-        )
-        if not entry.reports:
-            return _ENERGISED if energised else None
+        reports = entry.reports
+        if not reports:  # energised: the meter said power is back and no gasp since
+            return _ENERGISED if entry.restored_at is not None else None
         called = gasped = False
         strong = weak = None
         first = NEVER
-        for report in entry.reports:
+        for report in reports:
             if report.kind == "last_gasp":
                 first = min(first, report.at)
                 gasped = True
@@ -155,6 +153,7 @@ class EvidenceStore:
                 value = self._weak.get(report.kind, 0)
                 weak = value if weak is None else max(weak, value)
         kind = strong if strong is not None else (weak or 0)
+        energised = entry.restored_at is not None and not gasped
         return PremiseSummary(called, gasped, kind, first, energised)
 
     def earliest(self, premise: int) -> int | None:
