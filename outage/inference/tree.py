@@ -237,38 +237,45 @@ class InferenceTree:
         weighed once. Returns the nodes whose decision flipped."""
         touched: set[int] = set()
         recompute: set[int] = set()
+        k_, kk_, g_, rr_, ev_, s_ = self.k, self.kk, self.g, self.rr, self.ev, self.s
+        parent, forced, evidence_nodes, summary = (
+            self.parent,
+            self.forced,
+            self.evidence_nodes,
+            self.summary,
+        )
         for premise, new in updates.items():
-            old = self.summary.get(premise)
+            old = summary.get(premise)
             if old == new:
                 continue
             node = self._store(premise, new)
-            o = old or NOTHING
-            w = new or NOTHING
-            dk, dkk = int(w.called) - int(o.called), w.kind - o.kind
-            dg = int(w.gasped) - int(o.gasped)
-            dev = int(w.first < NEVER) - int(o.first < NEVER)
-            drr = int(w.energised) - int(o.energised)
+            o_called, o_gasp, o_kind, o_first, o_on = old or NOTHING
+            n_called, n_gasp, n_kind, n_first, n_on = new or NOTHING
+            dk, dkk = int(n_called) - int(o_called), n_kind - o_kind
+            dg = int(n_gasp) - int(o_gasp)
+            dev = int(n_first < NEVER) - int(o_first < NEVER)
+            drr = int(n_on) - int(o_on)
             v = node
             while v != NONE:
                 touched.add(v)
-                self.k[v] += dk
-                self.kk[v] += dkk
-                self.g[v] += dg
-                self.rr[v] += drr
+                k_[v] += dk
+                kk_[v] += dkk
+                g_[v] += dg
+                rr_[v] += drr
                 if dev:
-                    before = self.ev[v]
-                    self.ev[v] = before + dev
+                    before = ev_[v]
+                    ev_[v] = before + dev
                     if before == 0:
-                        self.evidence_nodes.add(v)
-                    elif self.ev[v] == 0:
-                        self.evidence_nodes.discard(v)
-                if w.first < self.s[v]:
-                    self.s[v] = w.first
-                elif o.first == self.s[v] and w.first != o.first:
+                        evidence_nodes.add(v)
+                    elif before + dev == 0:
+                        evidence_nodes.discard(v)
+                if n_first < s_[v]:
+                    s_[v] = n_first
+                elif o_first == s_[v] and n_first != o_first:
                     recompute.add(v)
-                if self.forced[v]:
+                if forced[v]:
                     break  # the aggregates of a forced node's region stop there
-                v = self.parent[v]
+                v = parent[v]
         ordered = sorted(touched, key=lambda v: -self.depth[v])
         for v in ordered:  # children before parents: first reports and membership
             if v in recompute:
