@@ -40,6 +40,7 @@ from outage.restoration.history import RepairHistory
 from outage.restoration.roster import Roster
 from outage.rules import PredictionRules, Rules
 from outage.signals import (
+    CallSignal,
     CrewSignal,
     FollowUpSignal,
     MeterSignal,
@@ -160,24 +161,24 @@ class Engine:
 
         A refused command raises `CommandRejected` and changes nothing.
         """
-        space = "command" if isinstance(message, Command) else "signal"
-        if message.id in self._seen[space]:
+        command = isinstance(message, Command)
+        seen = self._seen["command" if command else "signal"]
+        if message.id in seen:
             return []
         problem = self.check_references(message)
         if problem is not None:
-            self._seen[space].add(message.id)
+            seen.add(message.id)
             self.rejected.append({"signal": message.id, "reason": problem})
             return []
-        if isinstance(message, Command):
+        if command:
             check_command(self, message)  # raises before anything changes
-        self._seen[space].add(message.id)
+        seen.add(message.id)
         self._out = []
         self._observed = 0
         self.registry.fresh = set()
-        ts = message.ts if isinstance(message, Command) else signal_ts(message)
-        self._advance(ts)
+        self._advance(message.ts if command else signal_ts(message))
         self.signals_applied += 1
-        if isinstance(message, Command):
+        if command:
             handle_command(self, message)
         else:
             handle_signal(self, message)
@@ -191,8 +192,12 @@ class Engine:
         Calls are never rejected for an unknown caller: that is an unresolved ticket.
         """
         topo = self.topology
-        if isinstance(message, MeterSignal) and message.premise not in topo.premise_index:
-            return f"premise: unknown premise {message.premise!r}"
+        if isinstance(message, MeterSignal):  # most signals: the rest need not be asked
+            if message.premise not in topo.premise_index:
+                return f"premise: unknown premise {message.premise!r}"
+            return None
+        if isinstance(message, CallSignal):
+            return None
         if (
             isinstance(message, ScadaSignal | PlannedSignal)
             and message.device not in topo.device_index
@@ -298,6 +303,19 @@ class Engine:
         """Move event time forward to ``ts``: due timers run in time order, and silence is
         re-weighed and storms evaluated at the latest tick boundary passed (a long quiet gap
         costs one tick, not one per minute of it)."""
+        now, inference, storm = self.now, self._next_inference_tick, self._next_storm_tick
+        if (
+            now is not None
+            and inference is not None
+            and storm is not None
+            and ts < inference
+            and ts < storm
+            and ((due := self.timers.next_at()) is None or due > ts)
+        ):
+            # Most signals: no timer due and no tick boundary passed, only the clock moves.
+            if ts > now:
+                self.now = ts
+            return
         if self.now is None:
             self.now = self.first_ts = ts
             self._next_inference_tick = _boundary(ts, self._tick)

@@ -128,7 +128,9 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     registry, tree = engine.registry, engine.tree
     premise = engine.topology.premise_index[meter.premise]
     at = seconds(meter.ts)
-    engine.reconciler.apply(tree.meters_report(premise), "meters report on this feeder")
+    flips = tree.meters_report(premise)
+    if flips:  # (once per feeder)
+        engine.reconciler.apply(flips, "meters report on this feeder")
     if meter.event == "last_gasp":
         historical, owner = registry.epoch_owner(premise, at)
         if historical:
@@ -142,7 +144,9 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
                 _unclaimed_report(engine, premise, Report(at, meter.id, "last_gasp"))
             return
         summary = engine.evidence.add(premise, Report(at, meter.id, "last_gasp"))
-        engine.reconciler.apply(tree.set_premise(premise, summary), "meter last gasp")
+        flips = tree.set_premise(premise, summary)
+        if flips:
+            engine.reconciler.apply(flips, "meter last gasp")
         holder = engine.reconciler.holder(premise)
         if holder is not None:
             _count_meter(holder, at)
@@ -158,7 +162,9 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
         # above may yet claim them.
         registry.hold_unclaimed(premise, at, gone)
     registry.record_reset(None, premise, at, holder.id if holder is not None else "")
-    engine.reconciler.apply(tree.power_restored(premise, at, summary), "a meter shows power")
+    flips = tree.power_restored(premise, at, summary)
+    if flips:
+        engine.reconciler.apply(flips, "a meter shows power")
 
 
 def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:

@@ -58,11 +58,22 @@ class Reconciler:
 
     def holder(self, premise: int) -> Incident | None:
         """The open incident a premise's current calls belong to (see the module docstring)."""
+        open_at = self.registry.open_at
+        if not open_at:
+            return None
+        # `InferenceTree.covering` inlined (asked for every meter message): the open nodes
+        # above the premise, outermost first; an open node hides inferred ones below it.
+        tree = self.tree
+        node, devices = tree.premise_chain(premise)
+        forced, dec = tree.forced, tree.dec
         best: Incident | None = None
-        for node, _forced in self.tree.covering(premise):
-            incident = self.registry.open_at.get(node)
-            if incident is not None and (best is None or incident.started < best.started):
-                best = incident
+        blocked = False
+        for v in (*reversed(devices), node):
+            if forced[v] or (not blocked and dec[v]):
+                blocked = True
+                incident = open_at.get(v)
+                if incident is not None and (best is None or incident.started < best.started):
+                    best = incident
         return best
 
     def rehome(self, premise: int) -> Incident | None:

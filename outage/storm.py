@@ -50,6 +50,8 @@ class StormDetector:
     def __init__(self, config: StormDetection, customers_by_substation: dict[str, int]) -> None:
         self.config = config
         self.zone = ZoneInfo(config.timezone)
+        #: The local hour of the latest ``now`` asked about (every scope asks at the same now).
+        self._hour_of: tuple[datetime, int] | None = None
         total = sum(customers_by_substation.values())
         self.scopes: dict[str, _Scope] = {SYSTEM: _Scope(SYSTEM, config.system, total)}
         for name, served in customers_by_substation.items():
@@ -90,7 +92,9 @@ class StormDetector:
 
     def baseline_per_hour(self, scope: str, now: datetime) -> float:
         """Normal calls per hour for ``scope`` at this local hour."""
-        hour = now.astimezone(self.zone).hour
+        if self._hour_of is None or self._hour_of[0] != now:  # one conversion per evaluation
+            self._hour_of = (now, now.astimezone(self.zone).hour)
+        hour = self._hour_of[1]
         per_10k = self.config.baseline_calls_per_hour_per_10k[hour]
         return per_10k * self.scopes[scope].customers_served / 10_000
 
@@ -109,7 +113,9 @@ class StormDetector:
         """
         events: list[Event] = []
         for name, scope in self.scopes.items():
-            status, reasons, clear = self._measure(scope, now, customers_out, open_incidents)
+            out, incidents, per_hour, baseline, reasons, clear = self._measure(
+                scope, now, customers_out, open_incidents
+            )
             if scope.declared_at is None and reasons:
                 scope.declared_at, scope.clear_since = now, None
                 events.append(
@@ -117,10 +123,10 @@ class StormDetector:
                         at=now,
                         scope=name,
                         reasons=tuple(reasons),
-                        customers_out=status.customers_out,
-                        open_incidents=status.open_incidents,
-                        calls_per_hour=round(status.calls_per_hour, 1),
-                        baseline_per_hour=round(status.baseline_per_hour, 1),
+                        customers_out=out,
+                        open_incidents=incidents,
+                        calls_per_hour=round(per_hour, 1),
+                        baseline_per_hour=round(baseline, 1),
                     )
                 )
             elif scope.declared_at is not None:
@@ -134,15 +140,24 @@ class StormDetector:
                     events.append(StormStoodDown(at=now, scope=name, declared_at=scope.declared_at))
                     self.history.append((name, scope.declared_at, now))
                     scope.declared_at, scope.clear_since = None, None
-            self._last[name] = ScopeStatus(
-                name,
-                scope.declared_at is not None,
-                scope.declared_at,
-                status.customers_out,
-                status.open_incidents,
-                status.calls_per_hour,
-                status.baseline_per_hour,
-            )
+            last = self._last.get(name)
+            if (
+                last is None  # a quiet scope keeps its status object (most, every minute)
+                or last.declared_at != scope.declared_at
+                or last.customers_out != out
+                or last.open_incidents != incidents
+                or last.calls_per_hour != per_hour
+                or last.baseline_per_hour != baseline
+            ):
+                self._last[name] = ScopeStatus(
+                    name,
+                    scope.declared_at is not None,
+                    scope.declared_at,
+                    out,
+                    incidents,
+                    per_hour,
+                    baseline,
+                )
         return events
 
     def status(self) -> dict[str, ScopeStatus]:
@@ -155,7 +170,9 @@ class StormDetector:
         now: datetime,
         customers_out: dict[str, int],
         open_incidents: dict[str, int],
-    ) -> tuple[ScopeStatus, list[str], bool]:
+    ) -> tuple[int, int, float, float, list[str], bool]:
+        """(customers out, open incidents, calls per hour, baseline per hour, reasons to
+        declare, all clear) of ``scope`` at ``now``."""
         limits = scope.thresholds
         window = timedelta(minutes=limits.rate_window_minutes)
         while scope.calls and scope.calls[0] < now - window:
@@ -183,5 +200,4 @@ class StormDetector:
             and incidents < f * limits.open_incidents
             and (calls < limits.call_rate_min_calls or per_hour < f * rate_limit)
         )
-        status = ScopeStatus(scope.name, False, None, out, incidents, per_hour, baseline)
-        return status, reasons, clear
+        return out, incidents, per_hour, baseline, reasons, clear

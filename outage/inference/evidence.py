@@ -12,6 +12,7 @@ gasp since, is not outage evidence: the meter shows power, so it is a customer-s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from outage.inference.likelihood import Likelihood, micro
 from outage.inference.tree import NEVER, PremiseSummary
@@ -19,13 +20,17 @@ from outage.rules import InferenceModel
 from outage.signals import OUTAGE_KINDS
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    """One report in an epoch: a call (with its kind) or a last gasp (kind ``last_gasp``)."""
+class Report(NamedTuple):
+    """One report in an epoch: a call (with its kind) or a last gasp (kind ``last_gasp``); a
+    named tuple, as one is made per signal."""
 
     at: int
     id: str
     kind: str
+
+
+#: A premise whose meter shows power and that reported nothing since.
+_ENERGISED = PremiseSummary(False, False, 0, NEVER, True)
 
 
 @dataclass(slots=True)
@@ -54,9 +59,16 @@ class EvidenceStore:
 
     def add(self, premise: int, report: Report) -> PremiseSummary | None:
         """Add a report to the premise's epoch; returns its new summary."""
-        entry = self._premises.setdefault(premise, _Premise())
+        entry = self._entry(premise)
         entry.reports.append(report)
         return self._summary(entry)
+
+    def _entry(self, premise: int) -> _Premise:
+        """The premise's entry, made on first use (not one made per call and thrown away)."""
+        entry = self._premises.get(premise)
+        if entry is None:
+            entry = self._premises[premise] = _Premise()
+        return entry
 
     def energised(self, premise: int, at: int) -> bool:
         """Does the meter show power at ``premise`` at time ``at`` (restored, no gasp since)?"""
@@ -69,7 +81,7 @@ class EvidenceStore:
 
     def meter_restored(self, premise: int, at: int) -> None:
         """Record the meter's "power restored" (the caller then resets the epoch at ``at``)."""
-        entry = self._premises.setdefault(premise, _Premise())
+        entry = self._entry(premise)
         if entry.restored_at is None or at > entry.restored_at:
             entry.restored_at = at
 
@@ -121,15 +133,13 @@ class EvidenceStore:
         return self._summary(entry) if entry is not None else None
 
     def _summary(self, entry: _Premise) -> PremiseSummary | None:
-        energised = entry.restored_at is not None and not any(
-            r.kind == "last_gasp" for r in entry.reports
-        )
-        if not entry.reports:
-            return PremiseSummary(False, False, 0, NEVER, True) if energised else None
+        reports = entry.reports
+        if not reports:  # energised: the meter said power is back and no gasp since
+            return _ENERGISED if entry.restored_at is not None else None
         called = gasped = False
         strong = weak = None
         first = NEVER
-        for report in entry.reports:
+        for report in reports:
             if report.kind == "last_gasp":
                 first = min(first, report.at)
                 gasped = True
@@ -143,6 +153,7 @@ class EvidenceStore:
                 value = self._weak.get(report.kind, 0)
                 weak = value if weak is None else max(weak, value)
         kind = strong if strong is not None else (weak or 0)
+        energised = entry.restored_at is not None and not gasped
         return PremiseSummary(called, gasped, kind, first, energised)
 
     def earliest(self, premise: int) -> int | None:

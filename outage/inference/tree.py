@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from grid.topology import NO_DEVICE, Topology
 from grid.tree import telemetered, transformer_premise_counts
@@ -40,14 +40,16 @@ NONE = NO_DEVICE
 NEVER = 1 << 62  # "no report" as an epoch second: later than any real time
 
 
-@dataclass(frozen=True, slots=True)
-class PremiseSummary:
+class PremiseSummary(NamedTuple):
     """What one premise reports in its current evidence epoch (see `outage.inference.evidence`).
 
     ``kind`` is the premise's kind factor in micro-nats; ``called`` says it reported an outage
     by phone; ``gasped`` that its meter sent a last gasp; ``first`` is when its outage began
     by its own evidence (a last gasp's time, or a call's less a caller's usual delay; `NEVER`
     when it reported nothing).
+
+    A named tuple rather than a frozen dataclass: one is made, compared and unpacked for every
+    signal, and a tuple does all three in C.
     """
 
     called: bool
@@ -61,6 +63,10 @@ class PremiseSummary:
     def reports(self) -> bool:
         """Has the premise reported anything in this epoch?"""
         return self.first < NEVER
+
+
+#: A premise without evidence (a None summary) as a summary: the zero of the path deltas.
+NOTHING = PremiseSummary(False, False, 0, NEVER, False)
 
 
 class InferenceTree:
@@ -188,16 +194,8 @@ class InferenceTree:
         if old == new:
             return []
         node = self._store(premise, new)
-        o_called, o_gasp, o_kind, o_first, o_on = (
-            (old.called, old.gasped, old.kind, old.first, old.energised)
-            if old
-            else (False, False, 0, NEVER, False)
-        )
-        n_called, n_gasp, n_kind, n_first, n_on = (
-            (new.called, new.gasped, new.kind, new.first, new.energised)
-            if new
-            else (False, False, 0, NEVER, False)
-        )
+        o_called, o_gasp, o_kind, o_first, o_on = old or NOTHING
+        n_called, n_gasp, n_kind, n_first, n_on = new or NOTHING
         flips: list[int] = []
         self._climb(
             node,
@@ -239,38 +237,45 @@ class InferenceTree:
         weighed once. Returns the nodes whose decision flipped."""
         touched: set[int] = set()
         recompute: set[int] = set()
+        k_, kk_, g_, rr_, ev_, s_ = self.k, self.kk, self.g, self.rr, self.ev, self.s
+        parent, forced, evidence_nodes, summary = (
+            self.parent,
+            self.forced,
+            self.evidence_nodes,
+            self.summary,
+        )
         for premise, new in updates.items():
-            old = self.summary.get(premise)
+            old = summary.get(premise)
             if old == new:
                 continue
             node = self._store(premise, new)
-            o = old or PremiseSummary(False, False, 0, NEVER, False)
-            w = new or PremiseSummary(False, False, 0, NEVER, False)
-            dk, dkk = int(w.called) - int(o.called), w.kind - o.kind
-            dg = int(w.gasped) - int(o.gasped)
-            dev = int(w.first < NEVER) - int(o.first < NEVER)
-            drr = int(w.energised) - int(o.energised)
+            o_called, o_gasp, o_kind, o_first, o_on = old or NOTHING
+            n_called, n_gasp, n_kind, n_first, n_on = new or NOTHING
+            dk, dkk = int(n_called) - int(o_called), n_kind - o_kind
+            dg = int(n_gasp) - int(o_gasp)
+            dev = int(n_first < NEVER) - int(o_first < NEVER)
+            drr = int(n_on) - int(o_on)
             v = node
             while v != NONE:
                 touched.add(v)
-                self.k[v] += dk
-                self.kk[v] += dkk
-                self.g[v] += dg
-                self.rr[v] += drr
+                k_[v] += dk
+                kk_[v] += dkk
+                g_[v] += dg
+                rr_[v] += drr
                 if dev:
-                    before = self.ev[v]
-                    self.ev[v] = before + dev
+                    before = ev_[v]
+                    ev_[v] = before + dev
                     if before == 0:
-                        self.evidence_nodes.add(v)
-                    elif self.ev[v] == 0:
-                        self.evidence_nodes.discard(v)
-                if w.first < self.s[v]:
-                    self.s[v] = w.first
-                elif o.first == self.s[v] and w.first != o.first:
+                        evidence_nodes.add(v)
+                    elif before + dev == 0:
+                        evidence_nodes.discard(v)
+                if n_first < s_[v]:
+                    s_[v] = n_first
+                elif o_first == s_[v] and n_first != o_first:
                     recompute.add(v)
-                if self.forced[v]:
+                if forced[v]:
                     break  # the aggregates of a forced node's region stop there
-                v = self.parent[v]
+                v = parent[v]
         ordered = sorted(touched, key=lambda v: -self.depth[v])
         for v in ordered:  # children before parents: first reports and membership
             if v in recompute:
@@ -289,11 +294,21 @@ class InferenceTree:
             return []
         self.metered_roots.add(root)
         flips: list[int] = []
-        self._rebuild(
-            [v for v in self.evidence_nodes | self.forced_nodes if self.root_of[v] == root],
-            flips,
-        )
+        self._rebuild(self._active_below(root), flips)
         return flips
+
+    def _active_below(self, root: int) -> list[int]:
+        """``root`` and the nodes below it that hold evidence or a forced node (so every node
+        with evidence and every forced node of its feeder), found through ``act`` rather than
+        by sifting every node with evidence in the network."""
+        found: list[int] = []
+        stack = [root]
+        act = self.act
+        while stack:
+            v = stack.pop()
+            found.append(v)
+            stack.extend(act.get(v, ()))
+        return found
 
     def power_restored(self, premise: int, at: int, summary: PremiseSummary | None) -> list[int]:
         """A meter says ``premise`` had power at ``at``: raise ``e`` on its path and put the
@@ -326,6 +341,9 @@ class InferenceTree:
         if on:
             self.forced_nodes.add(node)
             self.forced_by_root[root] = self.forced_by_root.get(root, 0) + 1
+            # A forced node's score counts even hidden under another, where ticks drop the
+            # nodes that are not forced from the young set: it is young again.
+            self.young.add(node)
         else:
             self.forced_nodes.discard(node)
             self.forced_by_root[root] -= 1
@@ -388,9 +406,23 @@ class InferenceTree:
         settle = self.likelihood.settle_seconds
         k, n, s, ev = self.k, self.n, self.s, self.ev
         young = [v for v in self.young if ev[v] and k[v] < n[v] and previous - s[v] < settle]
+        if any(self.forced_by_root.values()):
+            # Under a forced node a score matters to nobody, and releasing it re-weighs (and
+            # makes young again) everything below it: such nodes leave the young set.
+            forced_by_root, root_of, forced = self.forced_by_root, self.root_of, self.forced
+            young = [
+                v
+                for v in young
+                if not forced_by_root.get(root_of[v]) or forced[v] or not self.hidden(v)
+            ]
         flips: list[int] = []
-        if young:
-            self._rebuild(young, flips, falling=True)
+        # A node proven closed (``stale``) stays proven as its score falls: whatever changes
+        # its C or F weighs it then, and any scoring clears the flag. Only the rest are weighed
+        # (all stay young: scored again later, they may be open while still unsettled).
+        stale = self.stale
+        weigh = [v for v in young if not stale[v]]
+        if weigh:
+            self._reweigh_silence(weigh, flips)
         # Weighed at this clock for the last time: silence no longer grows for these.
         self.young = {v for v in young if now - s[v] < settle}
         return flips
@@ -537,21 +569,6 @@ class InferenceTree:
         self._climb(self.parent[node], node, d, fd, 0, 0, 0, 0, 0, 0, NEVER, NEVER, False, flips)
         return flips
 
-    def _still_closed(self, v: int, rising: int) -> bool:
-        """Prove without computing its score that ``v`` stays closed although its score may
-        have risen by up to ``rising``: then B = C exactly and A is left out of date."""
-        if v >= self.devices or self.forced[v] or self.dec[v] or self.veto[v]:
-            return False
-        prior = self.prior[v]
-        if prior is None:
-            return False
-        bound = (self.ub[v] if self.stale[v] else self.A[v]) + rising
-        if prior + bound + self.F[v] + (self.hysteresis if self.shown[v] else 0) > self.C[v]:
-            return False
-        self.ub[v], self.stale[v] = bound, True
-        self.B[v] = self.C[v]
-        return True
-
     def hidden(self, v: int) -> bool:
         """Is ``v`` under a forced node (so its score is not kept up to date)?"""
         u = self.parent[v]
@@ -602,7 +619,16 @@ class InferenceTree:
             self.ev,
         )
         s_, C_, F_, B_, dec_, forced_ = self.s, self.C, self.F, self.B, self.dec, self.forced
-        act, fcnt = self.act, self.fcnt
+        A_, ub_, stale_, veto_, shown_, prior_ = (
+            self.A,
+            self.ub,
+            self.stale,
+            self.veto,
+            self.shown,
+            self.prior,
+        )
+        act, fcnt, evidence_nodes = self.act, self.fcnt, self.evidence_nodes
+        devices, hysteresis, evaluate = self.devices, self.hysteresis, self._evaluate
         # Deltas that can only raise a score by a known step let a node proven closed skip
         # its score; any other change (a premise leaving, a report withdrawn) computes it.
         # (An earlier first report only lengthens the silence, so it can only lower scores.)
@@ -655,19 +681,16 @@ class InferenceTree:
                     g_[v] += dg
                 if drr:
                     rr_[v] += drr
+                next_crossed = False
                 if dev:
                     before = ev_[v]
                     ev_[v] = before + dev
                     if before == 0:
-                        self.evidence_nodes.add(v)
+                        evidence_nodes.add(v)
                         next_crossed = True
-                    elif ev_[v] == 0:
-                        self.evidence_nodes.discard(v)
+                    elif before + dev == 0:
+                        evidence_nodes.discard(v)
                         next_crossed = True
-                    else:
-                        next_crossed = False
-                else:
-                    next_crossed = False
                 if s_new < s_[v]:
                     s_[v] = s_new
                 elif s_old == s_[v] and s_new != s_old:
@@ -676,8 +699,10 @@ class InferenceTree:
             else:
                 next_crossed = False
             if child != NONE:
-                C_[v] += d_child
-                F_[v] += fd
+                if d_child:
+                    C_[v] += d_child
+                if fd:
+                    F_[v] += fd
                 if crossed:  # act[v]: the children worth descending into (inlined `_mark`)
                     live = ev_[child] > 0 or forced_[child] or fcnt[child] > 0
                     members = act.get(v)
@@ -694,8 +719,29 @@ class InferenceTree:
             old_b, old_dec = B_[v], dec_[v]
             if hidden and not forced_[v]:
                 pass
-            elif not (rising is not None and self._still_closed(v, rising)):
-                self._evaluate(v)
+            elif (
+                # Proven without computing its score that ``v`` stays closed although its
+                # score may have risen by up to ``rising``: then B = C exactly and A is left
+                # out of date (``stale``, ``ub`` its bound). Not a transformer: its score (a
+                # mixture with one premise's own service drop) has no simple bound on a new
+                # report's gain. Inlined: it is asked at every level of every path.
+                rising is not None
+                and v < devices
+                and not forced_[v]
+                and not old_dec
+                and not veto_[v]
+                and (prior := prior_[v]) is not None
+                and prior
+                + (bound := (ub_[v] if stale_[v] else A_[v]) + rising)
+                + F_[v]
+                + (hysteresis if shown_[v] else 0)
+                <= C_[v]
+            ):
+                ub_[v] = bound
+                stale_[v] = True
+                B_[v] = C_[v]
+            else:
+                evaluate(v)
             if dec_[v] != old_dec:
                 flips.append(v)
             d = B_[v] - old_b
@@ -778,10 +824,69 @@ class InferenceTree:
                 v = self.parent[v]
         return sorted(seen, key=lambda v: -self.depth[v])
 
-    def _rebuild(self, nodes: list[int], flips: list[int], *, falling: bool = False) -> None:
+    def _reweigh_silence(self, nodes: list[int], flips: list[int]) -> None:
+        """`_rebuild` for a tick: ``nodes`` are the ones whose score time can still lower, the
+        rest keep theirs (their silence settled, or they have none). So a node above them is
+        weighed only when a child's ``B`` (or the forced ``B`` in its ``F``) changed: with its
+        inputs unchanged its answer is too. Deepest level first, each node once; a node proven
+        closed (scores only fell) is not scored at all."""
+        parent, forced, depth, dec = self.parent, self.forced, self.depth, self.dec
+        A, B, C, F, ub, stale = self.A, self.B, self.C, self.F, self.ub, self.stale
+        prior_, veto, shown, hysteresis = self.prior, self.veto, self.shown, self.hysteresis
+        evaluate = self._evaluate
+        forced_by_root, root_of = self.forced_by_root, self.root_of
+        levels: dict[int, list[int]] = {}
+        for v in nodes:
+            levels.setdefault(depth[v], []).append(v)
+        queued = set(nodes)
+        f_before: dict[int, int] = {}  # F of a node before its children changed it here
+        level = max(levels)
+        while level >= 0:
+            for v in levels.pop(level, ()):
+                old_b, old_dec = B[v], dec[v]
+                old_f = f_before.pop(v, F[v])
+                # Under a forced node a score matters to nobody (`force` re-weighs on release):
+                # a forced node nested under another passes its change up to hidden nodes.
+                if forced_by_root.get(root_of[v]) and not forced[v] and self.hidden(v):
+                    pass
+                elif (
+                    # Proven closed (see `_climb`), transformers too: like every score, a
+                    # transformer's only falls as time passes.
+                    not forced[v]
+                    and not old_dec
+                    and not veto[v]
+                    and (prior := prior_[v]) is not None
+                    and prior
+                    + (bound := ub[v] if stale[v] else A[v])
+                    + F[v]
+                    + (hysteresis if shown[v] else 0)
+                    <= C[v]
+                ):
+                    ub[v] = bound
+                    stale[v] = True
+                    B[v] = C[v]
+                else:
+                    evaluate(v)
+                if dec[v] != old_dec:
+                    flips.append(v)
+                up = parent[v]
+                if up == NONE:
+                    continue
+                d_b = B[v] - old_b
+                d_f = d_b if forced[v] else F[v] - old_f
+                if d_b or d_f:
+                    if up not in f_before:
+                        f_before[up] = F[up]
+                    C[up] += d_b
+                    F[up] += d_f
+                    if up not in queued:
+                        queued.add(up)
+                        levels.setdefault(level - 1, []).append(up)
+            level -= 1
+
+    def _rebuild(self, nodes: list[int], flips: list[int]) -> None:
         """Re-evaluate ``nodes`` and every node above them, deepest first, each passing the
-        change of its ``B`` (and of the forced ``B`` in ``F``) to its parent. ``falling``:
-        scores can only have fallen (time passed), so nodes proven closed stay unscored."""
+        change of its ``B`` (and of the forced ``B`` in ``F``) to its parent."""
         parent, forced = self.parent, self.forced
         f_before: dict[int, int] = {}
         ordered = self._active_closure(nodes)
@@ -792,9 +897,7 @@ class InferenceTree:
         for v in ordered:
             old_b, old_dec = self.B[v], self.dec[v]
             old_f = f_before.pop(v, self.F[v])
-            if hidden[v] and not forced[v]:
-                pass
-            elif not (falling and self._still_closed(v, 0)):
+            if not hidden[v] or forced[v]:
                 self._evaluate(v)
             if self.dec[v] != old_dec:
                 flips.append(v)

@@ -67,10 +67,15 @@ class Estimator:
         self.routing = routing
         self.zone = zone
         self.q = rules.quote_quantile
+        #: Orders' opening times -> their `period_of`.
+        self._periods: dict[datetime, str] = {}
 
     def cell(self, measure: str, order: WorkOrder, weather: str) -> Cell:
         """The history cell of ``measure`` for ``order``."""
-        key = (order.kind, order.cause, period_of(order.opened_at, self.zone), weather)
+        period = self._periods.get(order.opened_at)
+        if period is None:  # (a time zone conversion, asked for every order every minute)
+            period = self._periods[order.opened_at] = period_of(order.opened_at, self.zone)
+        key = (order.kind, order.cause, period, weather)
         return self.history.cell(measure, key)  # type: ignore[arg-type]
 
     def travel_between(self, origin: tuple[float, float] | None, order: WorkOrder) -> float:

@@ -31,7 +31,7 @@ import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -171,6 +171,10 @@ class RepairHistory:
     source: str
     prior_weight: float
     tables: dict[str, dict[tuple[str, str, str, str], Cell]]
+    #: measure -> (its table, key -> the cell `cell` found there).
+    _found: dict[str, tuple[dict[Any, Cell], dict[tuple[str, str, str, str], Cell]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_file(cls, document: HistoryFile) -> RepairHistory:
@@ -206,6 +210,20 @@ class RepairHistory:
     def cell(self, measure: Measure, key: tuple[str, str, str, str]) -> Cell:
         """The most specific cell for ``key`` along its `chain`."""
         table = self.tables[measure]
+        # Remembered per table (the storm plan asks for every order every minute); a table
+        # replaced whole is looked up afresh.
+        memo = self._found.get(measure)
+        if memo is None or memo[0] is not table:
+            memo = self._found[measure] = (table, {})
+        found = memo[1].get(key)
+        if found is None:
+            found = memo[1][key] = self._lookup(table, key)
+        return found
+
+    @staticmethod
+    def _lookup(
+        table: dict[tuple[str, str, str, str], Cell], key: tuple[str, str, str, str]
+    ) -> Cell:
         for candidate in chain(key):
             found = table.get(candidate)
             if found is not None:
