@@ -161,8 +161,14 @@ class Engine:
 
         A refused command raises `CommandRejected` and changes nothing.
         """
-        command = isinstance(message, Command)
-        seen = self._seen["command" if command else "signal"]
+        # One isinstance per message; the two names keep mypy's narrowing below.
+        command: Command | None = None
+        signal: Signal | None = None
+        if isinstance(message, Command):
+            command = message
+        else:
+            signal = message
+        seen = self._seen["command" if command is not None else "signal"]
         if message.id in seen:
             return []
         problem = self.check_references(message)
@@ -170,18 +176,21 @@ class Engine:
             seen.add(message.id)
             self.rejected.append({"signal": message.id, "reason": problem})
             return []
-        if command:
-            check_command(self, message)  # raises before anything changes
+        if command is not None:
+            check_command(self, command)  # raises before anything changes
         seen.add(message.id)
         self._out = []
         self._observed = 0
         self.registry.fresh = set()
-        self._advance(message.ts if command else signal_ts(message))
+        if command is not None:
+            self._advance(command.ts)
+        elif signal is not None:
+            self._advance(signal_ts(signal))
         self.signals_applied += 1
-        if command:
-            handle_command(self, message)
-        else:
-            handle_signal(self, message)
+        if command is not None:
+            handle_command(self, command)
+        elif signal is not None:
+            handle_signal(self, signal)
         self._observe()
         out, self._out = self._out, []
         return out
