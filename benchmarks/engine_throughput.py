@@ -500,6 +500,9 @@ def markdown(
         ("signals_all", "any signal"),
     ):
         s = latency[key]
+        if not s["n"]:  # e.g. no call opened an incident (the meters' last gasps did)
+            lines.append(f"| {name} | – | – | – | – |")
+            continue
         lines.append(
             f"| {name} | {s['p50_us']:,} | {s['p99_us']:,} | {s['p999_us']:,} | {s['max_us']:,} |"
         )
