@@ -22,6 +22,7 @@ from pathlib import Path
 from outage import events as ev
 from outage.bootstrap import Network
 from outage.commands import Command
+from outage.follow import follow
 from outage.journal import SqliteJournal
 from outage.rules import Rules
 from playbooks.loader import LoadedPlaybook
@@ -54,15 +55,9 @@ def live_runner(
 
 
 def catch_up(runner: PlaybookRunner, journal: SqliteJournal, batch: int = 10_000) -> int:
-    """Feed journaled events after the runner's high-water mark; returns how many."""
-    fed = 0
-    while True:
-        rows = journal.events(after=runner.high_water, limit=batch)
-        if not rows:
-            return fed
-        for seq, kind, body in rows:
-            runner.on_event(seq, decode_event(kind, body))
-            fed += 1
+    """Feed journaled events after the runner's high-water mark; returns how many
+    (`outage.follow.follow`)."""
+    return follow(journal, runner, batch=batch)
 
 
 #: The decoder lives with the events (`outage.events.from_json`); named here for callers.
