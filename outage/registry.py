@@ -24,8 +24,6 @@ from outage.inference.evidence import Report
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: How long unclaimed meter resets wait for a crew's report (`outage.reconcile.LATENESS`).
 UNCLAIMED_SECONDS = 30 * 60
-#: Unclaimed entries are pruned when there are this many (keeps memory flat on quiet days).
-UNCLAIMED_PRUNE_AT = 10_000
 
 
 def seconds(moment: datetime) -> int:
@@ -346,11 +344,18 @@ class IncidentRegistry:
 
     def hold_unclaimed(self, premise: int, at: int, reports: list[Report]) -> None:
         """Keep the reports a premise's meter ended at ``at`` with no outage holding them
-        (see `unclaimed`); entries past twice the lateness bound are dropped."""
-        if len(self.unclaimed) >= UNCLAIMED_PRUNE_AT:
-            horizon = at - 2 * UNCLAIMED_SECONDS
-            self.unclaimed = {p: e for p, e in self.unclaimed.items() if e[0] >= horizon}
-        self.unclaimed[premise] = (at, list(reports))
+        (see `unclaimed`). Entries are kept in the order they came (a premise's newer one
+        goes to the end), so the ones past twice the lateness bound are dropped from the
+        front: constant work per meter message, whatever the storm's size."""
+        unclaimed = self.unclaimed
+        unclaimed.pop(premise, None)
+        horizon = at - 2 * UNCLAIMED_SECONDS
+        while unclaimed:
+            oldest = next(iter(unclaimed))
+            if unclaimed[oldest][0] >= horizon:
+                break
+            del unclaimed[oldest]
+        unclaimed[premise] = (at, list(reports))
 
     def adopt_premise_reset(self, premise: int, at: int, owner: str) -> None:
         """`adopt_reset` for a premise's own meter reset."""
