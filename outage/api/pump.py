@@ -176,8 +176,22 @@ class EventPump:
                 else:
                     seq, event = entry
                     if not self._deliver(seq, event):
-                        return  # stopping while stalled: the journal replays the rest
+                        self._give_up(batch)  # stopping while stalled: the journal replays
+                        return
             self._flush()
+
+    def _give_up(self, batch: list[_Entry]) -> None:
+        """Stopped while stalled: the calls still waiting fail now rather than time out."""
+        waiting = list(batch)
+        while True:
+            try:
+                waiting.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        stalled = self.stalled.describe(self.name) if self.stalled is not None else self.name
+        for entry in waiting:
+            if isinstance(entry, _Call) and not entry.result.done():
+                entry.result.set_exception(ConsumerStalled(f"{stalled}; the pump stopped"))
 
     def _deliver(self, seq: int, event: Event) -> bool:
         """Hand one event to the consumer until it takes it; False if the pump is stopped

@@ -131,5 +131,20 @@ def test_pump_keeps_order_behind_a_failing_event_and_stops_while_stalled() -> No
     failing.add(4)
     pump.offer(4, None)  # type: ignore[arg-type]
     wait_for(lambda: pump.stalled is not None)
+    import threading
+
+    failed: list[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            pump.call(lambda: None)  # waits behind the stalled event...
+        except ConsumerStalled as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    wait_for(lambda: pump.backlog >= 1)
     pump.stop(timeout=5)  # gives the event up (the journal replays it), and does stop
+    thread.join(5)
     assert seen == [1, 2, 3]
+    assert failed and "the pump stopped" in str(failed[0])  # ...and fails at once, no timeout
