@@ -131,6 +131,8 @@ class InferenceTree:
         self.evidence_nodes: set[int] = set()
         #: Nodes whose evidence changed since their silence last settled (what ticks weigh).
         self.young: set[int] = set()
+        #: Nodes whose evidence all went while hidden under a forced node (`_rebuild_below`).
+        self.left_hidden: set[int] = set()
         self.forced_nodes: set[int] = set()
         #: Feeder head -> forced nodes on that feeder (most paths have none to look for).
         self.forced_by_root: dict[int, int] = {}
@@ -715,6 +717,10 @@ class InferenceTree:
                         members.discard(child)
                         if not members:
                             del act[v]
+                        if hidden:
+                            # Its score stays as it was (hidden); releasing the forced node
+                            # must still re-weigh it, though `act` no longer leads there.
+                            self.left_hidden.add(child)
             crossed = next_crossed
             old_b, old_dec = B_[v], dec_[v]
             if hidden and not forced_[v]:
@@ -796,9 +802,22 @@ class InferenceTree:
             v = stack.pop()
             below.append(v)
             stack.extend(self.act.get(v, ()))
+        # Nodes that lost their evidence while hidden kept their old scores in their parents'
+        # sums: weigh them again (to nothing) too.
+        gone = [v for v in self.left_hidden if v != node and self.is_below(v, node)]
+        if gone:
+            self.left_hidden.difference_update(gone)
+            known = set(below)
+            below.extend(v for v in gone if v not in known)
         hidden = {node: False}
         for v in sorted(below, key=lambda x: self.depth[x]):  # parents first
             up = parent[v]
+            if up not in hidden:  # a node reached through `left_hidden`: walk up to ``node``
+                u, under = parent[up], False
+                while u != NONE and u != node:
+                    under = under or forced[u]
+                    u = parent[u]
+                hidden[up] = under
             hidden[v] = hidden[up] or forced[up]
         f_before: dict[int, int] = {}
         self.young.update(below)

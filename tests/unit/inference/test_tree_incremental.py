@@ -48,14 +48,6 @@ def summary(rng: random.Random, now: int) -> PremiseSummary | None:
     )
 
 
-def under_forced(tree: InferenceTree, premise: int) -> bool:
-    """Is a node above ``premise`` forced? There, a premise's evidence vanishing altogether is
-    left out of the histories: the tree does not re-weigh a transformer whose evidence all went
-    while it was hidden when the forced node is released (`_rebuild_below` descends only into
-    nodes that still hold evidence), a known gap these tests do not exercise."""
-    return any(tree.forced[v] for v in tree.chain(tree.premise_node(premise)))
-
-
 def history(seed: int) -> tuple[InferenceTree, InferenceTree]:
     """A random history applied step by step, and a fresh tree given its end state."""
     rng = random.Random(seed)
@@ -80,14 +72,10 @@ def history(seed: int) -> tuple[InferenceTree, InferenceTree]:
         if roll < 0.45:
             p = rng.randrange(premises)
             new = summary(rng, now)
-            if (new is None or not new.reports) and under_forced(tree, p):
-                continue  # see `under_forced`
             summaries[p] = new
             tree.set_premise(p, new)
         elif roll < 0.55:
             p = rng.randrange(premises)
-            if under_forced(tree, p):
-                continue
             at = now - rng.randrange(0, 1800)
             summaries[p] = PremiseSummary(False, False, 0, NEVER, True)
             restored[p] = max(restored.get(p, at), at)
