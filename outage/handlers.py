@@ -65,7 +65,7 @@ def on_call(engine: Engine, call: CallSignal) -> None:
             registry.attach(owner, call.id, premise, at, hazard, call.ts)
         elif not hazard:
             if call.kind in OUTAGE_KINDS:
-                _unclaimed_report(engine, premise, Report(at, call.id, call.kind))
+                registry.add_unclaimed(premise, Report(at, call.id, call.kind))
             registry.service_ticket(
                 call.id, call.kind, premise_id, "the meter showed power after this call", call.ts
             )
@@ -141,7 +141,7 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
             if owner is not None:
                 _count_meter(owner, at)
             else:
-                _unclaimed_report(engine, premise, Report(at, meter.id, "last_gasp"))
+                registry.add_unclaimed(premise, Report(at, meter.id, "last_gasp"))
             return
         summary = engine.evidence.add(premise, Report(at, meter.id, "last_gasp"))
         flips = tree.set_premise(premise, summary)
@@ -180,14 +180,6 @@ def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:
     ):
         owner.restored_at = moment(at)
         owner.meter_events += 1
-
-
-def _unclaimed_report(engine: Engine, premise: int, report: Report) -> None:
-    """A late report from an epoch the premise's meter ended while no outage held it: it
-    joins that epoch's reports, for a crew restoration still to come to claim."""
-    entry = engine.registry.unclaimed.get(premise)
-    if entry is not None and report.at <= entry[0]:
-        entry[1].append(report)
 
 
 def _count_meter(incident: Incident, at: int) -> None:

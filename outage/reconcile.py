@@ -312,14 +312,14 @@ class Reconciler:
         if target is None and predicted_below:
             target = predicted_below.pop(0)
             registry.move(target, node, at, "the crew found the device open")
+        unclaimed = self._unclaimed_below(node, at)
         if target is None:
             ended = self._ended_here(node, at)
             if ended is not None:
                 # The meters ended this outage already; the crew's report dates it.
                 ended.restored_at, ended.restored_by = at, "crew"
-                self._claim(ended, self._unclaimed_below(node, at))
+                self._claim(ended, unclaimed)
                 return ended
-            unclaimed = self._unclaimed_below(node, at)
             if not unclaimed and not any(
                 r.at <= seconds(at)
                 for p in tree.premises_below(node)
@@ -329,9 +329,9 @@ class Reconciler:
                 registry.record_reset(node, None, seconds(at), "")
                 return None
             target = self._new(node, cause, at)
-            self._claim(target, self._unclaimed_below(node, at), dated=False)
+            self._claim(target, unclaimed, dated=False)
         else:
-            self._claim(target, self._unclaimed_below(node, at))
+            self._claim(target, unclaimed)
         for other in predicted_below:
             registry.merge(other, target, at)
         flips: list[int] = []
@@ -378,7 +378,7 @@ class Reconciler:
         for premise, reset_at, reports in unclaimed:
             if dated and incident.started > moment(reset_at):
                 continue  # back before this outage began: not its reports
-            del registry.unclaimed[premise]
+            registry.claimed(premise)
             calls = [(r.id, r.at, r.kind in HAZARD_KINDS) for r in reports if r.kind != "last_gasp"]
             registry.place(premise, calls, incident)
             registry.adopt_premise_reset(premise, reset_at, incident.id)

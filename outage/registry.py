@@ -76,8 +76,11 @@ class IncidentRegistry:
         #: Outage reports whose epoch a premise's own meter ended ("power restored") while no
         #: incident held them: premise -> (reset time, the reports). A crew restoration above
         #: within the lateness bound claims them (the two reports of one restoration, in
-        #: either order).
+        #: either order). Only premises with reports: a crew restoration scans it.
         self.unclaimed: dict[int, tuple[int, list[Report]]] = {}
+        #: Every such ownerless meter reset, premise -> time, in arrival order: a report made
+        #: before it that arrives later joins `unclaimed` (`add_unclaimed`).
+        self._meter_resets: dict[int, int] = {}
         #: Call id -> the incident holding it.
         self.where: dict[str, str] = {}
         #: Feeder-head node -> the latest reset on that feeder (a quick "current epoch" test).
@@ -344,18 +347,35 @@ class IncidentRegistry:
 
     def hold_unclaimed(self, premise: int, at: int, reports: list[Report]) -> None:
         """Keep the reports a premise's meter ended at ``at`` with no outage holding them
-        (see `unclaimed`). Entries are kept in the order they came (a premise's newer one
-        goes to the end), so the ones past twice the lateness bound are dropped from the
-        front: constant work per meter message, whatever the storm's size."""
-        unclaimed = self.unclaimed
-        unclaimed.pop(premise, None)
+        (see `unclaimed`). Resets are kept in the order they came (a premise's newer one goes
+        to the end), so the ones past twice the lateness bound are dropped from the front:
+        constant work per meter message, whatever the storm's size."""
+        resets, unclaimed = self._meter_resets, self.unclaimed
+        resets.pop(premise, None)
         horizon = at - 2 * UNCLAIMED_SECONDS
-        while unclaimed:
-            oldest = next(iter(unclaimed))
-            if unclaimed[oldest][0] >= horizon:
+        while resets:
+            oldest = next(iter(resets))
+            if resets[oldest] >= horizon:
                 break
-            del unclaimed[oldest]
-        unclaimed[premise] = (at, list(reports))
+            del resets[oldest]
+            unclaimed.pop(oldest, None)
+        resets[premise] = at
+        if reports:
+            unclaimed[premise] = (at, list(reports))
+        else:
+            unclaimed.pop(premise, None)
+
+    def claimed(self, premise: int) -> None:
+        """A crew restoration took the premise's unclaimed reports (and its reset)."""
+        self.unclaimed.pop(premise, None)
+        self._meter_resets.pop(premise, None)
+
+    def add_unclaimed(self, premise: int, report: Report) -> None:
+        """A late report from an epoch the premise's meter ended while no outage held it: it
+        joins that epoch's reports, for a crew restoration still to come to claim."""
+        reset_at = self._meter_resets.get(premise)
+        if reset_at is not None and report.at <= reset_at:
+            self.unclaimed.setdefault(premise, (reset_at, []))[1].append(report)
 
     def adopt_premise_reset(self, premise: int, at: int, owner: str) -> None:
         """`adopt_reset` for a premise's own meter reset."""
