@@ -27,6 +27,31 @@ class _Gauges(Collector):
             yield GaugeMetricFamily(f"outage_{name}", name.replace("_", " "), value=value)
 
 
+#: What `_Consumers` exports per consumer: (family, name, help, the figure of a pump).
+_Family = type[CounterMetricFamily] | type[GaugeMetricFamily]
+_CONSUMER_FIGURES: tuple[tuple[_Family, str, str, Callable[[EventPump], float]], ...] = (
+    (CounterMetricFamily, "outage_consumer_handled", "Events a consumer took", lambda p: p.handled),
+    (
+        CounterMetricFamily,
+        "outage_consumer_errors",
+        "Failed attempts at an event (each retry counts)",
+        lambda p: p.errors,
+    ),
+    (
+        GaugeMetricFamily,
+        "outage_consumer_backlog",
+        "Events queued, not yet handled",
+        lambda p: p.backlog,
+    ),
+    (
+        GaugeMetricFamily,
+        "outage_consumer_stalled",
+        "1 while the consumer keeps failing on an event (it is retried, never skipped)",
+        lambda p: 0 if p.stalled is None else 1,
+    ),
+)
+
+
 class _Consumers(Collector):
     """Each event consumer's pump at scrape time: handled, failed attempts, backlog, stalled."""
 
@@ -34,28 +59,11 @@ class _Consumers(Collector):
         self.pumps = pumps
 
     def collect(self) -> Iterator[Metric]:
-        handled = CounterMetricFamily(
-            "outage_consumer_handled", "Events a consumer took", labels=["consumer"]
-        )
-        errors = CounterMetricFamily(
-            "outage_consumer_errors",
-            "Failed attempts at an event (each retry counts)",
-            labels=["consumer"],
-        )
-        backlog = GaugeMetricFamily(
-            "outage_consumer_backlog", "Events queued, not yet handled", labels=["consumer"]
-        )
-        stalled = GaugeMetricFamily(
-            "outage_consumer_stalled",
-            "1 while the consumer keeps failing on an event (it is retried, never skipped)",
-            labels=["consumer"],
-        )
-        for name, pump in self.pumps.items():
-            handled.add_metric([name], pump.handled)
-            errors.add_metric([name], pump.errors)
-            backlog.add_metric([name], pump.backlog)
-            stalled.add_metric([name], 0 if pump.stalled is None else 1)
-        yield from (handled, errors, backlog, stalled)
+        for family, name, text, figure in _CONSUMER_FIGURES:
+            metric = family(name, text, labels=["consumer"])
+            for consumer, pump in self.pumps.items():
+                metric.add_metric([consumer], figure(pump))
+            yield metric
 
 
 class Metrics:
