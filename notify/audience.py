@@ -10,6 +10,7 @@ out here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,9 @@ import pandas as pd
 from grid.customers import normalise_phones
 from grid.model import CUSTOMER_PRIORITIES
 from grid.topology import Topology
+
+if TYPE_CHECKING:
+    from notify.projection import IncidentView
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -94,6 +98,14 @@ class Audience:
         if asset in topo.device_index:
             return topo.premises_below(topo.device_index[asset]).astype(np.int64)
         return np.empty(0, dtype=np.int64)
+
+    def premises_of(self, view: IncidentView) -> IntArray:
+        """Premise numbers an incident takes out: its one premise for a service drop, else
+        every premise below its asset."""
+        if view.premise is not None:
+            number = self.topology.premise_index.get(view.premise)
+            return np.asarray([] if number is None else [number], dtype=np.int64)
+        return self.premises_of_asset(view.asset)
 
     def device_of_asset(self, asset: str) -> int | None:
         """The protective device an asset hangs below (itself for a device)."""

@@ -150,7 +150,7 @@ class Decider:
         phones: set[str] = set()
         for other in self.book.open_incidents():
             if other.id != excluding:
-                rows = self.audience.rows_of_premises(self.audience.premises_of_asset(other.asset))
+                rows = self.audience.rows_of_premises(self.audience.premises_of(other))
                 phones.update(self.audience.phone[r] for r in rows)
         return phones
 
@@ -204,7 +204,7 @@ class Decider:
         related: set[str] = set()
         for other in self._open_related(view):
             related.update(tx.told(other.id, TOLD))
-        rows = self.audience.rows_of_premises(self.audience.premises_of_asset(view.asset))
+        rows = self.audience.rows_of_premises(self.audience.premises_of(view))
         # Told about this incident under another kind (a planned notice) counts as told.
         told_here = set(tx.told(view.id, TOLD))
         return self.emit(
@@ -256,7 +256,7 @@ class Decider:
         children = [c for c in map(self.book.get, event.still_out_incidents) if c is not None]
         still_out: set[str] = set()
         for child in children:
-            rows = self.audience.rows_of_premises(self.audience.premises_of_asset(child.asset))
+            rows = self.audience.rows_of_premises(self.audience.premises_of(child))
             still_out.update(self.audience.phone[r] for r in rows)
         told = set(tx.told(view.id, TOLD)) - still_out
         never_told = tx.supersede(view.id, MOOT_ON_RESTORE, told)

@@ -155,7 +155,7 @@ class Notifier:
             view = self.book.get(incident)
             if view is None:
                 raise ValueError(f"incident: unknown incident {incident!r}")
-            numbers = self.audience.premises_of_asset(view.asset)
+            numbers = self.audience.premises_of(view)
         elif asset is not None:
             if self.audience.device_of_asset(asset) is None:
                 raise ValueError(f"asset: unknown transformer or device {asset!r}")
@@ -276,7 +276,7 @@ class Notifier:
         ]
 
     def _area(self, view: IncidentView) -> Any:
-        premises = self.audience.premises_of_asset(view.asset)
+        premises = self.audience.premises_of(view)
         if not len(premises):
             return None
         return hull_area(self._points()[premises], self.config.feed.buffer_m)

@@ -41,6 +41,8 @@ class IncidentView:
     merged_into: str | None = None
     still_out: list[str] = field(default_factory=list)
     cap: list[dict[str, str]] = field(default_factory=list)  # CAP messages issued
+    #: A service drop: the one premise out under transformer ``asset`` (None: all below it).
+    premise: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -103,6 +105,7 @@ class IncidentBook:
                     feeder=event.feeder,
                     substation=event.substation,
                     started=at,
+                    premise=event.premise,
                 )
                 self.incidents[view.id] = view
                 return self._touch(view)
@@ -130,6 +133,7 @@ class IncidentBook:
                 view.asset = event.to_device
                 view.level = "transformer" if is_transformer(event.to_device) else "device"
                 view.customers = event.customers
+                view.premise = event.premise
             case ev.IncidentMerged():
                 view.status, view.merged_into = "merged", event.into
             case ev.OutageConfirmed():

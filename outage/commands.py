@@ -15,10 +15,19 @@ from outage.signals import bounded_utc
 
 Asset = Annotated[str, Field(min_length=1, max_length=128)]
 Action = Literal[
-    "confirm", "dispatch", "set_etr", "restore", "cancel", "close", "merge", "split", "rule_set"
+    "confirm",
+    "dispatch",
+    "set_etr",
+    "restore",
+    "cancel",
+    "close",
+    "merge",
+    "split",
+    "rule_set",
+    "storm",
 ]
 #: Actions that change the engine as a whole rather than one incident.
-GLOBAL_ACTIONS = frozenset({"rule_set"})
+GLOBAL_ACTIONS = frozenset({"rule_set", "storm"})
 
 
 class Command(BaseModel):
@@ -41,6 +50,9 @@ class Command(BaseModel):
     assets: Annotated[tuple[Asset, ...], Field(min_length=1, max_length=50)] | None = None
     #: rule_set: the prediction rule set to switch to.
     rule_set: Literal["normal", "storm"] | None = None
+    #: storm: declare or stand down a system-wide storm (the Redis backend's aggregator over
+    #: every partition's figures; a duty officer). The storm priors follow it.
+    storm: Literal["declare", "stand_down"] | None = None
 
     @field_validator("ts", "etr")
     @classmethod
@@ -63,6 +75,8 @@ class Command(BaseModel):
             raise ValueError("assets is required to split")
         if self.action == "rule_set" and self.rule_set is None:
             raise ValueError("rule_set is required to switch rule sets")
+        if self.action == "storm" and self.storm is None:
+            raise ValueError("storm is required: declare or stand_down")
         return self
 
     @property

@@ -68,6 +68,7 @@ class Engine:
         id_scope: str | None = None,
         roster: Roster | None = None,
         history: RepairHistory | None = None,
+        decides_system_storm: bool = True,
     ) -> None:
         self.topology = topology
         self.resolver = resolver
@@ -99,7 +100,11 @@ class Engine:
         for t, feeder in enumerate(topology.transformer_feeder):
             substation = topology.feeder_substation[feeder]
             served[topology.substation_ids[substation]] += int(topology.transformer_customers[t])
-        self.storm = StormDetector(self.rules.storm_detection, dict(served))
+        # A Redis partition sees only its share of the system: there the system-wide storm is
+        # declared by the aggregator over every partition's figures (a `storm` command).
+        self.storm = StormDetector(
+            self.rules.storm_detection, dict(served), decides_system=decides_system_storm
+        )
         self.restoration = RestorationDesk(self, self.rules.restoration, history, roster)
 
     # -- public ------------------------------------------------------------------------------
@@ -186,7 +191,7 @@ class Engine:
             self._advance(command.ts)
         elif signal is not None:
             self._advance(signal_ts(signal))
-        self.signals_applied += 1
+            self.signals_applied += 1  # (a global command reaches every Redis partition)
         if command is not None:
             handle_command(self, command)
         elif signal is not None:
@@ -248,7 +253,7 @@ class Engine:
         for node, _forced in self.tree.covering(premise):
             incident = self.registry.open_at.get(node)
             if incident is not None:
-                return incident
+                return incident if incident.covers(premise) else None
         return None
 
     def open_incidents(self) -> Iterable[Incident]:
@@ -270,6 +275,11 @@ class Engine:
         return incident.explanation
 
     # -- for handlers ------------------------------------------------------------------------
+
+    @property
+    def changed_at(self) -> datetime | None:
+        """When an incident last changed status (storm clear time counts from there)."""
+        return self._changed_at
 
     def emit(self, event: ev.Event) -> None:
         """Record an event caused by the message being handled."""
@@ -379,6 +389,20 @@ class Engine:
     def _infer_at(self, at: datetime) -> None:
         flips = self.tree.tick(seconds(at))
         self.reconciler.apply(flips, "silence re-weighed")
+        self.reconciler.rescope_all()
+
+    def declare_storm(self, declare: bool, at: datetime, reason: str) -> None:
+        """A system-wide storm declared (or stood down) from outside the engine's own figures:
+        by the Redis aggregator over all partitions, or by a duty officer."""
+        was = self.storm.system_declared
+        if declare:
+            events = self.storm.declare(SYSTEM, at, (reason,))
+        else:
+            events = self.storm.stand_down(SYSTEM, at)
+        for event in events:
+            self.emit(event)
+        if self.storm.system_declared != was:
+            self.set_rule_set("storm" if self.storm.system_declared else "normal", at)
 
     def _evaluate_storm(self, now: datetime) -> None:
         out: Counter[str] = Counter()

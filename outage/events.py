@@ -44,17 +44,23 @@ class OutagePredicted(Event):
     substation: str
     feeder: str
     cause: str
+    #: A service-drop outage: only this premise (under transformer ``device``) is out. None:
+    #: every premise below ``device``.
+    premise: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PredictionMoved(Event):
-    """An incident's predicted device changed (rolled up, or moved down by new evidence)."""
+    """An incident's predicted device changed (rolled up, or moved down by new evidence), or
+    its scope did: one premise's own service drop (``premise``) or the whole device (None)."""
 
     incident: str
     from_device: str
     to_device: str
     customers: int
     reason: str
+    #: As in `OutagePredicted`: the one premise out under ``to_device``, or None for all.
+    premise: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from grid.tree import common_device, covers, nested, strictly_below
 from outage import events as ev
-from outage.commands import Command
+from outage.commands import GLOBAL_ACTIONS, Command
 from outage.errors import CommandRejected
 from outage.incidents import Incident, Status
 from outage.inference.evidence import Report
@@ -88,6 +88,7 @@ def on_call(engine: Engine, call: CallSignal) -> None:
     summary = engine.evidence.add(premise, Report(at, call.id, call.kind))
     flips = engine.tree.set_premise(premise, summary)
     engine.reconciler.apply(flips, f"{call.kind} call")
+    engine.reconciler.rescope((engine.tree.premise_node(premise),))
     holder = engine.reconciler.holder(premise)
     if holder is not None:
         registry.attach(holder, call.id, premise, at, hazard, call.ts)
@@ -147,6 +148,7 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
         flips = tree.set_premise(premise, summary)
         if flips:
             engine.reconciler.apply(flips, "meter last gasp")
+        engine.reconciler.rescope((tree.premise_node(premise),))
         holder = engine.reconciler.holder(premise)
         if holder is not None:
             _count_meter(holder, at)
@@ -165,6 +167,7 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     flips = tree.power_restored(premise, at, summary)
     if flips:
         engine.reconciler.apply(flips, "a meter shows power")
+    engine.reconciler.rescope((tree.premise_node(premise),))
 
 
 def _earlier_meter_restore(engine: Engine, premise: int, at: int) -> None:
@@ -387,7 +390,7 @@ def run_timer(engine: Engine, action: str, incident: Incident, at: datetime) -> 
 
 def check_command(engine: Engine, command: Command) -> None:
     """Raise `CommandRejected` (naming the field) when the command cannot be carried out."""
-    if command.action == "rule_set":
+    if command.action in GLOBAL_ACTIONS:
         return
     assert command.incident is not None  # the Command validator requires it
     incident = engine.incidents[command.incident]
@@ -463,6 +466,10 @@ def handle_command(engine: Engine, command: Command) -> None:
     if command.action == "rule_set":
         if command.rule_set is not None:
             engine.set_rule_set(command.rule_set, command.ts)
+        return
+    if command.action == "storm":
+        reason = command.reason or f"declared by {command.by}"
+        engine.declare_storm(command.storm == "declare", command.ts, reason)
         return
     assert command.incident is not None
     COMMAND_HANDLERS[command.action](engine, command, engine.incidents[command.incident])

@@ -60,6 +60,12 @@ ALLOWED: Final[dict[Status | None, frozenset[Status]]] = {
 }
 
 
+def service_key(premise_id: str) -> str:
+    """The name of one premise's own service drop where assets are named by id (the Redis
+    open-asset hash, outage-history records): apart from every device and transformer id."""
+    return f"service:{premise_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class HeldCall:
     """A call an incident holds: who called, when (epoch seconds), and whether it is a hazard."""
@@ -83,6 +89,10 @@ class Incident:
     customers: int
     substation: int
     feeder: int
+    #: A service drop: the premise number whose own service alone is out under the
+    #: transformer ``node`` (a lone report the transformer's silent neighbours argue against).
+    #: None: every premise below the asset is out.
+    premise: int | None = None
     planned: bool = False
     planned_end: datetime | None = None
     reason: str | None = None
@@ -112,6 +122,10 @@ class Incident:
     timeline: list[tuple[str, datetime]] = field(default_factory=list)
     #: The latest explanation of the prediction in numbers (see `outage.inference.explain`).
     explanation: dict[str, Any] | None = None
+
+    def covers(self, premise: int) -> bool:
+        """Is ``premise`` among this incident's customers (when its asset is above it)?"""
+        return self.premise is None or self.premise == premise
 
     @property
     def is_open(self) -> bool:

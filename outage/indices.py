@@ -68,7 +68,9 @@ def compute_indices(
         finish = min(finish, horizon)
         if finish <= begin:
             continue
-        if incident.level == "device":
+        if incident.premise is not None:  # a service drop: that premise alone
+            premises = np.asarray([incident.premise], dtype=np.int64)
+        elif incident.level == "device":
             premises = topology.premises_below(incident.node)
         else:
             premises = topology.premises_of_transformer(incident.node)

@@ -41,6 +41,8 @@ class IncidentSummary:
     crew: str | None = None
     #: Whose ETR: "officer", "crew" or "estimated" ("" while there is none).
     etr_source: str = ""
+    #: A service drop: the one premise out under transformer ``asset`` ("" for all of them).
+    premise: str = ""
 
 
 class OutageReadView:
@@ -49,7 +51,8 @@ class OutageReadView:
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self.incidents: dict[str, IncidentSummary] = {}
-        #: open incidents by the asset that is out: ("device", n) or ("transformer", n).
+        #: open incidents by the asset that is out: ("device", n), ("transformer", n), or
+        #: ("premise", n) for one premise's own service drop.
         self._by_asset: dict[tuple[str, int], str] = {}
         self._registered: dict[str, tuple[str, int]] = {}
         #: planned work not yet started, by device number (for "planned outage on ...").
@@ -63,7 +66,7 @@ class OutageReadView:
         topo = self.topology
         transformer = topo.premise_transformer[premise]
         by_asset = self._by_asset
-        found = by_asset.get(("transformer", transformer))
+        found = by_asset.get(("transformer", transformer)) or by_asset.get(("premise", premise))
         for device in topo.device_chain[topo.transformer_device[transformer]]:
             hit = by_asset.get(("device", device))
             if hit is not None:
@@ -119,12 +122,14 @@ class OutageReadView:
                 summary.asset, summary.level, summary.cause = event.device, event.level, event.cause
                 summary.customers, summary.started = event.customers, event.at
                 summary.substation, summary.feeder = event.substation, event.feeder
+                summary.premise = event.premise or ""
                 if summary.status in OPEN_STATES:
                     self._register(summary)
             case ev.PredictionMoved():
                 summary = self._summary(event.incident, Status.PREDICTED)
                 self._unregister(event.incident)
                 summary.asset, summary.customers = event.to_device, event.customers
+                summary.premise = event.premise or ""
                 summary.level = (
                     "device" if event.to_device in self.topology.device_index else ("transformer")
                 )
@@ -170,6 +175,8 @@ class OutageReadView:
         topo = self.topology
         if summary.level == "device":
             key = ("device", topo.device_index[summary.asset])
+        elif summary.premise:
+            key = ("premise", topo.premise_index[summary.premise])
         else:
             key = ("transformer", topo.transformer_index[summary.asset])
         previous = self._registered.get(summary.id)

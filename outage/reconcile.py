@@ -23,7 +23,7 @@ below, unless the asset was only nested inside an outage still open above it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from outage.incidents import Incident, Status
@@ -72,7 +72,11 @@ class Reconciler:
             if forced[v] or (not blocked and dec[v]):
                 blocked = True
                 incident = open_at.get(v)
-                if incident is not None and (best is None or incident.started < best.started):
+                if (
+                    incident is not None
+                    and (best is None or incident.started < best.started)
+                    and incident.covers(premise)
+                ):
                     best = incident
         return best
 
@@ -89,6 +93,29 @@ class Reconciler:
         return holder
 
     # -- the open set ---------------------------------------------------------------------------
+
+    def rescope(self, nodes: Iterable[int]) -> None:
+        """Re-decide, for the predicted incidents at these transformer nodes, whether one
+        premise's own service drop or the whole transformer is out (new reports and silence
+        move the node's mixture from one half to the other without flipping it)."""
+        open_at, tree, registry = self.registry.open_at, self.tree, self.registry
+        for node in nodes:
+            incident = open_at.get(node)
+            if incident is None or not incident.is_predicted or incident.pinned:
+                continue
+            premise = tree.service_premise(node)
+            if premise != incident.premise:
+                reason = (
+                    "one premise alone reported: its own service"
+                    if premise is not None
+                    else "more than its one premise is out"
+                )
+                registry.move(incident, node, self.now(), reason, premise)
+
+    def rescope_all(self) -> None:
+        """`rescope` every open incident at a transformer (after silence was re-weighed)."""
+        devices = self.tree.devices
+        self.rescope([v for v in self.registry.open_at if v >= devices])
 
     def apply(self, flips: list[int], cause: str) -> None:
         """Line the registry up with the tree on every feeder where a decision flipped."""
@@ -137,7 +164,9 @@ class Reconciler:
             if not members:
                 continue
             keeper = members[0]
-            registry.move(keeper, n, now, "the reports below it are one outage")
+            registry.move(
+                keeper, n, now, "the reports below it are one outage", tree.service_premise(n)
+            )
             for other in members[1:]:
                 registry.merge(other, keeper, now)
             claimed.add(n)
@@ -145,7 +174,13 @@ class Reconciler:
             incident = old[m]
             choices = parts[m]
             target = max(choices, key=lambda n: (self._held_below(incident, n), -n))
-            registry.move(incident, target, now, "only part of it is explained as out")
+            registry.move(
+                incident,
+                target,
+                now,
+                "only part of it is explained as out",
+                tree.service_premise(target),
+            )
             claimed.update(choices)
             for n in choices:
                 if n != target:
@@ -234,7 +269,8 @@ class Reconciler:
         times = [self.evidence.earliest(p) for p in self.tree.premises_below(node)]
         first = min((t for t in times if t is not None), default=None)
         started = moment(first) if first is not None else now
-        incident = self.registry.create(node, Status.PREDICTED, started, cause)
+        premise = self.tree.service_premise(node)
+        incident = self.registry.create(node, Status.PREDICTED, started, cause, premise)
         self.registry.announce(incident, now)
         return incident
 

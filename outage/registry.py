@@ -114,10 +114,15 @@ class IncidentRegistry:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def create(self, node: int, status: Status, at: datetime, cause: str) -> Incident:
-        """A new incident at ``node`` (registered as open when ``status`` is open)."""
+    def create(
+        self, node: int, status: Status, at: datetime, cause: str, premise: int | None = None
+    ) -> Incident:
+        """A new incident at ``node`` (registered as open when ``status`` is open); with
+        ``premise``, only that premise's own service under the transformer ``node``."""
         level, number = self.asset_of(node)
         asset, customers, feeder = self._asset(level, number)
+        if premise is not None:
+            customers = 1
         incident = Incident(
             id=self.next_id("INC"),
             level=level,
@@ -129,6 +134,7 @@ class IncidentRegistry:
             customers=customers,
             substation=self.topology.feeder_substation[feeder],
             feeder=feeder,
+            premise=premise,
         )
         incident.timeline.append((status, at))
         self.incidents[incident.id] = incident
@@ -151,28 +157,45 @@ class IncidentRegistry:
                 substation=topo.substation_ids[incident.substation],
                 feeder=topo.feeder_ids[incident.feeder],
                 cause=incident.cause,
+                premise=self.premise_id(incident.premise),
             )
         )
 
-    def move(self, incident: Incident, node: int, at: datetime, reason: str) -> None:
-        """The incident's outage is really at ``node``: the ticket moves there."""
-        before = incident.asset
+    def premise_id(self, premise: int | None) -> str | None:
+        """The id of a premise number (None stays None)."""
+        return None if premise is None else self.topology.premise_ids[premise]
+
+    def move(
+        self,
+        incident: Incident,
+        node: int,
+        at: datetime,
+        reason: str,
+        premise: int | None = None,
+    ) -> None:
+        """The incident's outage is really at ``node`` (with ``premise``: that premise's own
+        service under the transformer ``node``): the ticket moves there."""
+        before = incident.asset, incident.premise
         self._unregister(self.node_of(incident), incident)
         level, number = self.asset_of(node)
         incident.level, incident.node = level, number
         incident.asset, incident.customers, incident.feeder = self._asset(level, number)
+        incident.premise = premise
+        if premise is not None:
+            incident.customers = 1
         incident.substation = self.topology.feeder_substation[incident.feeder]
         if incident.is_open:
             self._register(node, incident)
-        if before != incident.asset:
+        if before != (incident.asset, incident.premise):
             self.emit(
                 ev.PredictionMoved(
                     at=at,
                     incident=incident.id,
-                    from_device=before,
+                    from_device=before[0],
                     to_device=incident.asset,
                     customers=incident.customers,
                     reason=reason,
+                    premise=self.premise_id(premise),
                 )
             )
 

@@ -27,6 +27,8 @@ def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
         "planned": incident.planned,
         "cause": incident.cause,
         "customers_affected": incident.customers,
+        # A service drop: the one premise out under transformer ``device`` (else null).
+        "premise": engine.registry.premise_id(incident.premise),
         "calls": incident.calls,
         "hazards": incident.hazards,
         "suppressed": len(incident.suppressed()),
@@ -47,6 +49,13 @@ def incident_view(engine: Engine, incident: Incident) -> dict[str, Any]:
         # Why the engine holds it there, in numbers (the latest, for one no longer open).
         "explanation": engine.explain(incident),
     }
+
+
+def drawn_asset(row: dict[str, Any]) -> tuple[str, str]:
+    """(level, asset) an `incident_view` row is drawn at on the map: its premise for a
+    service drop (level "premise"), else its device or transformer."""
+    premise = row.get("premise")
+    return ("premise", premise) if premise else (row["level"], row["device"])
 
 
 def work_order_brief(engine: Engine, incident: Incident) -> dict[str, Any] | None:

@@ -5,6 +5,13 @@ customers served, and at least a minimum), open incidents, or the call rate over
 window against the normal rate for that local hour of day. It stands down only after every
 metric has stayed below ``stand_down_fraction`` of its threshold for ``stand_down_minutes``,
 so a flapping metric neither re-declares nor stands down twice.
+
+The rules are two pure functions, `assess` (what the figures say) and `transition` (the
+hysteresis), so that the Redis backend's system-wide aggregator (`outage.redisstore.storm`)
+decides the system scope from every partition's figures with the very same rules. An engine
+that does not decide its system scope itself (``decides_system=False``: a Redis partition sees
+only its own share) still measures it, and takes declarations from outside (`declare`,
+`stand_down`: the aggregator's, or a duty officer's).
 """
 
 from __future__ import annotations
@@ -44,11 +51,72 @@ class ScopeStatus:
     baseline_per_hour: float
 
 
+def assess(
+    limits: StormThresholds,
+    served: int,
+    out: int,
+    incidents: int,
+    calls: int,
+    baseline: float,
+) -> tuple[list[str], bool, float]:
+    """(reasons to declare, all clear, calls per hour) of a scope serving ``served``
+    customers with these figures (``calls`` in the rate window)."""
+    per_hour = calls * 60 / limits.rate_window_minutes
+    out_limit = max(limits.customers_out_min, limits.customers_out_share * served)
+    rate_limit = max(baseline * limits.call_rate_multiple, 0.0)
+    reasons = []
+    if out >= out_limit and out > 0:
+        reasons.append(f"customers out {out} >= {out_limit:.0f}")
+    if incidents >= limits.open_incidents:
+        reasons.append(f"open incidents {incidents} >= {limits.open_incidents}")
+    if calls >= limits.call_rate_min_calls and per_hour >= rate_limit:
+        multiple = limits.call_rate_multiple
+        reasons.append(f"call rate {per_hour:.0f}/h >= {multiple:g} x normal {baseline:.1f}/h")
+    f = limits.stand_down_fraction
+    clear = (
+        out < f * out_limit
+        and incidents < f * limits.open_incidents
+        and (calls < limits.call_rate_min_calls or per_hour < f * rate_limit)
+    )
+    return reasons, clear, per_hour
+
+
+def transition(
+    declared_at: datetime | None,
+    clear_since: datetime | None,
+    now: datetime,
+    changed_at: datetime,
+    declare: bool,
+    clear: bool,
+    hold: timedelta,
+) -> tuple[datetime | None, datetime | None, str | None]:
+    """The hysteresis: (declared at, clear since, "declare" | "stand_down" | None) after an
+    evaluation at ``now``. Clear time counts from ``changed_at`` (when the open incidents last
+    changed), never from before the declaration."""
+    if declared_at is None:
+        return (now, None, "declare") if declare else (None, None, None)
+    if not clear:
+        return declared_at, None, None
+    if clear_since is None:
+        clear_since = max(min(changed_at, now), declared_at)
+    if now - clear_since >= hold:
+        return None, None, "stand_down"
+    return declared_at, clear_since, None
+
+
 class StormDetector:
     """Tracks call rates and decides storm declarations (see the module docstring)."""
 
-    def __init__(self, config: StormDetection, customers_by_substation: dict[str, int]) -> None:
+    def __init__(
+        self,
+        config: StormDetection,
+        customers_by_substation: dict[str, int],
+        *,
+        decides_system: bool = True,
+    ) -> None:
         self.config = config
+        #: False: the system scope is measured here but declared from outside (`declare`).
+        self.decides_system = decides_system
         self.zone = ZoneInfo(config.timezone)
         #: The local hour of the latest ``now`` asked about (every scope asks at the same now).
         self._hour_of: tuple[datetime, int] | None = None
@@ -116,30 +184,33 @@ class StormDetector:
             out, incidents, per_hour, baseline, reasons, clear = self._measure(
                 scope, now, customers_out, open_incidents
             )
-            if scope.declared_at is None and reasons:
-                scope.declared_at, scope.clear_since = now, None
-                events.append(
-                    StormDeclared(
-                        at=now,
-                        scope=name,
-                        reasons=tuple(reasons),
-                        customers_out=out,
-                        open_incidents=incidents,
-                        calls_per_hour=round(per_hour, 1),
-                        baseline_per_hour=round(baseline, 1),
-                    )
+            if name != SYSTEM or self.decides_system:
+                was = scope.declared_at
+                scope.declared_at, scope.clear_since, action = transition(
+                    was,
+                    scope.clear_since,
+                    now,
+                    changed_at,
+                    bool(reasons),
+                    clear,
+                    timedelta(minutes=scope.thresholds.stand_down_minutes),
                 )
-            elif scope.declared_at is not None:
-                if not clear:
-                    scope.clear_since = None
-                elif scope.clear_since is None:
-                    scope.clear_since = min(changed_at, now)
-                if scope.clear_since is not None and now - scope.clear_since >= timedelta(
-                    minutes=scope.thresholds.stand_down_minutes
-                ):
-                    events.append(StormStoodDown(at=now, scope=name, declared_at=scope.declared_at))
-                    self.history.append((name, scope.declared_at, now))
-                    scope.declared_at, scope.clear_since = None, None
+                if action == "declare":
+                    events.append(
+                        StormDeclared(
+                            at=now,
+                            scope=name,
+                            reasons=tuple(reasons),
+                            customers_out=out,
+                            open_incidents=incidents,
+                            calls_per_hour=round(per_hour, 1),
+                            baseline_per_hour=round(baseline, 1),
+                        )
+                    )
+                elif action == "stand_down":
+                    assert was is not None
+                    events.append(StormStoodDown(at=now, scope=name, declared_at=was))
+                    self.history.append((name, was, now))
             last = self._last.get(name)
             if (
                 last is None  # a quiet scope keeps its status object (most, every minute)
@@ -160,6 +231,36 @@ class StormDetector:
                 )
         return events
 
+    def declare(self, scope: str, at: datetime, reasons: tuple[str, ...]) -> list[Event]:
+        """A declaration made outside (the system aggregator's, an officer's): the scope is
+        declared at ``at`` unless it already is; its figures are this engine's last."""
+        target = self.scopes.get(scope)
+        if target is None or target.declared_at is not None:
+            return []
+        target.declared_at, target.clear_since = at, None
+        last = self._last.get(scope)
+        return [
+            StormDeclared(
+                at=at,
+                scope=scope,
+                reasons=reasons,
+                customers_out=last.customers_out if last else 0,
+                open_incidents=last.open_incidents if last else 0,
+                calls_per_hour=round(last.calls_per_hour, 1) if last else 0.0,
+                baseline_per_hour=round(last.baseline_per_hour, 1) if last else 0.0,
+            )
+        ]
+
+    def stand_down(self, scope: str, at: datetime) -> list[Event]:
+        """A stand-down made outside (see `declare`)."""
+        target = self.scopes.get(scope)
+        if target is None or target.declared_at is None:
+            return []
+        declared = target.declared_at
+        target.declared_at, target.clear_since = None, None
+        self.history.append((scope, declared, at))
+        return [StormStoodDown(at=at, scope=scope, declared_at=declared)]
+
     def status(self) -> dict[str, ScopeStatus]:
         """The last evaluated status of every scope."""
         return dict(self._last)
@@ -177,27 +278,10 @@ class StormDetector:
         window = timedelta(minutes=limits.rate_window_minutes)
         while scope.calls and scope.calls[0] < now - window:
             scope.calls.popleft()
-        calls = len(scope.calls)
-        per_hour = calls * 60 / limits.rate_window_minutes
         baseline = self.baseline_per_hour(scope.name, now)
         out = customers_out.get(scope.name, 0)
         incidents = open_incidents.get(scope.name, 0)
-        out_limit = max(
-            limits.customers_out_min, limits.customers_out_share * scope.customers_served
-        )
-        rate_limit = max(baseline * limits.call_rate_multiple, 0.0)
-        reasons = []
-        if out >= out_limit and out > 0:
-            reasons.append(f"customers out {out} >= {out_limit:.0f}")
-        if incidents >= limits.open_incidents:
-            reasons.append(f"open incidents {incidents} >= {limits.open_incidents}")
-        if calls >= limits.call_rate_min_calls and per_hour >= rate_limit:
-            multiple = limits.call_rate_multiple
-            reasons.append(f"call rate {per_hour:.0f}/h >= {multiple:g} x normal {baseline:.1f}/h")
-        f = limits.stand_down_fraction
-        clear = (
-            out < f * out_limit
-            and incidents < f * limits.open_incidents
-            and (calls < limits.call_rate_min_calls or per_hour < f * rate_limit)
+        reasons, clear, per_hour = assess(
+            limits, scope.customers_served, out, incidents, len(scope.calls), baseline
         )
         return out, incidents, per_hour, baseline, reasons, clear

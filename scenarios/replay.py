@@ -11,7 +11,8 @@ named in ``restore_faults`` the harness takes a snapshot and files it under that
 The events alone do not say where calls go when the engine splits an incident (no
 ``CallAttached`` is emitted for the calls that move), so after every signal whose events change
 the incident structure the harness appends an observation to the event list:
-``{"type": "StateObserved", "at": <signal ts>, "incidents": [{id, device, status, calls}]}``,
+``{"type": "StateObserved", "at": <signal ts>, "incidents": [{id, device, premise, status,
+calls}]}``,
 taken from `outage.state.snapshot` (`scenarios.timeline` reads it).
 
 Crews. A storm with crews knows who went where and when (``Truth.jobs``), but a crew's
@@ -259,8 +260,8 @@ def _ts(raw: Mapping[str, Any]) -> datetime:
 
 
 def observe(state: dict[str, Any], at: str) -> dict[str, Any]:
-    """The ``StateObserved`` record of a snapshot: each listed incident's device, status and
-    calls (hazard calls included)."""
+    """The ``StateObserved`` record of a snapshot: each listed incident's device (and premise,
+    for a service drop), status and calls (hazard calls included)."""
     return {
         "type": "StateObserved",
         "at": at,
@@ -268,6 +269,7 @@ def observe(state: dict[str, Any], at: str) -> dict[str, Any]:
             {
                 "id": i["id"],
                 "device": i["device"],
+                "premise": i.get("premise"),
                 "status": i["status"],
                 "calls": sorted({*i["calls"], *i["hazards"]}),
             }

@@ -25,7 +25,8 @@ tickets per outage
     looks exactly like a one-premise transformer outage, so no engine can avoid all of them;
     they are reported per storm, not folded into the ratio).
 customer-minutes
-    An incident shows every premise below its device out while it is shown: from the events,
+    An incident shows every premise below its device out while it is shown (a service drop,
+    which names one premise under its transformer, shows that premise alone): from the events,
     from its prediction until it ends (restored, merged, cancelled...) at whatever device it
     pointed to at each moment; without events, at its final device from ``started`` to
     ``restored`` (or the horizon). Truly out: the union of the truth outages of each premise.
@@ -56,7 +57,7 @@ import numpy.typing as npt
 
 from grid.topology import Topology
 from scenarios.physics import Grid
-from scenarios.timeline import Shown, Timeline, View
+from scenarios.timeline import Shown, Timeline, View, service_key
 from scenarios.truth import NOISE, Fault, Truth, parse_time
 
 FloatArray = npt.NDArray[np.float64]
@@ -93,6 +94,9 @@ class StormScore:
     noise_tickets: int  # incidents holding only noise calls
     truly_out_cmin: float
     wrongly_out_cmin: float
+    #: Truly out while no incident showed the customer out (an outage shown too small — a
+    #: service drop where the transformer was out — or not yet, or not at all).
+    missed_out_cmin: float
     wrongly_out_noise_cmin: float  # the part shown by incidents holding only noise calls
     whole_feeder_false: int
     minutes_to_correct: list[float]
@@ -169,8 +173,8 @@ def score_storm(
     judged = [f for f in per_fault if f.exact is not None]
     multi = [f for f in judged if f.transformers >= 2]
     tickets, noise_tickets = _tickets(final, evidence.noise)
-    truly, wrongly = _customer_minutes(grid, truth, shown)
-    _, wrongly_inferred = _customer_minutes(
+    truly, wrongly, missed = _customer_minutes(grid, truth, shown)
+    _, wrongly_inferred, _ = _customer_minutes(
         grid, truth, [i for i in shown if i.incident not in noise_tickets]
     )
     corrected = [f.minutes_to_correct for f in judged if f.minutes_to_correct is not None]
@@ -188,6 +192,7 @@ def score_storm(
         noise_tickets=len(noise_tickets),
         truly_out_cmin=truly,
         wrongly_out_cmin=wrongly,
+        missed_out_cmin=missed,
         wrongly_out_noise_cmin=wrongly - wrongly_inferred,
         whole_feeder_false=_whole_feeder_false(grid, truth, shown),
         minutes_to_correct=corrected,
@@ -286,8 +291,10 @@ def _holders(state: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
     """call id -> [(incident, device)] of the incidents listing it (calls or hazards)."""
     held: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
     for incident in _listed(state):
+        premise = incident.get("premise")
+        where = service_key(premise) if premise else incident["device"]
         for call in {*incident.get("calls", []), *incident.get("hazards", [])}:
-            held[call].append((incident["id"], incident["device"]))
+            held[call].append((incident["id"], where))
     return dict(held)
 
 
@@ -317,6 +324,7 @@ def _state_intervals(state: Mapping[str, Any]) -> list[Shown]:
                 incident["device"],
                 parse_time(incident["started"]),
                 parse_time(restored) if restored else None,
+                incident.get("premise"),
             )
         )
     return out
@@ -366,8 +374,9 @@ def _expand(grid: Grid, assets: IntArray) -> tuple[IntArray, IntArray]:
     return row, np.repeat(lo, n) + offset
 
 
-def _customer_minutes(grid: Grid, truth: Truth, shown: list[Shown]) -> tuple[float, float]:
-    """(truly out, wrongly shown out) customer-minutes; one sweep over (position, time)."""
+def _customer_minutes(grid: Grid, truth: Truth, shown: list[Shown]) -> tuple[float, float, float]:
+    """(truly out, wrongly shown out, truly out but not shown) customer-minutes; one sweep
+    over (position, time), service drops apart."""
     assets, starts, ends, which = [], [], [], []
     for fault in truth.faults:
         asset = grid.asset_of(fault.asset)
@@ -376,16 +385,21 @@ def _customer_minutes(grid: Grid, truth: Truth, shown: list[Shown]) -> tuple[flo
             starts.append(_seconds(truth, fault.start))
             ends.append(_seconds(truth, fault.restore))
             which.append(1)
+    service = [i for i in shown if i.premise is not None]
     for interval in shown:
         asset = grid.asset_of(interval.device)
-        if asset is None:
-            continue  # not an asset of this network: nothing it could show out
+        if asset is None or interval.premise is not None:
+            continue  # not an asset of this network (nothing it could show out), or one
+            # premise's service drop (counted apart below)
         assets.append(asset)
         starts.append(_seconds(truth, max(interval.start, truth.start)))
         ends.append(_seconds(truth, interval.end))
         which.append(0)
     if not assets:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
+    wrongly_service, shown_service = _service_minutes(
+        grid, truth, service, assets, starts, ends, which
+    )
     row, position = _expand(grid, np.asarray(assets, dtype=np.int64))
     s, e, w = (np.asarray(v)[row] for v in (starts, ends, which))
     keep = e > s
@@ -405,7 +419,44 @@ def _customer_minutes(grid: Grid, truth: Truth, shown: list[Shown]) -> tuple[flo
     customers = grid.position_customers[pos].astype(np.float64)
     truly = float(np.sum(duration * customers * (true_count > 0.5))) / 60.0
     wrongly = float(np.sum(duration * customers * ((shown_count > 0.5) & (true_count < 0.5))))
-    return truly, wrongly / 60.0
+    missed = float(np.sum(duration * customers * ((shown_count < 0.5) & (true_count > 0.5))))
+    return truly, wrongly / 60.0 + wrongly_service, missed / 60.0 - shown_service
+
+
+def _service_minutes(
+    grid: Grid,
+    truth: Truth,
+    service: list[Shown],
+    assets: list[int],
+    starts: list[float],
+    ends: list[float],
+    which: list[int],
+) -> tuple[float, float]:
+    """Customer-minutes service drops (one premise shown out each) showed their premise out
+    (wrongly: while no true outage covered it and no whole-asset incident already showed it;
+    rightly: while a true outage covered it)."""
+    topo = grid.topology
+    out = shown_right = 0.0
+    for interval in service:
+        premise = topo.premise_index.get(interval.premise or "")
+        if premise is None:
+            continue
+        a = _seconds(truth, max(interval.start, truth.start))
+        b = _seconds(truth, interval.end)
+        if b <= a:
+            continue
+        position = int(grid.transformer_position[topo.premise_transformer[premise]])
+        covered, true = [], []
+        for asset, s, e, w in zip(assets, starts, ends, which, strict=True):
+            lo, hi = grid.asset_range(asset)
+            if lo <= position < hi and e > s:
+                covered.append((s, e))  # truly out, or already shown out by a whole asset
+                if w:
+                    true.append((s, e))
+        customers = float(topo.premise_customers[premise])
+        out += (b - a - _covered(sorted(covered), a, b)) / 60.0 * customers
+        shown_right += _covered(sorted(true), a, b) / 60.0 * customers
+    return out, shown_right
 
 
 def _whole_feeder_false(grid: Grid, truth: Truth, shown: list[Shown]) -> int:

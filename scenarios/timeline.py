@@ -2,8 +2,9 @@
 
 Only the public event vocabulary is used (`outage.events`, by name and field, never imported):
 
-* ``OutagePredicted(incident, device)`` / ``PredictionMoved(incident, to_device)``: where an
-  incident points;
+* ``OutagePredicted(incident, device, premise)`` / ``PredictionMoved(incident, to_device,
+  premise)``: where an incident points — with ``premise``, one premise's own service drop under
+  the transformer ``device`` rather than everything below it;
 * ``IncidentStatusChanged(incident, new)``: whether it is still shown as an outage — an
   incident in `ENDED` (restored, partially restored, closed, cancelled, merged) no longer shows
   its device's area out (a partially restored incident's still-dark part is shown by the
@@ -34,12 +35,14 @@ ENDED = frozenset({"restored", "partially_restored", "closed", "cancelled", "mer
 
 @dataclass(frozen=True)
 class Shown:
-    """One incident shown at one device over ``[start, end)`` (end None: still shown)."""
+    """One incident shown at one device over ``[start, end)`` (end None: still shown); with
+    ``premise``, only that premise's service under the transformer ``device``."""
 
     incident: str
     device: str
     start: datetime
     end: datetime | None
+    premise: str | None = None
 
 
 class View:
@@ -47,6 +50,8 @@ class View:
 
     def __init__(self) -> None:
         self.device: dict[str, str] = {}
+        #: incident -> the one premise of a service drop (absent: all below its device)
+        self.premise: dict[str, str] = {}
         self.status: dict[str, str] = {}
         self.call_incident: dict[str, str] = {}
         self.incident_calls: defaultdict[str, set[str]] = defaultdict(set)
@@ -60,7 +65,8 @@ class View:
         return incident in self.device and self.status.get(incident, "predicted") not in ENDED
 
     def incidents_at(self, device: str) -> set[str]:
-        """Incidents currently shown at ``device``."""
+        """Incidents currently shown at ``device`` (its whole area: service drops under a
+        transformer are at `service_key` of their premise)."""
         return {i for i in self.at_device.get(device, ()) if self.shown(i)}
 
 
@@ -74,7 +80,8 @@ class Timeline:
         """Every shown interval; ``on_instant(t, view)`` is called after the last event of
         each instant."""
         view = View()
-        opened: dict[str, tuple[str, datetime]] = {}  # incident -> (device, since)
+        # incident -> (device, premise, since)
+        opened: dict[str, tuple[str, str | None, datetime]] = {}
         intervals: list[Shown] = []
         now: datetime | None = None
 
@@ -82,14 +89,18 @@ class Timeline:
             """Close or open the intervals of the incidents touched since the last instant."""
             for incident in view.touched:
                 if incident in opened:
-                    device, since = opened[incident]
-                    if view.shown(incident) and view.device[incident] == device:
+                    device, premise, since = opened[incident]
+                    if (
+                        view.shown(incident)
+                        and view.device[incident] == device
+                        and view.premise.get(incident) == premise
+                    ):
                         continue
                     if t > since:
-                        intervals.append(Shown(incident, device, since, t))
+                        intervals.append(Shown(incident, device, since, t, premise))
                     del opened[incident]
                 if view.shown(incident):
-                    opened[incident] = (view.device[incident], t)
+                    opened[incident] = (view.device[incident], view.premise.get(incident), t)
             view.touched.clear()
 
         for event in self.events:
@@ -106,7 +117,7 @@ class Timeline:
             settle(now)
             if on_instant is not None:
                 on_instant(now, view)
-        intervals.extend(Shown(i, d, since, None) for i, (d, since) in opened.items())
+        intervals.extend(Shown(i, d, since, None, p) for i, (d, p, since) in opened.items())
         return intervals
 
 
@@ -114,9 +125,9 @@ def apply_event(view: View, event: dict[str, Any]) -> None:
     """Apply one event dict (or ``StateObserved`` record) to ``view`` (module docstring)."""
     kind = event.get("type")
     if kind == "OutagePredicted":
-        _point(view, event["incident"], event["device"])
+        _point(view, event["incident"], event["device"], event.get("premise"))
     elif kind == "PredictionMoved":
-        _point(view, event["incident"], event["to_device"])
+        _point(view, event["incident"], event["to_device"], event.get("premise"))
     elif kind == "IncidentStatusChanged":
         view.status[event["incident"]] = event["new"]
         view.touched.add(event["incident"])
@@ -132,7 +143,7 @@ def apply_event(view: View, event: dict[str, Any]) -> None:
         listed = set()
         for incident in event["incidents"]:
             listed.add(incident["id"])
-            _point(view, incident["id"], incident["device"])
+            _point(view, incident["id"], incident["device"], incident.get("premise"))
             view.status[incident["id"]] = incident["status"]
             view.touched.add(incident["id"])
             for call in incident["calls"]:
@@ -143,12 +154,24 @@ def apply_event(view: View, event: dict[str, Any]) -> None:
                 view.touched.add(incident)
 
 
-def _point(view: View, incident: str, device: str) -> None:
+def service_key(premise: str) -> str:
+    """Where `View.at_device` files a service drop of ``premise``."""
+    return f"service:{premise}"
+
+
+def _point(view: View, incident: str, device: str, premise: str | None = None) -> None:
     old = view.device.get(incident)
     if old is not None:
         view.at_device[old].discard(incident)
+        old_premise = view.premise.pop(incident, None)
+        if old_premise is not None:
+            view.at_device[service_key(old_premise)].discard(incident)
     view.device[incident] = device
-    view.at_device[device].add(incident)
+    if premise is None:
+        view.at_device[device].add(incident)
+    else:
+        view.premise[incident] = premise
+        view.at_device[service_key(premise)].add(incident)
     view.touched.add(incident)
 
 

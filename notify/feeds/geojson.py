@@ -39,7 +39,7 @@ def outage_feed(
     features: list[dict[str, Any]] = []
     cells: dict[tuple[int, int], dict[str, Any]] = {}
     for view in sorted((v for v in incidents if v.status == "open"), key=lambda v: v.id):
-        premises = audience.premises_of_asset(view.asset)
+        premises = audience.premises_of(view)
         if not len(premises):
             continue
         customers = int(topology.premise_customers[premises].sum())

@@ -99,12 +99,21 @@ class MapData:
         return self._network_json
 
     def incident_area(self, incident: str, level: str, asset: str) -> dict[str, Any]:
-        """The sections, asset point and premise hull of an incident at ``asset``."""
+        """The sections, asset point and premise hull of an incident at ``asset`` (at level
+        "premise", a service drop: the premise's point alone)."""
         key = (incident, asset)
         cached = self._areas.get(key)
         if cached is not None:
             return cached
         topo = self.network.topology
+        if level == "premise":  # a service drop: the premise itself, no area around it
+            service: dict[str, Any] = {
+                "sections": [],
+                "point": self.premise_point(asset),
+                "hull": None,
+            }
+            self._areas[key] = service
+            return service
         if level == "device":
             device = topo.device_index[asset]
             below = np.asarray(topo.devices_below(device))

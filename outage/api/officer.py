@@ -29,6 +29,7 @@ from .schemas import (
     ReasonBody,
     RuleSetBody,
     SplitBody,
+    StormBody,
 )
 
 router = APIRouter(tags=["duty officer"])
@@ -288,6 +289,28 @@ async def rule_set(
         idempotency_key,
         action="rule_set",
         rule_set=body.rule_set,
+        reason=body.reason,
+    )
+
+
+@router.post(
+    "/v1/storm",
+    response_model=CommandResult,
+    responses={422: {"description": "storm must be declare or stand_down"}},
+    summary="Declare or stand down a system-wide storm by hand",
+)
+async def declare_storm(
+    request: Request, body: StormBody, caller: Officer, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """The duty officer's call: a system storm is declared (storm priors, ``StormDeclared``)
+    or stood down now. Detection goes on: a storm declared by hand stands down by itself once
+    every figure has been clear for the hold time."""
+    return await _command(
+        request,
+        caller,
+        idempotency_key,
+        action="storm",
+        storm=body.storm,
         reason=body.reason,
     )
 

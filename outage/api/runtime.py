@@ -31,7 +31,7 @@ from outage.ivr import Announcements, IvrAnswerer
 from outage.journal import SqliteJournal
 from outage.readview import OutageReadView
 from outage.rules import Rules
-from outage.state import incident_view, open_by_scope, restoration_view, snapshot
+from outage.state import drawn_asset, incident_view, open_by_scope, restoration_view, snapshot
 from outage.storm import SYSTEM
 
 from .identity import TOPOLOGY_KEY, Migration, mismatch, topology_identity
@@ -352,7 +352,7 @@ class Runtime:
                         }
                     )
         for row in rows:
-            row["area"] = areas(row["id"], row["level"], row["device"])
+            row["area"] = areas(row["id"], *drawn_asset(row))
             row["hazard_tickets"] = hazards.get(row["id"], [])
         return rows
 

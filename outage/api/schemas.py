@@ -146,6 +146,13 @@ class RuleSetBody(_Body):
     reason: Annotated[str, Field(max_length=512)] | None = None
 
 
+class StormBody(_Body):
+    """Declare or stand down a system-wide storm by hand."""
+
+    storm: Literal["declare", "stand_down"]
+    reason: Annotated[str, Field(max_length=512)] | None = None
+
+
 class CommandResult(BaseModel):
     """A command's outcome: the audited command, whether it was new, and what it caused."""
 

@@ -64,5 +64,15 @@ def explain(tree: InferenceTree, node: int, topology: Topology) -> dict[str, Any
     text += f"; log-odds {best:+.0f} over the next-best explanation"
     if tree.forced[node]:
         text = f"{asset}: a fact (SCADA, planned work or an officer), not a prediction; " + text
+    service = tree.service_premise(node)
+    if service is not None:
+        whole, single = tree.halves(node)
+        alone = whole if single is None else single
+        out["service_premise"] = topology.premise_ids[service]
+        out["log_odds_service_over_transformer"] = round(alone - whole, 1)
+        text += (
+            f"; {topology.premise_ids[service]} alone (its own service): "
+            f"log-odds {alone - whole:+.1f} over the whole transformer"
+        )
     out["text"] = text
     return out

@@ -199,14 +199,35 @@ class Likelihood:
     ) -> int:
         """`score` for a transformer node, which also stands for one premise's service drop:
         with a single premise reporting (metered or not), a mixture of the two."""
+        whole, single = self.transformer_halves(
+            k, m, elapsed, kind_micro, gasps, metered, restored, reporting, single_metered
+        )
+        if single is None:
+            return round(whole * MICRO)
+        high, low = (whole, single) if whole >= single else (single, whole)
+        return round((high + math.log1p(math.exp(low - high))) * MICRO)
+
+    def transformer_halves(
+        self,
+        k: int,
+        m: int,
+        elapsed: float,
+        kind_micro: int,
+        gasps: int,
+        metered: int,
+        restored: int,
+        reporting: int,
+        single_metered: bool,
+    ) -> tuple[float, float | None]:
+        """The two halves of `score_transformer` (nats): "the whole transformer is out" and,
+        with a single premise reporting, "that premise's own service alone" (else None)."""
         whole = self.score(k, m, elapsed, kind_micro, gasps, metered, restored) / MICRO
         whole += self.log_transformer
         if reporting != 1:
-            return round(whole * MICRO)
+            return whole, None
         # One premise out on its own: its evidence alone, nobody else's silence.
         single = self._single_called if k else self.calls_term(0, 1, elapsed)
         if single_metered:
             single += self._single_gasp[0] if gasps else self._single_gasp[1]
         single += kind_micro / MICRO + self.log_service
-        high, low = (whole, single) if whole >= single else (single, whole)
-        return round((high + math.log1p(math.exp(low - high))) * MICRO)
+        return whole, single

@@ -486,6 +486,37 @@ class InferenceTree:
         premises: list[int] = below.tolist()  # numpy's stubs give tolist() no element type
         return premises
 
+    def service_premise(self, node: int) -> int | None:
+        """The premise whose own service drop best explains an open transformer node: with a
+        single premise reporting there, when "that premise alone" outweighs "the whole
+        transformer" in the node's mixture (`halves`). None for a device, a forced node, or
+        when the whole transformer is the likelier half — or the same thing: a transformer of
+        one premise."""
+        if node < self.devices or self.forced[node] or self.ev[node] != 1 or self.n[node] < 2:
+            return None
+        whole, single = self.halves(node)
+        if single is None or single <= whole:
+            return None
+        (premise,) = self.reporters[node]
+        return premise
+
+    def halves(self, node: int) -> tuple[float, float | None]:
+        """A transformer node's two explanations now (nats): the whole transformer, and (with
+        one premise reporting) that premise alone (`Likelihood.transformer_halves`)."""
+        k, n, s = self.k[node], self.n[node], self.s[node]
+        metered = self.root_of[node] in self.metered_roots
+        return self.likelihood.transformer_halves(
+            k,
+            n - k,
+            max(self.clock - s, self.likelihood.lead_seconds),
+            self.kk[node],
+            self.g[node],
+            n if metered else 0,
+            self.rr[node] if self.e[node] > s else 0,
+            self.ev[node],
+            metered,
+        )
+
     def open_score(self, node: int) -> int:
         """``node``'s own open option (prior + A + F, with hysteresis if shown), micro-nats."""
         prior = self.prior[node]

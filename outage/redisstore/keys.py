@@ -37,6 +37,10 @@ Global::
     outage:{workers}:alive   hash    worker name -> last heartbeat (ms), for fair shares
     outage:{effects}:owner   string  lease: the one `outage serve` that sends SMS and runs
                                      playbooks (token ``host-pid:uuid``, PX ttl)
+    outage:{storm}:system    hash    the system-wide storm decision over every partition's
+                                     figures (`storm.SystemStorm`): generation, declared_at,
+                                     clear_since, command (the decision's command JSON),
+                                     delivered (the generation every partition was sent)
 """
 
 from __future__ import annotations
@@ -131,6 +135,11 @@ class Keyspace:
     def effects_owner(self) -> str:
         """Lease of the one API process that runs notify and playbooks."""
         return f"{self.prefix}:{{effects}}:owner"
+
+    @property
+    def system_storm(self) -> str:
+        """The system-wide storm decision (`storm.SystemStorm`)."""
+        return f"{self.prefix}:{{storm}}:system"
 
     @property
     def workers(self) -> str:
@@ -240,8 +249,9 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 """
 
 #: IVR: the outermost open incident over a premise and the planned work above it, in one
-#: round trip. KEYS: open, summary, scheduled. ARGV: transformer id, then its devices nearest
-#: first. Returns {covering summary JSON or nil, scheduled summary JSON...}.
+#: round trip. KEYS: open, summary, scheduled. ARGV: the premise's service key, its transformer
+#: id, then its devices nearest first (`partition.premise_chain`). Returns {covering summary
+#: JSON or nil, scheduled summary JSON...}.
 COVERING = """
 local hits = redis.call('HMGET', KEYS[1], unpack(ARGV))
 local found = false
@@ -250,8 +260,8 @@ for i = 1, #ARGV do
 end
 local out = {false}
 if found then out[1] = redis.call('HGET', KEYS[2], found) end
-if #ARGV > 1 then
-  local planned = redis.call('HMGET', KEYS[3], unpack(ARGV, 2))
+if #ARGV > 2 then
+  local planned = redis.call('HMGET', KEYS[3], unpack(ARGV, 3))
   for i = 1, #planned do
     if planned[i] then
       for _, id in ipairs(cjson.decode(planned[i])) do
@@ -568,3 +578,21 @@ for _, k in ipairs(stuck) do set_status(k, 'pending', 0) end
 return #stuck
 """
 )
+
+
+#: The system storm decision, compare-and-set: written only if its generation is still the one
+#: the deciding worker read, so two workers deciding at once make one decision.
+#: KEYS: system storm hash. ARGV: expected generation, then field, value pairs.
+#: Returns 1 when written, 0 when another worker moved it on first.
+STORM_CAS = """
+local current = redis.call('HGET', KEYS[1], 'generation') or '0'
+if current ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 1
+"""

@@ -19,6 +19,7 @@ from grid.topology import NO_DEVICE, Topology
 from outage.bootstrap import Network, RestorationSetup
 from outage.commands import GLOBAL_ACTIONS, Command
 from outage.engine import Engine
+from outage.incidents import service_key
 from outage.resolve import Resolver
 from outage.rules import Rules
 from outage.signals import (
@@ -39,7 +40,8 @@ Message = Signal | Command
 
 
 class PartitionEngine(Engine):
-    """An `Engine` whose incident and ticket ids name its partition."""
+    """An `Engine` whose incident and ticket ids name its partition, and which measures the
+    system-wide storm scope but takes its declaration from `storm.SystemStorm`."""
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class PartitionEngine(Engine):
             id_scope=partition,
             roster=setup.roster,
             history=setup.history,
+            decides_system_storm=False,  # `outage.redisstore.storm.SystemStorm` decides it
         )
         self.partition = partition
 
@@ -172,10 +175,10 @@ class Router:
 
 
 def premise_chain(topology: Topology, premise: int) -> list[str]:
-    """The assets whose outage takes ``premise`` out: its transformer, then devices nearest
-    first (the order `OutageReadView.covering` walks)."""
+    """The assets whose outage takes ``premise`` out: its own service drop (`service_key`),
+    its transformer, then devices nearest first (the order `OutageReadView.covering` walks)."""
     transformer = topology.premise_transformer[premise]
-    chain = [str(topology.transformer_ids[transformer])]
+    chain = [service_key(topology.premise_ids[premise]), str(topology.transformer_ids[transformer])]
     device = topology.transformer_device[transformer]
     if device != NO_DEVICE:
         chain.extend(str(topology.device_ids[d]) for d in topology.device_chain[device])

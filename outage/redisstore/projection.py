@@ -24,7 +24,7 @@ from outage.commands import Command
 from outage.errors import CommandRejected
 from outage.events import Event, to_json
 from outage.events import iso as _iso
-from outage.incidents import Status
+from outage.incidents import Status, service_key
 from outage.readview import IncidentSummary, OutageReadView
 from outage.registry import Ticket
 from outage.rules import Rules
@@ -209,7 +209,10 @@ class PartitionState:
             if summary.planned and summary.asset in topo.device_index:
                 devices.add(topo.device_index[summary.asset])
         for kind, number in sorted(assets):
-            name = topo.device_ids[number] if kind == "device" else topo.transformer_ids[number]
+            if kind == "premise":
+                name = service_key(topo.premise_ids[number])
+            else:
+                name = topo.device_ids[number] if kind == "device" else topo.transformer_ids[number]
             holder = view.holder((kind, number))
             if holder is None:
                 ops["d"].append([k["open"], str(name)])
@@ -301,6 +304,8 @@ class PartitionState:
                 if s in scopes
             ],
             "engine_time": _iso(engine.now),
+            # When its open incidents last changed (the aggregator's clear time starts there).
+            "changed_at": _iso(engine.changed_at),
         }
 
 

@@ -21,11 +21,11 @@ import orjson
 from grid.topology import Topology
 from outage.callrate import call_rate_buckets
 from outage.events import iso as _iso
-from outage.incidents import ON_MAP
+from outage.incidents import ON_MAP, service_key
 from outage.readview import IncidentSummary
 from outage.restoration.config import RestorationRules
 from outage.restoration.premise_history import OutageHistory
-from outage.state import merge_restoration
+from outage.state import drawn_asset, merge_restoration
 from outage.storm import SYSTEM, StormDetector
 
 from .connect import Client, is_cluster, unavailable
@@ -255,7 +255,7 @@ class RedisViews:
         for brief in self.briefs():
             if brief["status"] in ON_MAP:
                 row = _public(brief) | {"hazard_tickets": brief.get("hazard_tickets", [])}
-                row["area"] = areas(row["id"], row["level"], row["device"])
+                row["area"] = areas(row["id"], *drawn_asset(row))
                 rows.append(row)
         return rows
 
@@ -276,7 +276,7 @@ class RedisViews:
         device = topo.transformer_device[transformer]
         chain = [topo.device_ids[d] for d in topo.device_chain[device]] if device >= 0 else []
         fields = [topo.transformer_ids[transformer], *chain]
-        fields.append(f"flag:{fields[0]}")
+        fields += [f"flag:{fields[0]}", service_key(premise)]
         partition = self.router.substation_of_premise(number)
         keys = self.keys.partition(partition)
         pipe = self.client.pipeline(transaction=False)

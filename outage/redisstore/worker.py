@@ -47,6 +47,7 @@ from .keys import APPLY, GROUP, LEASE, READ, RELAY, Keyspace, PartitionKeys
 from .partition import Router
 from .projection import PartitionState
 from .replies import Entry
+from .storm import SystemStorm
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ class EngineWorker:
         self._relay = client.register_script(RELAY)
         self._lease = client.register_script(LEASE)
         self._fenced_read = client.register_script(READ)
+        self.system_storm = SystemStorm(client, network, self.rules, self.keys)
+        self._next_storm_check = 0.0
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -165,6 +168,11 @@ class EngineWorker:
             if partition in self.owned:
                 handled += len(entries)
                 self._process(partition, entries)
+        if handled or time.monotonic() >= self._next_storm_check:
+            # After every batch (the figures moved), and now and then when idle (a decision
+            # whose delivery a crashed worker left undone).
+            self.system_storm.step()
+            self._next_storm_check = time.monotonic() + 1.0
         return handled
 
     def balance(self) -> None:

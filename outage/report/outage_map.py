@@ -125,6 +125,8 @@ def _label(
 
 
 def _premises(topology: Topology, incident: dict[str, Any]) -> Any:
+    if incident.get("premise"):  # a service drop
+        return np.asarray([topology.premise_index[incident["premise"]]], dtype=np.int64)
     if incident["level"] == "device":
         return topology.premises_below(topology.device_index[incident["device"]])
     return topology.premises_of_transformer(topology.transformer_index[incident["device"]])

@@ -293,6 +293,9 @@ class RestorationDesk:
         if minutes < self.engine.prediction_rules.momentary_minutes:
             return
         record = OutageRecord(incident.started, at, incident.id)
+        if incident.premise is not None:  # one premise's own service: its history alone
+            self.outages.record("premise", incident.premise, record)
+            return
         flagged = self.outages.record(incident.level, incident.node, record)
         if flagged is None:
             return

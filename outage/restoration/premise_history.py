@@ -5,6 +5,9 @@ outages are the records at its transformer and at every device above it, so reco
 feeder outage costs one entry, not one per premise. Momentary interruptions (shorter than the
 rule set's ``momentary_minutes``, IEEE 1366) are not outages here either.
 
+A service drop (one premise's own supply) is recorded at that premise: it is in the premise's
+history but not in its neighbours', and it does not count towards the transformer's flag.
+
 A transformer is flagged when its premises reach ``frequent_outage.count`` sustained outages
 within ``frequent_outage.window_days``, once per window, so the utility can act (patrol,
 trim trees, replace the fuse) before the customers complain.
@@ -20,6 +23,7 @@ from typing import Any
 
 from grid.topology import Topology
 from outage.events import iso
+from outage.incidents import service_key
 from outage.restoration.config import RestorationRules
 
 
@@ -47,18 +51,25 @@ class OutageHistory:
         self.days = rules.history_days
         self._devices: dict[int, list[OutageRecord]] = defaultdict(list)
         self._transformers: dict[int, list[OutageRecord]] = defaultdict(list)
+        self._premises: dict[int, list[OutageRecord]] = defaultdict(list)
         #: transformer -> when it was last flagged
         self.flagged: dict[int, datetime] = {}
         #: Assets whose records (or flags) changed since `take_changes` last ran.
         self._changed: set[tuple[str, int]] = set()
 
     def record(self, level: str, number: int, record: OutageRecord) -> tuple[list[int], int] | None:
-        """Add an outage at a device or transformer; returns the transformers it takes past
-        the frequent-outage count (and their outage count), or None."""
-        table = self._transformers if level == "transformer" else self._devices
+        """Add an outage at a device, transformer or (a service drop) premise; returns the
+        transformers it takes past the frequent-outage count (and their outage count), or
+        None."""
+        level = level if level in ("transformer", "premise") else "device"
+        table = {"transformer": self._transformers, "premise": self._premises}.get(
+            level, self._devices
+        )
         rows = table[number]
         rows.insert(bisect_left([r.start for r in rows], record.start), record)
-        self._changed.add(("transformer" if level == "transformer" else "device", number))
+        self._changed.add((level, number))
+        if level == "premise":
+            return None
         topo = self.topology
         below = [number] if level == "transformer" else topo.transformers_below(number)
         since = record.end - self.window
@@ -89,7 +100,11 @@ class OutageHistory:
     def of_premise(self, premise: int, now: datetime) -> dict[str, Any]:
         """The IVR / agent answer to "again?": outages of the last ``history_days``."""
         transformer = self.topology.premise_transformer[premise]
-        rows = self._records(transformer, now - timedelta(days=self.days), now)
+        since = now - timedelta(days=self.days)
+        rows = self._records(transformer, since, now)
+        own = [r for r in self._premises.get(premise, []) if since < r.end <= now]
+        if own:
+            rows = sorted(rows + own, key=lambda r: (r.start, r.incident))
         flagged = self.flagged.get(transformer)
         return {
             "premise": self.topology.premise_ids[premise],
@@ -133,9 +148,13 @@ class OutageHistory:
             if level == "flag":
                 out[f"flag:{topo.transformer_ids[number]}"] = iso(self.flagged[number])
                 continue
-            table = self._transformers if level == "transformer" else self._devices
-            ids = topo.transformer_ids if level == "transformer" else topo.device_ids
-            out[str(ids[number])] = [[iso(r.start), iso(r.end), r.incident] for r in table[number]]
+            if level == "premise":
+                rows, key = self._premises[number], service_key(topo.premise_ids[number])
+            elif level == "transformer":
+                rows, key = self._transformers[number], str(topo.transformer_ids[number])
+            else:
+                rows, key = self._devices[number], str(topo.device_ids[number])
+            out[key] = [[iso(r.start), iso(r.end), r.incident] for r in rows]
         self._changed.clear()
         return out
 
@@ -148,15 +167,25 @@ class OutageHistory:
                 if number is not None:
                     self.flagged[number] = datetime.fromisoformat(value)
                 continue
+            if key.startswith(service_key("")):
+                premise = topo.premise_index.get(key[len(service_key("")) :])
+                if premise is not None:
+                    self._premises[premise] = _records_of(value)
+                continue
             device = topo.device_index.get(key)
             transformer = topo.transformer_index.get(key) if device is None else None
             if device is None and transformer is None:
                 continue
             table = self._devices if device is not None else self._transformers
-            table[device if device is not None else transformer] = [  # type: ignore[index]
-                OutageRecord(datetime.fromisoformat(a), datetime.fromisoformat(b), i)
-                for a, b, i in value
-            ]
+            table[device if device is not None else transformer] = _records_of(  # type: ignore[index]
+                value
+            )
+
+
+def _records_of(value: list[list[str]]) -> list[OutageRecord]:
+    return [
+        OutageRecord(datetime.fromisoformat(a), datetime.fromisoformat(b), i) for a, b, i in value
+    ]
 
 
 def _row(record: OutageRecord) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from grid.synthetic import CitySpec, generate_city
 from outage.api.app import create_app
 from outage.api.auth import KeyEntry, KeyRing, hash_key
+from outage.api.compose import Services, compose
 from outage.api.runtime import Runtime
 from outage.api.settings import ServiceSettings
 from outage.bootstrap import Network
@@ -54,3 +55,20 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
     app = create_app(runtime, ServiceSettings(), ring(), clock=storm_clock)
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def services(network: Network, tmp_path: Path) -> Iterator[Services]:
+    """The fully composed service (notify, playbooks) on event time, started."""
+    composed = compose(network, state_dir=tmp_path / "state", clock="event")
+    composed.start()
+    yield composed
+    composed.stop()
+
+
+@pytest.fixture
+def app_client(services: Services) -> Iterator[TestClient]:
+    """A client of the app over `services` (the tests' storm clock)."""
+    app = create_app(services.runtime, ServiceSettings(), ring(), services, clock=storm_clock)
+    with TestClient(app) as client:
+        yield client

@@ -136,3 +136,25 @@ def test_storm_indices_repeat_outages_and_rule_set(client: TestClient, network: 
     public = client.get("/v1/public/summary").json()
     assert public["customers_out"] > 0 and public["open_outages"] == 1
     assert "premise" not in str(public)  # the anonymous summary names no premise
+
+
+def test_an_officer_declares_and_stands_down_a_system_storm(
+    client: TestClient, network: Network
+) -> None:
+    fuse_outage(client, network)  # far below every storm threshold
+    declared = post(client, "/v1/storm", {"storm": "declare", "reason": "typhoon landfall"})
+    assert declared.status_code == 200, declared.text
+    types = [e["type"] for e in declared.json()["events"]]
+    assert types.count("StormDeclared") == 1 and types.count("RuleSetChanged") == 1
+    (event,) = [e for e in declared.json()["events"] if e["type"] == "StormDeclared"]
+    assert event["scope"] == "system" and event["reasons"] == ["typhoon landfall"]
+    storm = client.get("/v1/storm", headers=OFFICER).json()
+    assert storm["declared"] and storm["rule_set"] == "storm"
+    again = post(client, "/v1/storm", {"storm": "declare"}).json()
+    assert "StormDeclared" not in [e["type"] for e in again["events"]]  # already declared
+    stood = post(client, "/v1/storm", {"storm": "stand_down"}).json()
+    assert [e["type"] for e in stood["events"]].count("StormStoodDown") == 1
+    storm = client.get("/v1/storm", headers=OFFICER).json()
+    assert not storm["declared"] and storm["rule_set"] == "normal"
+    bad = post(client, "/v1/storm", {"storm": "maybe"})
+    assert bad.status_code == 422 and "storm" in bad.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,21 +19,6 @@ from .conftest import auth, ring
 from .helpers import at, call, premise_of, storm_clock
 
 OFFICER = auth("officer")
-
-
-@pytest.fixture
-def services(network: Network, tmp_path: Path) -> Iterator[Services]:
-    composed = compose(network, state_dir=tmp_path / "state", clock="event")
-    composed.start()
-    yield composed
-    composed.stop()
-
-
-@pytest.fixture
-def app_client(services: Services) -> Iterator[TestClient]:
-    app = create_app(services.runtime, ServiceSettings(), ring(), services, clock=storm_clock)
-    with TestClient(app) as client:
-        yield client
 
 
 def lockout_signals(network: Network) -> tuple[str, list[dict[str, Any]]]:

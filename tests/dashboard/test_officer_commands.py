@@ -63,3 +63,29 @@ def test_confirm_dispatch_etr_and_restore_from_the_page(
     audit = [c.get("action") for c in api("commands")]
     assert {"confirm", "dispatch", "set_etr", "restore"} <= set(audit), audit
     assert watched.errors == []
+
+
+def test_the_officer_declares_and_stands_down_a_storm_from_the_header(
+    watched: Watched, dashboard: Dashboard, storm: list[dict[str, Any]]
+) -> None:
+    dashboard.post_signals(storm)
+    page = sign_in(watched, dashboard)
+    toggle = page.locator("#storm-toggle")
+    banner = page.locator("#storm-banner")
+
+    def declared() -> bool:
+        return bool(dashboard.get("/v1/storm")["declared"])
+
+    before = declared()
+    for _ in range(2):  # flip it, then flip it back: the page and the API agree each time
+        was = declared()
+        expect(toggle).to_have_text("Stand down storm" if was else "Declare storm")
+        toggle.click()
+        page.click("#ask-confirm")  # a storm switches every prediction's priors: asked first
+        wait_until(page, lambda was=was: declared() != was)
+        expect(toggle).to_have_text("Declare storm" if was else "Stand down storm")
+        if not was:
+            expect(banner).to_contain_text("STORM DECLARED")
+            assert dashboard.get("/v1/storm")["rule_set"] == "storm"
+    assert declared() == before
+    assert watched.errors == []

@@ -201,3 +201,48 @@ def test_officer_command_is_routed_to_its_partition_and_audited(
     refused = views.command_outcome(partition, "cmd-2")
     assert refused is not None and refused["outcome"] == "rejected"
     assert "no incident" in refused["error"]
+
+
+def test_a_service_drop_covers_its_premise_alone_in_redis_as_in_memory(
+    client: Any, keys: Keyspace, network: Network
+) -> None:
+    """A lone call on a many-premise transformer: Redis's IVR covering names the incident for
+    the caller and for nobody else under the transformer, like the worker's own view; a
+    neighbour's call widens it there too."""
+    topo = network.topology
+    transformer = next(
+        t for t in range(len(topo.transformer_ids)) if len(topo.premises_of_transformer(t)) >= 4
+    )
+    caller, neighbour, *rest = (int(p) for p in topo.premises_of_transformer(transformer))
+    intake = RedisIntake(client, network, keys)
+    worker = EngineWorker(client, network, keys=keys, name="w1", lease_ms=5000)
+    views = RedisViews(client, intake.router, keys)
+    state = worker_state = None
+
+    def post(premise: int, minute: int) -> None:
+        nonlocal state, worker_state
+        signal = {
+            "type": "call",
+            "id": f"lone-{premise}",
+            "ts": f"2026-07-01T10:{minute:02d}:00+00:00",
+            "premise": topo.premise_ids[premise],
+        }
+        assert intake.submit([parse_signal(signal)]).accepted
+        drain(worker, client, keys)
+        worker_state = worker.owned[intake.router.substation_of_premise(caller)]
+        state = views.outages([caller, neighbour, *rest])
+
+    post(caller, 0)
+    assert state is not None and worker_state is not None
+    covering = state.covering(caller)
+    assert covering is not None and covering.premise == topo.premise_ids[caller]
+    assert covering.customers == 1
+    for premise in (neighbour, *rest):
+        assert state.covering(premise) is None
+    for premise in (caller, neighbour, *rest):
+        assert state.covering(premise) == worker_state.view.covering(premise)
+    post(neighbour, 2)
+    widened = state.covering(neighbour)
+    assert widened is not None and widened.id == covering.id and widened.premise == ""
+    for premise in (caller, neighbour, *rest):
+        assert state.covering(premise) == worker_state.view.covering(premise) == widened

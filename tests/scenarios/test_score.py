@@ -95,8 +95,31 @@ def test_perfect(grid: Grid, truth: Truth) -> None:
     assert score.truly_out_cmin == pytest.approx(240)
     assert score.wrongly_out_cmin == pytest.approx(10)  # the noise ticket, p3 09:20-09:30
     assert score.wrongly_out_noise_cmin == pytest.approx(10)
+    # p3, p4 shown from 08:05 of 08:00 and p1, p2 from 08:40 of 08:30
+    assert score.missed_out_cmin == pytest.approx(2 * 5 + 2 * 10)
     assert score.whole_feeder_false == 0
     assert [f.judged_on for f in score.per_fault] == ["final", "final"]
+
+
+def test_a_service_drop_shows_its_one_premise(grid: Grid, truth: Truth) -> None:
+    """F2 (tx.1: p1 and p2 out) shown as p1's own service drop: not exact, p2 missed."""
+    drop = incident("INC2", "tx.1", ["c3"], at(8, 40), at(9, 30)) | {"premise": "p1"}
+    noise = incident("INC3", "tx.2", ["n1"], at(9, 20)) | {"premise": "p3"}
+    score = score_storm(
+        grid, truth, state(incident("INC1", "fuse.2", ["c1", "c2"], at(8, 5), at(9, 0)), drop)
+    )
+    assert [f.exact for f in score.per_fault] == [True, False]
+    assert score.per_fault[1].holders == {"service:p1": 1}
+    assert score.wrongly_out_cmin == 0  # p1 was out all the time it was shown
+    # p3, p4: 5 min each before INC1; p1: 10 min before INC2; p2: never shown, 60 min
+    assert score.missed_out_cmin == pytest.approx(5 + 5 + 10 + 60)
+    with_noise = score_storm(
+        grid,
+        truth,
+        state(incident("INC1", "fuse.2", ["c1", "c2"], at(8, 5), at(9, 0)), drop, noise),
+    )
+    assert with_noise.wrongly_out_cmin == pytest.approx(10)  # p3 alone, 09:20-09:30
+    assert with_noise.noise_tickets == 1
 
 
 def test_one_fault_split_over_two_incidents(grid: Grid, truth: Truth) -> None:

@@ -4,13 +4,15 @@
 // one stands down: it is rebuilt from the read on every refresh, never kept from an event.
 
 import { post } from "./api.js";
-import { $, fmtInt, fmtTime, h, setZone, toast, zoneAbbr, zoneName } from "./dom.js";
+import { $, ask, fmtInt, fmtTime, h, setZone, toast, zoneAbbr, zoneName } from "./dom.js";
 
 export class StormStatus {
   constructor() {
     this.banner = $("#storm-banner");
     this.ruleSet = $("#rule-set");
     this.ruleSet.addEventListener("change", () => this.switchRules(this.ruleSet.value));
+    this.toggle = $("#storm-toggle");
+    this.toggle.addEventListener("click", () => this.declare(!(this.last && this.last.declared)));
     this.engineTime = null;
     this.last = null;
   }
@@ -28,6 +30,7 @@ export class StormStatus {
     $("#customers-served").textContent = ` of ${fmtInt(system.customers_served)}`;
     $("#calls-per-hour").textContent = `${fmtInt(Math.round(system.calls_per_hour || 0))} calls/h`;
     if (document.activeElement !== this.ruleSet) this.ruleSet.value = storm.rule_set;
+    this.toggle.textContent = storm.declared ? "Stand down storm" : "Declare storm";
     const declared = Object.entries(storm.scopes).filter(([, s]) => s.declared);
     this.banner.hidden = declared.length === 0;
     if (!declared.length) {
@@ -71,6 +74,29 @@ export class StormStatus {
     this.banner.replaceChildren();
     for (const id of ["#customers-out", "#customers-served", "#calls-per-hour", "#open-incidents", "#engine-time"]) {
       $(id).textContent = "";
+    }
+  }
+
+  /** The officer's own call: declare (or stand down) a system-wide storm, after a confirm. */
+  async declare(on) {
+    const system = (this.last && this.last.scopes.system) || {};
+    const yes = await ask({
+      title: on ? "Declare a system-wide storm?" : "Stand the system-wide storm down?",
+      lines: [
+        `${fmtInt(system.customers_out)} of ${fmtInt(system.customers_served)} customers out now.`,
+        on
+          ? "The engine switches to the storm priors and playbooks see a declared storm. It stands down by itself once every figure has been clear for the hold time."
+          : "The engine goes back to the normal priors; detection may declare again if the figures cross the thresholds.",
+      ],
+      confirm: on ? "Declare storm" : "Stand down",
+      cancel: "Keep as is",
+    });
+    if (!yes) return;
+    try {
+      const answer = await post("/v1/storm", { storm: on ? "declare" : "stand_down", reason: "duty officer (dashboard)" });
+      toast(`storm: ${answer.events.map((e) => e.type).join(", ") || "no change"}`);
+    } catch (error) {
+      toast(`storm: ${error.message}`, "error");
     }
   }
 

@@ -296,12 +296,14 @@ def test_the_third_outage_within_the_window_flags_the_transformer(
 ) -> None:
     driver = desk_driver()
     transformer = feeder.transformers[0]
-    premise = driver.premise_of(transformer)
+    premise, neighbour = driver.premise_of(transformer), driver.premise_of(transformer, 1)
     topo = driver.engine.topology
     for day in range(4):
         start = day * 24 * 60
         driver.call(start, premise)
+        driver.call(start + 1, neighbour)  # two premises: the transformer, not one service
         (incident,) = driver.open_incidents()
+        assert incident.premise is None
         driver.send(start + 30, type="restore", device=incident.asset)
     (flag,) = driver.of_type("FrequentOutageFlagged")
     assert flag.transformers == (topo.transformer_ids[transformer],)  # type: ignore[attr-defined]
@@ -311,6 +313,31 @@ def test_the_third_outage_within_the_window_flags_the_transformer(
     )
     assert history["outages"] == 4 and history["frequent"]
     assert history["minutes_out"] == pytest.approx(120.0)
+
+
+def test_a_premise_losing_its_own_service_is_in_its_history_not_its_neighbours(
+    desk_driver: Callable[..., Driver], feeder: Feeder
+) -> None:
+    driver = desk_driver()
+    transformer = feeder.transformers[0]
+    premise, neighbour = driver.premise_of(transformer), driver.premise_of(transformer, 1)
+    topo = driver.engine.topology
+    for day in range(4):
+        start = day * 24 * 60
+        driver.call(start, premise)  # nobody else under the transformer reports
+        (incident,) = driver.open_incidents()
+        assert incident.premise == topo.premise_index[premise] and incident.customers == 1
+        driver.send(start + 30, type="restore", device=incident.asset)
+    assert driver.of_type("FrequentOutageFlagged") == []  # no transformer outage happened
+    outages = driver.engine.restoration.outages
+    now = T0 + timedelta(days=4)
+    own = outages.of_premise(topo.premise_index[premise], now)
+    assert own["outages"] == 4 and own["minutes_out"] == pytest.approx(120.0)
+    assert outages.of_premise(topo.premise_index[neighbour], now)["outages"] == 0
+    # What another process restores from the records equals what was recorded.
+    copy = type(outages)(topo, driver.engine.restoration.rules)
+    copy.restore(outages.take_changes())
+    assert copy.of_premise(topo.premise_index[premise], now) == own
 
 
 def test_same_signals_same_restoration_events(
