@@ -216,7 +216,12 @@ class Decider:
 
     @staticmethod
     def _etr_context(view: IncidentView, etr: datetime | None) -> dict[str, Any]:
-        return {"incident": view.id, "etr": etr, "estimated": view.etr_source == "estimated"}
+        return {
+            "incident": view.id,
+            "etr": etr,
+            "estimated": view.etr_source == "estimated",
+            "service": view.premise is not None,  # a service drop: "at your address"
+        }
 
     def _etr_changed(
         self, tx: Decision, key: str, event: ev.EtrChanged, consent: Mapping[str, str]

@@ -258,6 +258,14 @@ class IvrAnswerer:
         if premises > 1:
             several_zh = "您名下有多个地址，以上为受影响的地址。"
             several_en = " You have several addresses; this is the affected one."
+        if summary.premise:  # a service drop: this address alone, not the area
+            return {
+                "zh-CN": f"我们已收到您地址的停电报修，目前仅您的地址停电，周边供电正常。"
+                f"{status_zh}，{back_zh}无需重复报修。{again_zh}{several_zh}",
+                "en": "We have your report: the power is off at your address only, not in the "
+                f"area around it. {status_en} {back_en} "
+                f"You do not need to report it again.{again_en}{several_en}",
+            }
         return {
             "zh-CN": f"您所在区域已知停电，影响约{summary.customers}户。{status_zh}，{back_zh}"
             f"无需重复报修。{again_zh}{several_zh}",

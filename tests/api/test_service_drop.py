@@ -65,9 +65,15 @@ def test_a_lone_report_is_its_premises_service_drop_until_a_neighbour_reports(
     assert brief["device"] == topo.transformer_ids[transformer]
     assert brief["premise"] == caller and brief["customers_affected"] == 1
     assert _known(app_client, caller)
+    heard = app_client.get("/v1/ivr/lookup", params={"premise": caller}, headers=IVR).json()
+    assert (
+        "your address only" in heard["message"]["en"] and "仅您的地址" in heard["message"]["zh-CN"]
+    )
+    assert heard["customers_affected"] == 1
     assert not any(_known(app_client, p) for p in everyone - {caller})
-    told = {r["phone"] for r in services.notifier.store.rows(kind="outage_detected")}
-    assert told == _phones(network, {caller})
+    first = services.notifier.store.rows(kind="outage_detected")
+    assert {r["phone"] for r in first} == _phones(network, {caller})
+    assert all("at your address" in r["body"] or "您的地址停电" in r["body"] for r in first), first
     (drawn,) = app_client.get("/v1/map/incidents", headers=OFFICER).json()["incidents"]
     lon, lat = drawn["area"]["point"]
     premises = network.tables.premises.to_crs(4326).set_index("id")
