@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from outage.errors import NotInThisMode
 from outage.redisstore.errors import StoreError, StoreUnavailable
 from outage.signals import Signal
 
@@ -20,9 +21,9 @@ from .compose import AnyServices
 from .paths import ApiPaths, Dashboard
 from .pump import ConsumerStalled
 from .responses import Json
-from .runtime import Runtime
 from .session import Sessions
 from .settings import ServiceSettings
+from .surface import ServiceRuntime
 
 #: A 503 on a write whose outcome cannot be known (the store took the request, or not).
 OUTCOME_UNKNOWN = (
@@ -41,7 +42,7 @@ Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`). Rol
 
 
 def create_app(
-    runtime: Runtime,
+    runtime: ServiceRuntime,
     settings: ServiceSettings | None = None,
     keys: KeyRing | None = None,
     services: AnyServices | None = None,
@@ -118,6 +119,12 @@ def _error_shapes(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": "5"},
         )
+
+    @app.exception_handler(NotInThisMode)
+    async def not_in_this_mode(_request: Request, exc: NotInThisMode) -> Json:
+        # A read the backend in use does not serve (e.g. indices over Redis): say so and what
+        # to use instead, rather than fail.
+        return Json({"detail": str(exc)}, status_code=501)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Json:

@@ -60,6 +60,7 @@ from playbooks.store import RunnerStore
 from .ports import FileEscalation, FilePager, NotifySmsPush
 from .pump import EventPump
 from .runtime import Listener, Runtime
+from .surface import ServiceRuntime
 
 if TYPE_CHECKING:
     from outage.redisstore.connect import Client
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
 
 Clock = Literal["wall", "event"]
 #: The runtime of a `Services`: embedded (`compose`) or over Redis (`compose_redis`).
-R = TypeVar("R", bound="Runtime | RedisRuntime")
+R = TypeVar("R", bound="ServiceRuntime")
 
 
 @dataclass
@@ -342,7 +343,7 @@ def _compose(
 
 
 def _after_playbooks(
-    runtime: Runtime | RedisRuntime, runner: PlaybookRunner, switch: QueuedRuleSetSwitch
+    runtime: ServiceRuntime, runner: PlaybookRunner, switch: QueuedRuleSetSwitch
 ) -> Callable[[], None]:
     """After each burst: submit queued rule-set switches, publish new audit rows live."""
 
@@ -359,7 +360,7 @@ def _after_playbooks(
     return after
 
 
-def _status_for_phone(runtime: Runtime | RedisRuntime) -> Callable[[str], str | None]:
+def _status_for_phone(runtime: ServiceRuntime) -> Callable[[str], str | None]:
     """The SMS ``STATUS`` answer: the IVR's message, in the customer's language."""
 
     def status(phone: str) -> str | None:

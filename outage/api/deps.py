@@ -12,10 +12,10 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 
 from .auth import FailureLimiter, KeyEntry, KeyRing, Role
 from .session import Sessions
+from .surface import ServiceRuntime
 
 if TYPE_CHECKING:
     from .compose import AnyServices
-    from .runtime import Runtime
 
 #: Cookie the dashboard's login sets (HttpOnly): EventSource cannot send headers.
 SESSION_COOKIE = "outage_session"
@@ -25,7 +25,7 @@ _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def runtime_of(request: Request) -> Runtime:
+def runtime_of(request: Request) -> ServiceRuntime:
     """The runtime this app serves (embedded or Redis)."""
     return request.app.state.runtime  # type: ignore[no-any-return]
 

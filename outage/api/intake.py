@@ -17,8 +17,8 @@ from .auth import KeyEntry
 from .clock import Clock, ClockPolicy
 from .deps import require, runtime_of
 from .responses import Json
-from .runtime import Runtime
 from .schemas import SIGNAL_EXAMPLES, SubmitResponse
+from .surface import ServiceRuntime
 
 router = APIRouter(tags=["intake"])
 
@@ -99,7 +99,7 @@ NOT_ACCEPTED = (
 
 
 def _process(
-    runtime: Runtime,
+    runtime: ServiceRuntime,
     body: bytes,
     content_type: str,
     max_batch: int,

@@ -28,8 +28,8 @@ from outage.signals import CallSignal, describe_validation_error
 
 from .deps import presented_key, require, runtime_of, services_of
 from .responses import Json
-from .runtime import Runtime
 from .schemas import IvrAnswer
+from .surface import ServiceRuntime
 
 router = APIRouter(tags=["IVR"])
 
@@ -98,7 +98,7 @@ async def lookup(
 
 
 def _keypad(
-    runtime: Runtime, services: Any, phone: str, call_id: str, choice: str
+    runtime: ServiceRuntime, services: Any, phone: str, call_id: str, choice: str
 ) -> dict[str, str] | None:
     """Act on a keypad choice; the words to say, or None to repeat the menu."""
     if choice == "1":
@@ -127,7 +127,7 @@ def _keypad(
     return None
 
 
-def _text_me(runtime: Runtime, services: Any, phone: str, call_id: str) -> dict[str, str]:
+def _text_me(runtime: ServiceRuntime, services: Any, phone: str, call_id: str) -> dict[str, str]:
     """Keypad 2: the caller gets the outage text now and the restoration text later."""
     answer = runtime.ivr.answer(CallerQuery(phone=phone)) if phone else None
     incident = answer["incident"] if answer and answer["known_outage"] else None

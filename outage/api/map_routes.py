@@ -65,14 +65,7 @@ async def hazards(request: Request, _caller: Officer) -> Json:
     runtime = runtime_of(request)
 
     def build() -> list[dict[str, Any]]:
-        if hasattr(runtime, "hazards"):
-            rows: list[dict[str, Any]] = runtime.hazards()
-        else:  # the Redis store keeps hazards only with their open incidents
-            rows = [
-                hazard | {"incident": row["id"], "incident_status": row["status"], "open": True}
-                for row in runtime.map_incidents(geo.incident_area)
-                for hazard in row["hazard_tickets"]
-            ]
+        rows = runtime.hazards()
         for row in rows:
             row["point"] = geo.premise_point(row["premise"])
             row.update(geo.premise_place(row["premise"]))

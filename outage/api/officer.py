@@ -20,7 +20,6 @@ from .auth import KeyEntry
 from .clock import ClockPolicy
 from .deps import require, runtime_of
 from .responses import Json
-from .runtime import Runtime
 from .schemas import (
     CommandResult,
     DispatchBody,
@@ -31,6 +30,7 @@ from .schemas import (
     SplitBody,
     StormBody,
 )
+from .surface import ServiceRuntime
 
 router = APIRouter(tags=["duty officer"])
 Officer = Annotated[KeyEntry, Depends(require("officer"))]
@@ -96,7 +96,7 @@ async def get_incident(request: Request, incident_id: str, _caller: Officer) -> 
 
 
 def _run_command(
-    runtime: Runtime,
+    runtime: ServiceRuntime,
     caller: KeyEntry,
     idempotency_key: str | None,
     fields: dict[str, Any],
@@ -327,15 +327,14 @@ async def storm(request: Request, _caller: Officer) -> Json:
 @router.get("/v1/indices", summary="IEEE 1366 reliability indices so far")
 async def indices(request: Request, _caller: Officer) -> Json:
     """CMI, SAIDI, SAIFI, CAIDI over the engine's period (customers counted once)."""
-    state = await run_in_threadpool(runtime_of(request).state)
-    return Json(state["indices"])
+    return Json(await run_in_threadpool(runtime_of(request).indices))
 
 
 @router.get("/v1/repeat-outages", summary="Premises interrupted more than once")
 async def repeat_outages(request: Request, _caller: Officer) -> Json:
     """Premises with two or more interruptions in the period (the worst first 1,000)."""
-    state = await run_in_threadpool(runtime_of(request).state)
-    return Json({"premises": state["repeat_outages"]})
+    rows = await run_in_threadpool(runtime_of(request).repeat_outages)
+    return Json({"premises": rows})
 
 
 @router.get("/v1/audit", summary="Every officer command with who, when and its outcome")
@@ -346,7 +345,7 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> Json:
     """The audit trail, newest last; refused commands are listed with their reason."""
-    rows = runtime_of(request).host.audit
+    rows = await run_in_threadpool(runtime_of(request).audit_trail)
     if incident is not None:
         rows = [r for r in rows if incident in (r.get("incident"), r.get("into"))]
     return Json({"commands": rows[-limit:]})

@@ -18,9 +18,9 @@ from outage.redisstore.errors import StoreError
 from .deps import SESSION_COOKIE, refuse_unknown, require, runtime_of
 from .pump import Stall
 from .responses import Json
-from .runtime import Runtime
 from .schemas import ConsumerHealth, ConsumerStall, Health, HealthStatus, PublicSummary, SessionBody
 from .session import Sessions
+from .surface import ServiceRuntime
 
 router = APIRouter()
 EVENT_TYPES = frozenset(ev.EVENT_TYPES) | {"PlaybookAudit"}
@@ -34,7 +34,7 @@ async def healthz(request: Request) -> Health:
     return Health(status="ok", signals_applied=runtime_of(request).liveness())
 
 
-def _signals_applied(runtime: Runtime) -> int | None:
+def _signals_applied(runtime: ServiceRuntime) -> int | None:
     """How many signals the engine applied; None while the store (Redis) cannot be reached."""
     try:
         return runtime.engine.signals_applied

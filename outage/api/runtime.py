@@ -108,6 +108,12 @@ class Runtime:
         """The engine (read it only under ``lock``)."""
         return self.host.engine
 
+    def start(self) -> None:
+        """Nothing to start: the journal was replayed when this runtime was made."""
+
+    def close(self) -> None:
+        """Nothing to close here: the journal's connections close with the process."""
+
     # -- writes -------------------------------------------------------------------------------
 
     def submit(self, messages: Iterable[Message]) -> SubmitResult:
@@ -238,6 +244,19 @@ class Runtime:
         """The whole snapshot (storm, indices, repeat outages)."""
         with self.lock:
             return snapshot(self.host.engine)
+
+    def indices(self) -> dict[str, Any]:
+        """IEEE 1366 reliability indices so far (customers counted once)."""
+        return self.state()["indices"]  # type: ignore[no-any-return]
+
+    def repeat_outages(self) -> list[dict[str, Any]]:
+        """Premises interrupted more than once in the period (the worst first 1,000)."""
+        return self.state()["repeat_outages"]  # type: ignore[no-any-return]
+
+    def audit_trail(self) -> list[dict[str, Any]]:
+        """Every officer command in journal order, with its outcome."""
+        with self.lock:
+            return list(self.host.audit)
 
     def restoration(self) -> dict[str, Any]:
         """Work orders, crews, substation ETRs, frequent-outage flags, follow-up answers."""

@@ -7,7 +7,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlparse
 
 import typer
@@ -17,10 +17,12 @@ from grid.errors import GridError
 from notify.errors import NotifyError
 from outage.api.clock import DAY, ClockPolicy
 from outage.api.compose import AnyServices, Services, compose, compose_redis
+from outage.api.runtime import Runtime
 from outage.api.serve import create_app, key_ring, serve_forever, warm
 from outage.api.session import secret_file
 from outage.api.settings import ServiceSettings
 from outage.api.statelock import StateDirLock
+from outage.api.surface import ServiceRuntime
 from outage.api.ticker import WallTicker
 from outage.bootstrap import Network, RestorationSetup
 from outage.cli.options import CrewsOption, EtrHistoryOption
@@ -152,8 +154,8 @@ def serve(
                     migrate_topology=migrate_topology,
                     restoration=RestorationSetup.load(crews, etr_history),
                 )
-                runtime: Any = services.runtime
-                _report_recovery(runtime, state_dir)
+                runtime: ServiceRuntime = services.runtime
+                _report_recovery(services.runtime, state_dir)
             else:
                 runtime, services = _redis(
                     network, store, prefix, role, state_dir, rules, playbooks, notify_config,
@@ -182,8 +184,7 @@ def serve(
     try:
         if services is not None:
             services.start()  # Redis store: waits for the effects lease (refused if held)
-        if redis_store:
-            runtime.start()  # tail the global event feed into the SSE stream
+        runtime.start()  # Redis store: tail the global event feed into the SSE stream
     except OutageError as exc:
         fail(str(exc))
     if redis_store:
@@ -220,11 +221,10 @@ def serve(
             ticker.stop()
         if services is not None:
             services.stop()
-        if redis_store:
-            runtime.close()
+        runtime.close()
 
 
-def _report_recovery(runtime: Any, state_dir: Path) -> None:
+def _report_recovery(runtime: Runtime, state_dir: Path) -> None:
     """Say on stderr what the journal's replay quarantined, and write the topology
     migration's report (every message that no longer applies) when there was one."""
     quarantined = runtime.host.quarantined
@@ -265,7 +265,7 @@ def _redis(
     playbooks: list[Path] | None,
     notify_config: Path | None,
     timezone: str,
-) -> tuple[Any, Services[RedisRuntime] | None]:
+) -> tuple[ServiceRuntime, Services[RedisRuntime] | None]:
     """The runtime over Redis, with notify and playbooks when ``role`` is all."""
     from outage.redisstore.connect import connect
     from outage.redisstore.keys import Keyspace

@@ -29,7 +29,7 @@ from outage.api.metrics import Metrics
 from outage.api.stream import EventStream
 from outage.bootstrap import Network, build_engine
 from outage.commands import Command
-from outage.errors import SignalError
+from outage.errors import NotInThisMode, SignalError
 from outage.events import from_json
 from outage.host import Message, SubmitResult
 from outage.ivr import Announcements
@@ -72,6 +72,11 @@ class EngineFigures:
 @dataclass
 class _Host:
     recovered_messages: int = 0  # nothing to recover in an API worker
+    lagging: str | None = None  # nothing journaled here
+
+
+def _no_area(incident: str, level: str, asset: str) -> dict[str, Any]:
+    return {}
 
 
 class RedisRuntime:
@@ -276,6 +281,34 @@ class RedisRuntime:
     ) -> list[dict[str, Any]]:
         """See `RedisViews.map_incidents`."""
         return self.views.map_incidents(areas)
+
+    def hazards(self) -> list[dict[str, Any]]:
+        """Hazard tickets of the incidents on the map (the Redis store keeps hazards only
+        with their open incidents): each open, with its incident and that one's status."""
+        return [
+            hazard | {"incident": row["id"], "incident_status": row["status"], "open": True}
+            for row in self.views.map_incidents(_no_area)
+            for hazard in row["hazard_tickets"]
+        ]
+
+    def indices(self) -> dict[str, Any]:
+        """Not kept over Redis (each partition would need every incident's intervals)."""
+        raise NotInThisMode(
+            "indices: not computed over Redis yet; `outage replay` of the storm gives them"
+        )
+
+    def repeat_outages(self) -> list[dict[str, Any]]:
+        """Not kept over Redis (see `indices`)."""
+        raise NotInThisMode(
+            "repeat outages: not computed over Redis yet; a premise's own history is at "
+            "GET /v1/premises/{premise}/history"
+        )
+
+    def audit_trail(self) -> list[dict[str, Any]]:
+        """Not kept as one trail over Redis: each incident lists its commands."""
+        raise NotInThisMode(
+            "audit: over Redis each incident lists its own commands (GET /v1/incidents/{id})"
+        )
 
     def restoration(self) -> dict[str, Any]:
         """See `RedisViews.restoration`."""

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from outage.api.app import create_app
 from outage.api.runtime import Runtime
 from outage.bootstrap import Network
 from outage.ivr import CallerQuery
@@ -17,6 +19,7 @@ from outage.redisstore.service import RedisRuntime
 from outage.redisstore.worker import EngineWorker
 from outage.rules import Rules, StormDetection, StormThresholds
 from outage.signals import parse_signal
+from tests.api.conftest import auth, ring
 
 from .helpers import wait_applied
 
@@ -163,3 +166,22 @@ def test_work_orders_and_outage_history_over_redis_match_the_embedded_engine(
         outages += local["outages"]
         assert plain(redis_runtime.premise_history(premise)) == plain(local), premise
     assert outages > 0
+
+
+def test_reads_redis_does_not_keep_answer_501_naming_what_to_use(
+    running: tuple[RedisRuntime, EngineWorker], client: Any, keys: Keyspace
+) -> None:
+    """Not a 500: indices, repeat outages and the one audit trail are not kept over Redis
+    (yet), and the answer says so and where to look instead; hazards are served."""
+    runtime, _ = running
+    with TestClient(create_app(runtime, keys=ring())) as http:
+        for path, hint in (
+            ("/v1/indices", "outage replay"),
+            ("/v1/repeat-outages", "/history"),
+            ("/v1/audit", "/v1/incidents/"),
+        ):
+            answer = http.get(path, headers=auth("officer"))
+            assert answer.status_code == 501, (path, answer.text)
+            assert hint in answer.json()["detail"], path
+        hazards = http.get("/v1/hazards", headers=auth("officer"))
+        assert hazards.status_code == 200 and hazards.json() is not None
