@@ -389,7 +389,7 @@ class Engine:
     def _infer_at(self, at: datetime) -> None:
         flips = self.tree.tick(seconds(at))
         self.reconciler.apply(flips, "silence re-weighed")
-        self.reconciler.rescope_all()
+        self.reconciler.rescope_weighed()
 
     def declare_storm(self, declare: bool, at: datetime, reason: str) -> None:
         """A system-wide storm declared (or stood down) from outside the engine's own figures:

@@ -112,10 +112,11 @@ class Reconciler:
                 )
                 registry.move(incident, node, self.now(), reason, premise)
 
-    def rescope_all(self) -> None:
-        """`rescope` every open incident at a transformer (after silence was re-weighed)."""
-        devices = self.tree.devices
-        self.rescope([v for v in self.registry.open_at if v >= devices])
+    def rescope_weighed(self) -> None:
+        """`rescope` the open incidents at transformers whose scores the latest tick moved
+        (silence growing can move a node's mixture from one half to the other)."""
+        devices, open_at = self.tree.devices, self.registry.open_at
+        self.rescope([v for v in self.tree.last_weighed if v >= devices and v in open_at])
 
     def apply(self, flips: list[int], cause: str) -> None:
         """Line the registry up with the tree on every feeder where a decision flipped."""

@@ -133,6 +133,8 @@ class InferenceTree:
         self.young: set[int] = set()
         #: Nodes whose evidence all went while hidden under a forced node (`_rebuild_below`).
         self.left_hidden: set[int] = set()
+        #: The nodes the latest `tick` re-weighed (whose scores silence moved).
+        self.last_weighed: list[int] = []
         self.forced_nodes: set[int] = set()
         #: Feeder head -> forced nodes on that feeder (most paths have none to look for).
         self.forced_by_root: dict[int, int] = {}
@@ -402,6 +404,7 @@ class InferenceTree:
         """Move the clock to ``now`` and re-weigh silence for the outages it can still change:
         those with silent premises that were not yet settled at the previous clock."""
         previous = self.clock
+        self.last_weighed = []
         if now <= previous:
             return []
         self.clock = now
@@ -423,6 +426,7 @@ class InferenceTree:
         # (all stay young: scored again later, they may be open while still unsettled).
         stale = self.stale
         weigh = [v for v in young if not stale[v]]
+        self.last_weighed = weigh
         if weigh:
             self._reweigh_silence(weigh, flips)
         # Weighed at this clock for the last time: silence no longer grows for these.

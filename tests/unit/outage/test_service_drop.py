@@ -1,0 +1,39 @@
+"""A service drop decided by silence: the ticket narrows on a tick, not only on a report.
+
+With a low ``service_share`` a lone call first reads as its transformer (its 11 neighbours
+have barely had time to call); as their silence grows the "that premise alone" half wins and
+the same ticket narrows to the premise — on the silence tick, with no new report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from outage.rules import InferenceModel, Rules
+
+from .conftest import Driver
+
+
+def test_growing_silence_narrows_a_transformer_ticket_to_the_premise(
+    make_driver: Callable[..., Driver],
+) -> None:
+    rules = Rules(inference=InferenceModel(service_share=0.2))
+    driver = make_driver(rules)
+    topo = driver.engine.topology
+    transformer = next(
+        t for t in range(len(topo.transformer_ids)) if len(topo.premises_of_transformer(t)) == 12
+    )
+    caller = driver.premise_of(transformer)
+    driver.call(0, caller)
+    (incident,) = driver.open_incidents()
+    assert incident.premise is None and incident.customers == 12  # the transformer, for now
+    for minute in range(2, 62, 2):
+        driver.send(minute, type="tick")
+    (still,) = driver.open_incidents()
+    assert still is incident and incident.premise == topo.premise_index[caller]
+    assert incident.customers == 1
+    (narrowed,) = [e for e in driver.of_type("PredictionMoved") if e.premise is not None]  # type: ignore[attr-defined]
+    assert narrowed.premise == caller and narrowed.customers == 1  # type: ignore[attr-defined]
+    # A neighbour's call widens it again, on the report itself.
+    driver.call(63, driver.premise_of(transformer, 1))
+    assert incident.premise is None and incident.customers == 12
