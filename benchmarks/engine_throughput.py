@@ -81,7 +81,7 @@ def ensure_storm(
     network: Any, customers: int, faults: int, seed: int, call_rate: float, ami: float
 ) -> tuple[Path, dict[str, Any]]:
     """The cached storm JSONL on this city (regenerated when its parameters differ)."""
-    from outage.simulate import simulate_storm, write_events
+    from scenarios.city_storm import simulate_storm, write_events
 
     events = BENCH / f"storm-{label(customers)}.jsonl"
     truth = events.with_suffix(".truth.json")

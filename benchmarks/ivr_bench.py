@@ -239,7 +239,7 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     from outage.bootstrap import Network
-    from outage.simulate import simulate_storm
+    from scenarios.city_storm import simulate_storm
 
     network = Network.load(DEMO)
     storm = simulate_storm(

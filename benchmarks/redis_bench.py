@@ -39,7 +39,7 @@ from outage.redisstore.keys import Keyspace  # noqa: E402
 from outage.redisstore.views import RedisViews  # noqa: E402
 from outage.redisstore.worker import stream_id  # noqa: E402
 from outage.signals import parse_signal  # noqa: E402
-from outage.simulate import simulate_storm  # noqa: E402
+from scenarios.city_storm import simulate_storm  # noqa: E402
 
 OUT = ROOT / ".bench"
 

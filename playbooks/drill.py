@@ -20,12 +20,12 @@ from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost, Message
 from outage.rules import Rules
 from outage.signals import parse_signal
-from outage.simulate import simulate_storm
 from playbooks.loader import LoadedPlaybook
 from playbooks.ports import Ports, Recorder
 from playbooks.runner import PlaybookRunner
 from playbooks.situation import Situation
 from playbooks.store import AuditRow
+from scenarios.city_storm import simulate_storm
 
 BATCH = 200
 MILESTONES = (ev.StormDeclared, ev.StormStoodDown, ev.WarningIssued, ev.RuleSetChanged)

@@ -35,15 +35,15 @@ from outage.bootstrap import Network
 from outage.cli.output import err, fail, progress_bar
 from outage.cli.serve import dashboard_dir
 from outage.errors import OutageError
-from outage.evaluate import accuracy
 from outage.incidents import Status
-from outage.player import PlayReport, StormPlayer, summary_of
 from outage.report.demo_report import sms_chart, staffing_chart, storm_chart, write_html
+from outage.report.evaluate import accuracy
 from outage.report.outage_map import draw_outages
 from outage.report.topology_map import draw_topology
 from outage.signals import parse_signal, signal_ts
-from outage.simulate import simulate_storm
 from outage.storm import SYSTEM
+from scenarios.city_storm import simulate_storm
+from scenarios.player import PlayReport, StormPlayer, summary_of
 
 DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
 

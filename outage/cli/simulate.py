@@ -15,7 +15,7 @@ from grid.errors import GridError
 from grid.io import read_gpkg
 from grid.topology import build_topology
 from outage.cli.output import emit_json, err, fail, progress_bar
-from outage.simulate import simulate_storm, write_events
+from scenarios.city_storm import simulate_storm, write_events
 
 _RATES = ("--call-rate", "--repeat-callers", "--ami-delivery", "--hazards", "--nested")
 

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from jinja2 import Environment, select_autoescape
 from numpy.typing import ArrayLike
 
-from outage.player import PlayReport
+from scenarios.player import PlayReport
 
 BUCKET = timedelta(minutes=10)
 UTC_ZONE = ZoneInfo("UTC")

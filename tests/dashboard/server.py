@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from outage.bootstrap import Network
-from outage.simulate import simulate_storm
+from scenarios.city_storm import simulate_storm
 from tests.conftest import DEMO_GPKG
 from tests.integration.test_serve_e2e import Service, new_key
 

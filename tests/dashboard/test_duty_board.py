@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from outage.bootstrap import Network
-from outage.simulate import simulate_storm
+from scenarios.city_storm import simulate_storm
 from tests.conftest import DEMO_GPKG
 from tests.dashboard.conftest import SCREENSHOTS, Watched, sign_in, wait_until
 from tests.dashboard.server import Dashboard, start

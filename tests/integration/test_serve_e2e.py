@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from outage.bootstrap import Network
-from outage.simulate import simulate_storm
+from scenarios.city_storm import simulate_storm
 from tests.conftest import DEMO_GPKG, PROJECT
 
 

@@ -22,7 +22,7 @@ from outage.bootstrap import Network, build_engine
 from outage.events import Event
 from outage.host import EngineHost
 from outage.signals import parse_signal
-from outage.simulate import simulate_storm
+from scenarios.city_storm import simulate_storm
 
 DISPATCH_EVERY = 7
 STOPPED = 25  # how many opted-in customers text STOP first

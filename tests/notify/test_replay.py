@@ -13,7 +13,7 @@ from outage.bootstrap import build_engine
 from outage.host import EngineHost
 from outage.journal import SqliteJournal
 from outage.signals import parse_signal
-from outage.simulate import simulate_storm
+from scenarios.city_storm import simulate_storm
 from tests.notify.conftest import T0
 
 

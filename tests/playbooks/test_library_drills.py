@@ -17,10 +17,10 @@ from outage import events as ev
 from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost, Message
 from outage.signals import CallSignal, parse_signal
-from outage.simulate import simulate_storm
 from playbooks.drill import DrillResult, run_drill, simulated_storm
 from playbooks.loader import load_playbooks
 from playbooks.situation import Situation
+from scenarios.city_storm import simulate_storm
 
 TICK = timedelta(minutes=1)
 

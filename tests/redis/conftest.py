@@ -24,7 +24,7 @@ import redis
 
 from outage.bootstrap import Network
 from outage.redisstore.keys import Keyspace
-from outage.simulate import simulate_storm
+from scenarios.city_storm import simulate_storm
 from tests.conftest import DEMO_GPKG
 
 SHARED_URL = "redis://127.0.0.1:6379/0"

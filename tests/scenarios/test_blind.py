@@ -1,5 +1,6 @@
-"""The storm generator and its scorers are blind to the engine: only `scenarios.replay`, the
-harness that drives it, imports `outage` (pyproject's import-linter contract says the same)."""
+"""The storm generator and its scorers are blind to the engine: only the harnesses that drive
+it — `scenarios.replay` (the engine) and `scenarios.player` (the running service) — import
+`outage` (pyproject's import-linter contract says the same)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import ast
 from pathlib import Path
 
 import scenarios
+
+#: What the player may use: the service it plays into and the vocabulary of what it posts.
+PLAYER_MAY = ("outage.api.", "outage.signals", "outage.incidents", "outage.ivr")
 
 
 def test_only_the_harness_imports_the_engine() -> None:
@@ -21,5 +25,7 @@ def test_only_the_harness_imports_the_engine() -> None:
         engine = [n for n in names if n == "outage" or n.startswith("outage.")]
         if path.name == "replay.py":
             assert "outage.rules" not in engine and not any("restoration" in n for n in engine)
+        elif path.name == "player.py":  # plays a storm through the running service's API
+            assert all(n.startswith(PLAYER_MAY) for n in engine), engine
         else:
             assert not engine, f"{path.name} imports {engine}"

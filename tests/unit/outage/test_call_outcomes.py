@@ -18,8 +18,8 @@ from outage import events as ev
 from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost
 from outage.signals import CallSignal, parse_signal
-from outage.simulate import simulate_storm
 from playbooks.situation import Situation
+from scenarios.city_storm import simulate_storm
 
 
 @pytest.fixture(scope="module")

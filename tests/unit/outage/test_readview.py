@@ -8,7 +8,7 @@ from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost
 from outage.readview import OutageReadView
 from outage.signals import parse_signal
-from outage.simulate import simulate_storm
+from scenarios.city_storm import simulate_storm
 
 
 def test_read_view_matches_engine_through_a_storm(city: Network) -> None:

@@ -19,7 +19,7 @@ from grid.model import GridTables
 from grid.synthetic import CitySpec, generate_city
 from grid.topology import Topology, build_topology
 from outage.cli.simulate import simulate
-from outage.simulate import Simulation, simulate_storm, write_events
+from scenarios.city_storm import Simulation, simulate_storm, write_events
 from tests.conftest import tiny_tables
 
 START = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
