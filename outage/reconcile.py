@@ -95,15 +95,22 @@ class Reconciler:
     # -- the open set ---------------------------------------------------------------------------
 
     def rescope(self, nodes: Iterable[int]) -> None:
-        """Re-decide, for the predicted incidents at these transformer nodes, whether one
-        premise's own service drop or the whole transformer is out (new reports and silence
-        move the node's mixture from one half to the other without flipping it)."""
+        """Re-decide, for the incidents at these transformer nodes, whether one premise's own
+        service drop or the whole transformer is out (new reports and silence move the node's
+        mixture from one half to the other without flipping it). A prediction follows the
+        mixture both ways; a service drop that is a fact (confirmed, dispatched) only widens,
+        when a second premise under it reports."""
         open_at, tree, registry = self.registry.open_at, self.tree, self.registry
         for node in nodes:
             incident = open_at.get(node)
-            if incident is None or not incident.is_predicted or incident.pinned:
+            if incident is None or incident.pinned:
                 continue
-            premise = tree.service_premise(node)
+            if incident.is_predicted:
+                premise = tree.service_premise(node)
+            elif incident.premise is not None and tree.ev[node] > 1:
+                premise = None
+            else:
+                continue
             if premise != incident.premise:
                 reason = (
                     "one premise alone reported: its own service"

@@ -8,10 +8,12 @@ the same ticket narrows to the premise — on the silence tick, with no new repo
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
+from outage.commands import Command
 from outage.rules import InferenceModel, Rules
 
-from .conftest import Driver
+from .conftest import T0, Driver
 
 
 def test_growing_silence_narrows_a_transformer_ticket_to_the_premise(
@@ -37,3 +39,28 @@ def test_growing_silence_narrows_a_transformer_ticket_to_the_premise(
     # A neighbour's call widens it again, on the report itself.
     driver.call(63, driver.premise_of(transformer, 1))
     assert incident.premise is None and incident.customers == 12
+
+
+def test_a_confirmed_service_drop_widens_when_a_neighbour_reports(
+    make_driver: Callable[..., Driver],
+) -> None:
+    driver = make_driver()
+    topo = driver.engine.topology
+    transformer = next(
+        t for t in range(len(topo.transformer_ids)) if len(topo.premises_of_transformer(t)) >= 4
+    )
+    caller, neighbour = driver.premise_of(transformer), driver.premise_of(transformer, 1)
+    driver.call(0, caller)
+    (incident,) = driver.open_incidents()
+    assert incident.premise == topo.premise_index[caller]
+    driver.engine.handle(
+        Command(id="cmd-1", ts=T0 + timedelta(minutes=1), by="officer", action="confirm",
+                incident=incident.id)
+    )  # fmt: skip
+    assert incident.status == "confirmed" and incident.premise is not None  # a fact now
+    driver.call(5, neighbour)
+    assert driver.open_incidents() == [incident]
+    assert incident.premise is None  # the neighbour is out too: the whole transformer
+    assert incident.customers == int(topo.transformer_customers[transformer])
+    assert driver.engine.covering_incident(topo.premise_index[neighbour]) is incident
+    assert len(incident.calls) == 2  # the neighbour's call joined it, no ticket of its own
