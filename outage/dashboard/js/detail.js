@@ -45,7 +45,9 @@ export class IncidentDetail {
             h("button", { type: "button", class: "link", onclick: () => this.onSelect(incident.merged_into) }, incident.merged_into), ".")
         : null,
       h("dl", { class: "facts" },
-        fact("Device", `${incident.device} (${incident.level})`),
+        fact("Device", incident.premise
+          ? `${incident.device}: service drop of ${incident.premise} alone`
+          : `${incident.device} (${incident.level})`),
         fact("Feeder", `${incident.feeder} · ${incident.substation}`),
         fact("Customers out", fmtInt(incident.customers_affected)),
         fact("Calls", `${fmtInt(calls)} (${fmtInt(suppressed(incident))} suppressed)`),

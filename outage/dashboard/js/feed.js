@@ -7,7 +7,9 @@ const KEEP = 60;
 
 function describe(type, e, engineTime) {
   switch (type) {
-    case "OutagePredicted": return `${e.incident} predicted at ${e.device} (${fmtInt(e.customers)} customers)`;
+    case "OutagePredicted": return e.premise
+      ? `${e.incident} predicted: service drop of ${e.premise} (under ${e.device})`
+      : `${e.incident} predicted at ${e.device} (${fmtInt(e.customers)} customers)`;
     case "PredictionMoved": return `${e.incident} moved ${e.from_device} → ${e.to_device} (${fmtInt(e.customers)} customers): ${e.reason}`;
     case "IncidentMerged": return `${e.incident} merged into ${e.into}: its calls are on ${e.into} now`;
     case "OutageConfirmed": return `${e.incident} confirmed by ${e.by}`;
