@@ -16,9 +16,12 @@ from typing import Any
 import orjson
 import pytest
 
+from outage.api.runtime import Runtime
 from outage.bootstrap import Network, build_engine
+from outage.ivr import CallerQuery
 from outage.redisstore.intake import RedisIntake
 from outage.redisstore.keys import Keyspace
+from outage.redisstore.service import RedisRuntime
 from outage.redisstore.storm import SystemStorm
 from outage.redisstore.views import RedisViews
 from outage.redisstore.worker import EngineWorker
@@ -138,3 +141,79 @@ def test_two_aggregators_make_one_decision_and_a_lost_send_is_made_again(
         storms = [e for e in _journaled(client, keys, partition) if e["scope"] == SYSTEM]
         assert [e["type"] for e in storms] == ["StormDeclared"], partition
         assert storms[0]["reasons"][0].startswith("system: customers out")
+
+
+def test_the_same_storm_gives_the_same_incidents_declarations_and_ivr_answers_in_both_modes(
+    client: Any, keys: Keyspace, network: Network
+) -> None:
+    """The reclosers' storm with calls from their customers, fed minute by minute with a tick
+    each minute: the embedded engine (one process) and the Redis partitions (three
+    substations and the aggregator) end with the same incidents and calls, declare the same
+    storms (the substations' at the same minute, the system's within a minute), and the IVR
+    tells every sampled customer the same."""
+    topo = network.topology
+    calls = []
+    for i, device in enumerate(RECLOSERS):
+        below = topo.premises_below(topo.device_index[device])
+        for j, premise in enumerate(below[::40].tolist()):
+            ts = (T0 + timedelta(minutes=2 + i + j / 3)).isoformat()
+            calls.append(
+                {"type": "call", "id": f"call-{i}-{j}", "ts": ts,
+                 "premise": topo.premise_ids[premise]}
+            )  # fmt: skip
+    # A tick every minute, as `outage serve --tick-seconds` sends: every partition's clock
+    # moves on, not only the one a signal went to.
+    ticks = [_tick(minute) for minute in range(1, 12) if minute != 10]
+    signals = sorted([*TRIPS, *calls, *ticks], key=lambda s: s["ts"])
+    embedded = Runtime(network, None)
+    embedded.submit(parse_signal(s) for s in signals)
+
+    intake = RedisIntake(client, network, keys)
+    worker = EngineWorker(client, network, keys=keys, name="w1", lease_ms=5000)
+    for minute in range(0, 12):  # as the signals arrive: the aggregator sees each minute
+        end = (T0 + timedelta(minutes=minute + 1)).isoformat()
+        start = (T0 + timedelta(minutes=minute)).isoformat()
+        chunk = [parse_signal(s) for s in signals if start <= s["ts"] < end]
+        if chunk:
+            assert intake.submit(chunk).accepted
+        drain(worker, client, keys)
+    drain(worker, client, keys)
+    redis = RedisRuntime(network, client, keys=keys)
+
+    def incidents(runtime: Any) -> dict[str, tuple[str, tuple[str, ...], int]]:
+        rows = runtime.incidents(limit=10_000)["incidents"]
+        out = {}
+        for row in rows:
+            full = runtime.incident(row["id"])
+            calls_held = tuple(
+                sorted(c["call"] if isinstance(c, dict) else c for c in full["calls"])
+            )
+            out[row["device"]] = (row["status"], calls_held, row["customers_affected"])
+        return out
+
+    assert incidents(redis) == incidents(embedded)
+    assert len(incidents(embedded)) == len(RECLOSERS)
+
+    def declared(runtime: Any) -> dict[str, datetime]:
+        scopes = runtime.storm()["scopes"]
+        return {
+            name: datetime.fromisoformat(s["declared_at"])
+            for name, s in scopes.items()
+            if s["declared"]
+        }
+
+    here, there = declared(embedded), declared(redis)
+    assert set(here) == set(there) and SYSTEM in here
+    for scope, at in here.items():
+        if scope == SYSTEM:  # the aggregator's decision: when it saw the minute's figures
+            assert timedelta(0) <= there[scope] - at <= timedelta(minutes=1)
+        else:  # a substation's own: decided by its partition as by the embedded engine
+            assert there[scope] == at, scope
+    assert embedded.storm()["rule_set"] == redis.storm()["rule_set"] == "storm"
+
+    keep = ("known_outage", "status", "cause", "customers_affected", "planned")
+    for premise in range(0, len(topo.premise_ids), 97):
+        query = CallerQuery(premise=topo.premise_ids[premise])
+        mine, theirs = embedded.ivr.answer(query), redis.ivr.answer(query)
+        assert {k: mine[k] for k in keep} == {k: theirs[k] for k in keep}, query
+    redis.close()
