@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +46,13 @@ class Indices:
         }
 
 
+#: One outage as the indices see it: the premises it cut off, from when, until when (None:
+#: still out at the end of the period).
+Outage = tuple[npt.NDArray[np.int64], datetime, datetime | None]
+#: Statuses whose outage did not happen as such (folded into another, withdrawn, not begun).
+_NOT_OUTAGES = (Status.MERGED, Status.CANCELLED, Status.SCHEDULED)
+
+
 def compute_indices(
     topology: Topology,
     incidents: Iterable[Incident],
@@ -54,19 +62,9 @@ def compute_indices(
     momentary_minutes: float = 5.0,
 ) -> Indices:
     """Indices for outages between ``start`` and ``end`` (open outages run to ``end``)."""
-    premises_parts: list[npt.NDArray[np.int64]] = []
-    starts: list[float] = []
-    ends: list[float] = []
-    counts: list[int] = []
-    origin = start.timestamp()
-    horizon = end.timestamp() - origin
+    outages: list[Outage] = []
     for incident in incidents:
-        if incident.status in (Status.MERGED, Status.CANCELLED, Status.SCHEDULED):
-            continue
-        begin = max(incident.started.timestamp() - origin, 0.0)
-        finish = (incident.restored_at.timestamp() - origin) if incident.restored_at else horizon
-        finish = min(finish, horizon)
-        if finish <= begin:
+        if incident.status in _NOT_OUTAGES:
             continue
         if incident.premise is not None:  # a service drop: that premise alone
             premises = np.asarray([incident.premise], dtype=np.int64)
@@ -74,6 +72,56 @@ def compute_indices(
             premises = topology.premises_below(incident.node)
         else:
             premises = topology.premises_of_transformer(incident.node)
+        outages.append((premises, incident.started, incident.restored_at))
+    return indices_of(topology, outages, start, end, momentary_minutes=momentary_minutes)
+
+
+def outages_of_rows(topology: Topology, rows: Iterable[dict[str, Any]]) -> list[Outage]:
+    """`Outage`s of incident rows in the API / STATE.json shape (`outage.state.incident_view`):
+    what a reader without the engine (a Redis API worker) computes the indices from."""
+    out: list[Outage] = []
+    for row in rows:
+        if row["status"] in _NOT_OUTAGES or not row.get("started"):
+            continue
+        premise = row.get("premise")
+        if premise:
+            premises = np.asarray([topology.premise_index[premise]], dtype=np.int64)
+        elif row["level"] == "device":
+            premises = topology.premises_below(topology.device_index[row["device"]])
+        else:
+            premises = topology.premises_of_transformer(topology.transformer_index[row["device"]])
+        restored = row.get("restored")
+        out.append(
+            (
+                np.asarray(premises, dtype=np.int64),
+                datetime.fromisoformat(row["started"]),
+                datetime.fromisoformat(restored) if restored else None,
+            )
+        )
+    return out
+
+
+def indices_of(
+    topology: Topology,
+    outages: Iterable[Outage],
+    start: datetime,
+    end: datetime,
+    *,
+    momentary_minutes: float = 5.0,
+) -> Indices:
+    """Indices of these outages between ``start`` and ``end`` (see the module docstring)."""
+    premises_parts: list[npt.NDArray[np.int64]] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    counts: list[int] = []
+    origin = start.timestamp()
+    horizon = end.timestamp() - origin
+    for premises, began, restored_at in outages:
+        begin = max(began.timestamp() - origin, 0.0)
+        finish = (restored_at.timestamp() - origin) if restored_at else horizon
+        finish = min(finish, horizon)
+        if finish <= begin:
+            continue
         premises_parts.append(premises)
         starts.append(begin)
         ends.append(finish)

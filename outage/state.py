@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from grid.topology import Topology
 from outage.engine import Engine
 from outage.events import iso as _iso
 from outage.incidents import OPEN_STATES, Incident, Status
-from outage.indices import compute_indices
+from outage.indices import Indices, compute_indices
 from outage.storm import SYSTEM
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -134,14 +135,33 @@ def work_order_rows(
     return open_rows + closed[::-1]
 
 
+def indices_view(
+    topology: Topology,
+    computed: Indices | None,
+    start: datetime | None,
+    end: datetime | None,
+    repeat_threshold: int = 2,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(the indices, the repeat-outage premises) as STATE.json and the API give them; zeros
+    before there is a period."""
+    if computed is None:
+        return {"cmi": 0.0, "saidi": 0.0, "saifi": 0.0, "caidi": 0.0}, []
+    indices = computed.to_dict() | {"period": {"start": _iso(start), "end": _iso(end)}}
+    counts = computed.interruptions_per_premise
+    repeats = [
+        {"premise": topology.premise_ids[p], "interruptions": int(counts[p])}
+        for p in np.flatnonzero(counts >= repeat_threshold)[:1000].tolist()
+    ]
+    return indices, repeats
+
+
 def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
     """Everything a replay decided (see README: STATE.json)."""
     topo = engine.topology
     listed = [i for i in engine.incidents.values() if i.status != Status.MERGED]
     start = engine.first_ts
     end = engine.now
-    indices: dict[str, Any] = {"cmi": 0.0, "saidi": 0.0, "saifi": 0.0, "caidi": 0.0}
-    repeats: list[dict[str, Any]] = []
+    computed = None
     if start is not None and end is not None and end > start:
         computed = compute_indices(
             topo,
@@ -150,12 +170,7 @@ def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
             end,
             momentary_minutes=engine.rules.normal.momentary_minutes,
         )
-        indices = computed.to_dict() | {"period": {"start": _iso(start), "end": _iso(end)}}
-        counts = computed.interruptions_per_premise
-        for premise in np.flatnonzero(counts >= repeat_threshold)[:1000].tolist():
-            repeats.append(
-                {"premise": topo.premise_ids[premise], "interruptions": int(counts[premise])}
-            )
+    indices, repeats = indices_view(topo, computed, start, end, repeat_threshold)
     storm = engine.storm
     system = storm.scopes[SYSTEM]
     last_system = [h for h in storm.history if h[0] == SYSTEM]

@@ -304,6 +304,7 @@ class PartitionState:
                 if s in scopes
             ],
             "engine_time": _iso(engine.now),
+            "first_time": _iso(engine.first_ts),  # where the reliability indices' period begins
             # When its open incidents last changed (the aggregator's clear time starts there).
             "changed_at": _iso(engine.changed_at),
         }

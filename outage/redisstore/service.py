@@ -32,8 +32,10 @@ from outage.commands import Command
 from outage.errors import NotInThisMode, SignalError
 from outage.events import from_json
 from outage.host import Message, SubmitResult
+from outage.indices import indices_of, outages_of_rows
 from outage.ivr import Announcements
 from outage.rules import Rules
+from outage.state import indices_view
 
 from .connect import Client
 from .errors import StoreError
@@ -292,17 +294,28 @@ class RedisRuntime:
         ]
 
     def indices(self) -> dict[str, Any]:
-        """Not kept over Redis (each partition would need every incident's intervals)."""
-        raise NotInThisMode(
-            "indices: not computed over Redis yet; `outage replay` of the storm gives them"
-        )
+        """IEEE 1366 indices from every partition's incidents, over the engines' period
+        (customers are in one partition each, so nothing is counted twice)."""
+        return self._indices()[0]
 
     def repeat_outages(self) -> list[dict[str, Any]]:
-        """Not kept over Redis (see `indices`)."""
-        raise NotInThisMode(
-            "repeat outages: not computed over Redis yet; a premise's own history is at "
-            "GET /v1/premises/{premise}/history"
-        )
+        """Premises interrupted more than once (see `indices`)."""
+        return self._indices()[1]
+
+    def _indices(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        topo = self.network.topology
+        start, end = self.views.period()
+        computed = None
+        if start is not None and end is not None and end > start:
+            rows = self.views.incidents(limit=10**9)["incidents"]
+            computed = indices_of(
+                topo,
+                outages_of_rows(topo, rows),
+                start,
+                end,
+                momentary_minutes=self.rules.normal.momentary_minutes,
+            )
+        return indices_view(topo, computed, start, end)
 
     def audit_trail(self) -> list[dict[str, Any]]:
         """Not kept as one trail over Redis: each incident lists its commands."""

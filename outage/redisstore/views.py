@@ -212,6 +212,14 @@ class RedisViews:
             "engine_time": max(times) if times else None,
         }
 
+    def period(self) -> tuple[datetime | None, datetime | None]:
+        """(the first signal's time, the latest engine time) over every partition: the
+        period the reliability indices cover, as the embedded engine's first and last."""
+        statuses = [orjson.loads(v) for v in self._each("get", lambda k: k.storm).values() if v]
+        firsts = [datetime.fromisoformat(s["first_time"]) for s in statuses if s.get("first_time")]
+        lasts = [datetime.fromisoformat(s["engine_time"]) for s in statuses if s["engine_time"]]
+        return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+
     def public_summary(self) -> dict[str, Any]:
         """Customers out per substation and totals (the `Runtime.public_summary` shape)."""
         out: dict[str, int] = {}

@@ -166,20 +166,20 @@ def test_work_orders_and_outage_history_over_redis_match_the_embedded_engine(
         outages += local["outages"]
         assert plain(redis_runtime.premise_history(premise)) == plain(local), premise
     assert outages > 0
+    # Reliability indices from the partitions' incidents equal the embedded engine's own.
+    assert redis_runtime.indices() == embedded.indices()
+    assert redis_runtime.repeat_outages() == embedded.repeat_outages()
+    assert embedded.indices()["cmi"] > 0 and embedded.repeat_outages()
 
 
 def test_reads_redis_does_not_keep_answer_501_naming_what_to_use(
     running: tuple[RedisRuntime, EngineWorker], client: Any, keys: Keyspace
 ) -> None:
-    """Not a 500: indices, repeat outages and the one audit trail are not kept over Redis
-    (yet), and the answer says so and where to look instead; hazards are served."""
+    """Not a 500: the one audit trail is not kept over Redis (yet), and the answer says so and
+    where to look instead; hazards are served."""
     runtime, _ = running
     with TestClient(create_app(runtime, keys=ring())) as http:
-        for path, hint in (
-            ("/v1/indices", "outage replay"),
-            ("/v1/repeat-outages", "/history"),
-            ("/v1/audit", "/v1/incidents/"),
-        ):
+        for path, hint in (("/v1/audit", "/v1/incidents/"),):
             answer = http.get(path, headers=auth("officer"))
             assert answer.status_code == 501, (path, answer.text)
             assert hint in answer.json()["detail"], path
