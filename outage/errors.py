@@ -4,8 +4,7 @@
     ├── SignalError           a signal or command failed validation (names where and which field)
     ├── RulesError            a rules YAML file is invalid (names file and field)
     ├── CommandRejected       an officer command cannot apply (unknown incident, wrong state)
-    ├── JournalError          the durable journal cannot be read or written
-    └── NotInThisMode         a read the backend in use does not serve (HTTP 501)
+    └── JournalError          the durable journal cannot be read or written
 
 Errors from `grid` pass through unchanged: they already name the file and asset.
 """
@@ -36,11 +35,6 @@ class CommandRejected(OutageError):
 
 class JournalError(OutageError):
     """The durable journal failed."""
-
-
-class NotInThisMode(OutageError):
-    """A read this backend (embedded or Redis) does not serve; the message says what to use
-    instead. The HTTP service answers 501 with it."""
 
 
 class ConfigError(OutageError):

@@ -10,7 +10,6 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from outage.errors import NotInThisMode
 from outage.redisstore.errors import StoreError, StoreUnavailable
 from outage.signals import Signal
 
@@ -119,12 +118,6 @@ def _error_shapes(app: FastAPI) -> None:
             status_code=503,
             headers={"Retry-After": "5"},
         )
-
-    @app.exception_handler(NotInThisMode)
-    async def not_in_this_mode(_request: Request, exc: NotInThisMode) -> Json:
-        # A read the backend in use does not serve (e.g. indices over Redis): say so and what
-        # to use instead, rather than fail.
-        return Json({"detail": str(exc)}, status_code=501)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> Json:

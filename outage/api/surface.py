@@ -4,8 +4,7 @@
 `outage.redisstore.service.RedisRuntime` (an API worker reading Redis projections) both
 satisfy `ServiceRuntime`; the routes, the app factory and ``outage serve`` see only this
 protocol, so mypy holds both backends to every member a route reads — a member one backend
-lacks is a type error here, not a 500 in production. What a backend cannot answer it refuses
-with `outage.errors.NotInThisMode` (the routes answer 501 with the message).
+lacks is a type error here, not a 500 in production.
 """
 
 from __future__ import annotations
@@ -160,10 +159,10 @@ class ServiceRuntime(Protocol):
         """A premise's recent outages, or None for an unknown premise."""
 
     def indices(self) -> dict[str, Any]:
-        """IEEE 1366 reliability indices so far (`NotInThisMode` where not kept)."""
+        """IEEE 1366 reliability indices so far."""
 
     def repeat_outages(self) -> list[dict[str, Any]]:
-        """Premises interrupted more than once (`NotInThisMode` where not kept)."""
+        """Premises interrupted more than once."""
 
     def audit_trail(self) -> list[dict[str, Any]]:
-        """Every officer command with its outcome (`NotInThisMode` where not kept)."""
+        """Every officer command with its outcome."""

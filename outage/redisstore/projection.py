@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import orjson
 
@@ -24,6 +24,7 @@ from outage.commands import Command
 from outage.errors import CommandRejected
 from outage.events import Event, to_json
 from outage.events import iso as _iso
+from outage.host import encode_command
 from outage.incidents import Status, service_key
 from outage.readview import IncidentSummary, OutageReadView
 from outage.registry import Ticket
@@ -44,6 +45,7 @@ class CommandOutcome(TypedDict):
     outcome: Literal["applied", "rejected", "refused", "quarantined"]
     error: str | None  # why, for every outcome but "applied"
     events: list[str]  # each event's JSON (`outage.events.to_json`)
+    command: NotRequired[dict[str, Any]]  # the command itself (written since the audit view)
 
 
 @dataclass
@@ -129,6 +131,7 @@ class PartitionState:
                     "outcome": outcome,
                     "error": rejected or refusal or failure,
                     "events": [to_json(e).decode() for e in events],
+                    "command": encode_command(message),  # the audit record (`RedisViews.audit`)
                 }
             )
         self.applied = stream_id

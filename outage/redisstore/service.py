@@ -29,7 +29,7 @@ from outage.api.metrics import Metrics
 from outage.api.stream import EventStream
 from outage.bootstrap import Network, build_engine
 from outage.commands import Command
-from outage.errors import NotInThisMode, SignalError
+from outage.errors import SignalError
 from outage.events import from_json
 from outage.host import Message, SubmitResult
 from outage.indices import indices_of, outages_of_rows
@@ -318,10 +318,8 @@ class RedisRuntime:
         return indices_view(topo, computed, start, end)
 
     def audit_trail(self) -> list[dict[str, Any]]:
-        """Not kept as one trail over Redis: each incident lists its commands."""
-        raise NotInThisMode(
-            "audit: over Redis each incident lists its own commands (GET /v1/incidents/{id})"
-        )
+        """Every officer command with its outcome, from the partitions (`RedisViews.audit`)."""
+        return self.views.audit()
 
     def restoration(self) -> dict[str, Any]:
         """See `RedisViews.restoration`."""

@@ -212,6 +212,25 @@ class RedisViews:
             "engine_time": max(times) if times else None,
         }
 
+    def audit(self) -> list[dict[str, Any]]:
+        """Every officer command with its outcome (the `Runtime.audit_trail` rows), from each
+        partition's command outcomes, oldest first; a command that reached every partition
+        (a rule set, a storm) is listed once, refused if any partition refused it."""
+        rows: dict[str, dict[str, Any]] = {}
+        for outcomes in self._each("hvals", lambda k: k.outcome).values():
+            for raw in outcomes or ():
+                outcome = orjson.loads(raw)
+                command = outcome.get("command")
+                if command is None:
+                    continue  # stored before outcomes carried their command
+                row = command | {"outcome": outcome["outcome"]}
+                if outcome.get("error"):
+                    row["error"] = outcome["error"]
+                known = rows.get(command["id"])
+                if known is None or (known["outcome"] == "applied" and row["outcome"] != "applied"):
+                    rows[command["id"]] = row
+        return sorted(rows.values(), key=lambda r: (r["ts"], r["id"]))
+
     def period(self) -> tuple[datetime | None, datetime | None]:
         """(the first signal's time, the latest engine time) over every partition: the
         period the reliability indices cover, as the embedded engine's first and last."""

@@ -172,16 +172,30 @@ def test_work_orders_and_outage_history_over_redis_match_the_embedded_engine(
     assert embedded.indices()["cmi"] > 0 and embedded.repeat_outages()
 
 
-def test_reads_redis_does_not_keep_answer_501_naming_what_to_use(
-    running: tuple[RedisRuntime, EngineWorker], client: Any, keys: Keyspace
+def test_officer_reads_that_once_were_500s_over_redis(
+    running: tuple[RedisRuntime, EngineWorker],
+    client: Any,
+    keys: Keyspace,
+    storm: list[dict[str, Any]],
 ) -> None:
-    """Not a 500: the one audit trail is not kept over Redis (yet), and the answer says so and
-    where to look instead; hazards are served."""
+    """The audit trail, indices, repeat outages and hazards over Redis, through the HTTP app
+    (each was an AttributeError before `ServiceRuntime` made mypy hold RedisRuntime to them).
+    The audit trail lists the commands given, with their outcomes and refusals, once each."""
     runtime, _ = running
+    runtime.submit(parse_signal(s) for s in storm)
+    wait_applied(client, keys, runtime.intake.router.partitions, timeout=60)
+    target = runtime.incidents(status={"predicted"}, limit=1)["incidents"][0]["id"]
+    runtime.submit_command(id="cmd-a1", by="officer.li", action="confirm", incident=target)
+    runtime.submit_command(id="cmd-a2", by="officer.li", action="close", incident=target)
+    runtime.submit_command(id="cmd-a3", by="officer.li", action="rule_set", rule_set="storm")
     with TestClient(create_app(runtime, keys=ring())) as http:
-        for path, hint in (("/v1/audit", "/v1/incidents/"),):
+        for path in ("/v1/indices", "/v1/repeat-outages", "/v1/hazards"):
             answer = http.get(path, headers=auth("officer"))
-            assert answer.status_code == 501, (path, answer.text)
-            assert hint in answer.json()["detail"], path
-        hazards = http.get("/v1/hazards", headers=auth("officer"))
-        assert hazards.status_code == 200 and hazards.json() is not None
+            assert answer.status_code == 200, (path, answer.text)
+        audit = http.get("/v1/audit", headers=auth("officer")).json()["commands"]
+    mine = {r["id"]: r for r in audit if r["id"].startswith("cmd-a")}
+    assert list(mine) == ["cmd-a1", "cmd-a2", "cmd-a3"]  # once each, oldest first
+    assert mine["cmd-a1"]["outcome"] == "applied" and mine["cmd-a1"]["incident"] == target
+    assert mine["cmd-a2"]["outcome"] == "refused" and "restore it first" in mine["cmd-a2"]["error"]
+    assert mine["cmd-a3"]["outcome"] == "applied"  # reached every partition, listed once
+    assert [r for r in audit if r["by"] == "storm-aggregator"]  # the typhoon's declaration
