@@ -8,7 +8,7 @@ Interruptions shorter than the momentary limit (IEEE 1366: 5 minutes) are left o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,24 +76,30 @@ def compute_indices(
     return indices_of(topology, outages, start, end, momentary_minutes=momentary_minutes)
 
 
+def premises_of_row(topology: Topology, row: Mapping[str, Any]) -> npt.NDArray[np.int64]:
+    """Premise numbers an incident row (the API / STATE.json shape, `outage.state.incident_view`)
+    takes out: a service drop's one premise, else every premise below its device."""
+    premise = row.get("premise")
+    if premise:
+        return np.asarray([topology.premise_index[premise]], dtype=np.int64)
+    if row["level"] == "device":
+        found = topology.premises_below(topology.device_index[row["device"]])
+    else:
+        found = topology.premises_of_transformer(topology.transformer_index[row["device"]])
+    return np.asarray(found, dtype=np.int64)
+
+
 def outages_of_rows(topology: Topology, rows: Iterable[dict[str, Any]]) -> list[Outage]:
-    """`Outage`s of incident rows in the API / STATE.json shape (`outage.state.incident_view`):
-    what a reader without the engine (a Redis API worker) computes the indices from."""
+    """`Outage`s of incident rows (`premises_of_row`): what a reader without the engine (a
+    Redis API worker) computes the indices from."""
     out: list[Outage] = []
     for row in rows:
         if row["status"] in _NOT_OUTAGES or not row.get("started"):
             continue
-        premise = row.get("premise")
-        if premise:
-            premises = np.asarray([topology.premise_index[premise]], dtype=np.int64)
-        elif row["level"] == "device":
-            premises = topology.premises_below(topology.device_index[row["device"]])
-        else:
-            premises = topology.premises_of_transformer(topology.transformer_index[row["device"]])
         restored = row.get("restored")
         out.append(
             (
-                np.asarray(premises, dtype=np.int64),
+                premises_of_row(topology, row),
                 datetime.fromisoformat(row["started"]),
                 datetime.fromisoformat(restored) if restored else None,
             )

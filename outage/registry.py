@@ -120,9 +120,7 @@ class IncidentRegistry:
         """A new incident at ``node`` (registered as open when ``status`` is open); with
         ``premise``, only that premise's own service under the transformer ``node``."""
         level, number = self.asset_of(node)
-        asset, customers, feeder = self._asset(level, number)
-        if premise is not None:
-            customers = 1
+        asset, customers, feeder = self._asset(level, number, premise)
         incident = Incident(
             id=self.next_id("INC"),
             level=level,
@@ -179,10 +177,8 @@ class IncidentRegistry:
         self._unregister(self.node_of(incident), incident)
         level, number = self.asset_of(node)
         incident.level, incident.node = level, number
-        incident.asset, incident.customers, incident.feeder = self._asset(level, number)
+        incident.asset, incident.customers, incident.feeder = self._asset(level, number, premise)
         incident.premise = premise
-        if premise is not None:
-            incident.customers = 1
         incident.substation = self.topology.feeder_substation[incident.feeder]
         if incident.is_open:
             self._register(node, incident)
@@ -482,8 +478,14 @@ class IncidentRegistry:
         if nodes is not None:
             nodes.discard(node)
 
-    def _asset(self, level: Level, number: int) -> tuple[str, int, int]:
+    def _asset(
+        self, level: Level, number: int, premise: int | None = None
+    ) -> tuple[str, int, int]:
+        """(id, customers, feeder) of an asset; with ``premise``, of that premise's own service
+        under transformer ``number`` (counted as one customer)."""
         topo = self.topology
+        if premise is not None:
+            return topo.transformer_ids[number], 1, topo.transformer_feeder[number]
         if level == "device":
             return (
                 topo.device_ids[number],

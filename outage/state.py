@@ -155,22 +155,28 @@ def indices_view(
     return indices, repeats
 
 
-def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
-    """Everything a replay decided (see README: STATE.json)."""
-    topo = engine.topology
-    listed = [i for i in engine.incidents.values() if i.status != Status.MERGED]
-    start = engine.first_ts
-    end = engine.now
+def engine_indices(
+    engine: Engine, repeat_threshold: int = 2
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`indices_view` of the engine's incidents from its first signal to its clock."""
+    start, end = engine.first_ts, engine.now
     computed = None
     if start is not None and end is not None and end > start:
         computed = compute_indices(
-            topo,
+            engine.topology,
             engine.incidents.values(),
             start,
             end,
             momentary_minutes=engine.rules.normal.momentary_minutes,
         )
-    indices, repeats = indices_view(topo, computed, start, end, repeat_threshold)
+    return indices_view(engine.topology, computed, start, end, repeat_threshold)
+
+
+def snapshot(engine: Engine, *, repeat_threshold: int = 2) -> dict[str, Any]:
+    """Everything a replay decided (see README: STATE.json)."""
+    topo = engine.topology
+    listed = [i for i in engine.incidents.values() if i.status != Status.MERGED]
+    indices, repeats = engine_indices(engine, repeat_threshold)
     storm = engine.storm
     system = storm.scopes[SYSTEM]
     last_system = [h for h in storm.history if h[0] == SYSTEM]

@@ -31,7 +31,14 @@ from outage.ivr import Announcements, IvrAnswerer
 from outage.journal import SqliteJournal
 from outage.readview import OutageReadView
 from outage.rules import Rules
-from outage.state import drawn_asset, incident_view, open_by_scope, restoration_view, snapshot
+from outage.state import (
+    drawn_asset,
+    engine_indices,
+    incident_view,
+    open_by_scope,
+    restoration_view,
+    snapshot,
+)
 from outage.storm import SYSTEM
 
 from .identity import TOPOLOGY_KEY, Migration, mismatch, topology_identity
@@ -247,11 +254,13 @@ class Runtime:
 
     def indices(self) -> dict[str, Any]:
         """IEEE 1366 reliability indices so far (customers counted once)."""
-        return self.state()["indices"]  # type: ignore[no-any-return]
+        with self.lock:
+            return engine_indices(self.host.engine)[0]
 
     def repeat_outages(self) -> list[dict[str, Any]]:
         """Premises interrupted more than once in the period (the worst first 1,000)."""
-        return self.state()["repeat_outages"]  # type: ignore[no-any-return]
+        with self.lock:
+            return engine_indices(self.host.engine)[1]
 
     def audit_trail(self) -> list[dict[str, Any]]:
         """Every officer command in journal order, with its outcome."""

@@ -307,10 +307,9 @@ class RedisRuntime:
         start, end = self.views.period()
         computed = None
         if start is not None and end is not None and end > start:
-            rows = self.views.incidents(limit=10**9)["incidents"]
             computed = indices_of(
                 topo,
-                outages_of_rows(topo, rows),
+                outages_of_rows(topo, self.views.briefs()),
                 start,
                 end,
                 momentary_minutes=self.rules.normal.momentary_minutes,

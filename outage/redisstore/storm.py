@@ -24,16 +24,16 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
 from outage.bootstrap import Network
 from outage.commands import Command
 from outage.rules import Rules
 from outage.storm import SYSTEM, assess, transition
 
+from . import replies
 from .connect import Client, unavailable
 from .intake import RedisIntake
 from .keys import STORM_CAS, Keyspace
+from .views import RedisViews
 
 log = logging.getLogger(__name__)
 BY = "storm-aggregator"
@@ -48,25 +48,17 @@ class SystemStorm:
         self.client = client
         self.keys = keys or Keyspace()
         self.intake = RedisIntake(client, network, self.keys)
-        self.partitions = self.intake.router.partitions
+        self.views = RedisViews(client, self.intake.router, self.keys)
         self.limits = rules.storm_detection.system
         self.served = int(network.topology.transformer_customers.sum())
         self._cas = client.register_script(STORM_CAS)
 
     def figures(self) -> dict[str, Any] | None:
         """The system's figures summed over the partitions (None before any engine ran)."""
-        pipe = self.client.pipeline(transaction=False)
-        for partition in self.partitions:
-            pipe.get(self.keys.partition(partition).storm)
-        with unavailable("reading partition storm figures"):
-            raw = pipe.execute()
         out = incidents = 0
         calls = baseline = 0.0
         times, changes = [], []
-        for blob in raw:
-            if not blob:
-                continue
-            status = orjson.loads(blob)
+        for status in self.views.storm_statuses():
             scope = status["scopes"].get(SYSTEM)
             if scope is None:
                 continue
@@ -95,7 +87,7 @@ class SystemStorm:
         """The stored decision (empty before the first)."""
         with unavailable("reading the system storm"):
             raw = self.client.hgetall(self.keys.system_storm)
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return {k.decode(): v.decode() for k, v in replies.fields(raw).items()}
 
     def step(self) -> str | None:
         """Evaluate once; returns "declare" or "stand_down" when this call decided one."""
@@ -166,10 +158,6 @@ class SystemStorm:
         self.intake.submit([command])
         with unavailable("writing the system storm"):
             self.client.hset(self.keys.system_storm, "delivered", generation)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _time(raw: str | None) -> datetime | None:

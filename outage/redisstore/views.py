@@ -169,9 +169,13 @@ class RedisViews:
         outcome: CommandOutcome = orjson.loads(raw)  # written by `PartitionState.apply`
         return outcome
 
+    def storm_statuses(self) -> list[dict[str, Any]]:
+        """Each partition's storm status JSON (`PartitionState.storm_status`), where written."""
+        return [orjson.loads(v) for v in self._each("get", lambda k: k.storm).values() if v]
+
     def storm(self) -> dict[str, Any]:
         """Storm status per scope, the system scope aggregated (the `Runtime.storm` shape)."""
-        statuses = [orjson.loads(v) for v in self._each("get", lambda k: k.storm).values() if v]
+        statuses = self.storm_statuses()
         scopes: dict[str, Any] = {}
         system = {
             "declared": False,
@@ -234,7 +238,7 @@ class RedisViews:
     def period(self) -> tuple[datetime | None, datetime | None]:
         """(the first signal's time, the latest engine time) over every partition: the
         period the reliability indices cover, as the embedded engine's first and last."""
-        statuses = [orjson.loads(v) for v in self._each("get", lambda k: k.storm).values() if v]
+        statuses = self.storm_statuses()
         firsts = [datetime.fromisoformat(s["first_time"]) for s in statuses if s.get("first_time")]
         lasts = [datetime.fromisoformat(s["engine_time"]) for s in statuses if s["engine_time"]]
         return (min(firsts) if firsts else None, max(lasts) if lasts else None)

@@ -9,6 +9,7 @@ from typing import Any
 import matplotlib
 
 from outage.incidents import Status
+from outage.indices import premises_of_row
 
 matplotlib.use("Agg")
 
@@ -49,7 +50,7 @@ def draw_outages(
         status = incident["status"]
         if status == Status.CANCELLED:
             continue
-        premises = _premises(topology, incident)
+        premises = premises_of_row(topology, incident)
         colour = STATUS_COLOUR.get(status, "#1f77b4")
         ax.scatter(xs[premises], ys[premises], s=1.5, c=colour, linewidths=0)
         counts[status] = counts.get(status, 0) + 1
@@ -122,11 +123,3 @@ def _label(
                 taken.append(box)
                 break
             label.remove()
-
-
-def _premises(topology: Topology, incident: dict[str, Any]) -> Any:
-    if incident.get("premise"):  # a service drop
-        return np.asarray([topology.premise_index[incident["premise"]]], dtype=np.int64)
-    if incident["level"] == "device":
-        return topology.premises_below(topology.device_index[incident["device"]])
-    return topology.premises_of_transformer(topology.transformer_index[incident["device"]])
