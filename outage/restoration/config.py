@@ -67,6 +67,11 @@ class RestorationRules(_Strict):
     republish_minutes: Minutes = 15
     #: In a storm, crews take waiting orders in this order: most customers first, or oldest.
     storm_dispatch: Literal["customers", "oldest"] = "customers"
+    #: Under "customers" dispatch, faults still to be reported go ahead of a waiting order
+    #: with fewer customers (`outage.restoration.arrivals`): their rate and sizes are read
+    #: from the storm orders opened within this window, and the storm is expected to bring
+    #: new ones for at least this long.
+    arrival_window_minutes: Minutes = 60
     #: "Most customers back by": the time by which this share of a substation's customers out
     #: should be back.
     most_customers_share: Share = 0.9

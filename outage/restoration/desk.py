@@ -529,7 +529,20 @@ class RestorationDesk:
             if incidents[o.incident].etr_source in GIVEN_SOURCES and incidents[o.incident].etr
         }
         on_shift = {c: self.on_shift(s, at) for c, s in self.crews.items()}
-        plan = self.estimator.plan(storm_orders, self.crews.values(), fixed, at, on_shift)  # type: ignore[arg-type]
+        window = timedelta(minutes=self.rules.arrival_window_minutes)
+        recent = [
+            o for o in self.orders.values() if o.weather == "storm" and o.opened_at >= at - window
+        ]
+        plan = self.estimator.plan(
+            storm_orders,
+            self.crews.values(),
+            fixed,  # type: ignore[arg-type]  # (only orders with an ETR are in it)
+            at,
+            on_shift,
+            recent,
+            # this storm began with the oldest of its orders still open or recent
+            min((o.opened_at for o in [*storm_orders, *recent]), default=at),
+        )
         for order in storm_orders:
             estimate = plan.get(order.id)
             if estimate is not None:

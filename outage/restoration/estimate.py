@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from statistics import NormalDist
 from zoneinfo import ZoneInfo
 
+from outage.restoration.arrivals import NO_ARRIVALS, ArrivalLoad
 from outage.restoration.config import RestorationRules
 from outage.restoration.crews import CrewState
 from outage.restoration.history import Cell, RepairHistory, period_of
@@ -154,9 +155,14 @@ class Estimator:
         fixed: Mapping[str, datetime],
         now: datetime,
         on_shift: Mapping[str, bool],
+        recent: Iterable[WorkOrder] = (),
+        began: datetime | None = None,
     ) -> dict[str, Estimate]:
         """ETRs of every open order in a storm (module docstring). ``fixed`` holds the ETRs an
-        officer or crew gave, by order id; ``on_shift`` says which crews work now."""
+        officer or crew gave, by order id; ``on_shift`` says which crews work now; ``recent``
+        are the storm's orders (any state; those opened within ``arrival_window_minutes``
+        count) that tell how fast new ones arrive, in a storm whose first order opened at
+        ``began`` (default: now)."""
         by_id = {o.id: o for o in orders}
         out: dict[str, Estimate] = {}
         queues: dict[str, _Queue] = {}
@@ -176,8 +182,10 @@ class Estimator:
         waiting = [o for o in by_id.values() if o.crew is None or o.crew not in working]
         if self.rules.storm_dispatch == "customers":
             waiting.sort(key=lambda o: (-o.customers, o.opened_at, o.id))
+            arrivals = self.arrivals(recent, list(queues.values()), now, began or now)
         else:
             waiting.sort(key=lambda o: (o.opened_at, o.id))
+            arrivals = NO_ARRIVALS  # a later order never goes ahead
         for position, order in enumerate(waiting, 1):
             if order.id in out:
                 continue
@@ -187,7 +195,7 @@ class Estimator:
                 continue
             job = _Job.of(order, self, now)
             best = min(capable, key=lambda q: (q.arrival_for(job, self), q.crew.crew.id))
-            etr, median = best.take(job, self, self.q)
+            etr, median = best.take(job, self, self.q, arrivals)
             estimate = Estimate(
                 etr,
                 f"storm queue: #{position} waiting, crew {best.crew.crew.id} next free",
@@ -195,6 +203,28 @@ class Estimator:
             )
             out[order.id] = self.calibrated(estimate, order, "storm", now)
         return out
+
+    def arrivals(
+        self, recent: Iterable[WorkOrder], queues: list[_Queue], now: datetime, began: datetime
+    ) -> ArrivalLoad:
+        """The storm's arrival load (`outage.restoration.arrivals`): its recent orders, each
+        taking mobilising, travel from the nearest crew and repair."""
+
+        def service(order: WorkOrder) -> float:
+            return (
+                self.cell("mobilise", order, "storm").mean
+                + min((self.travel_between(q.lonlat, order) for q in queues), default=0.0)
+                + self.cell("repair", order, "storm").mean
+            )
+
+        return ArrivalLoad.of(
+            recent,
+            now,
+            began=began,
+            window_minutes=self.rules.arrival_window_minutes,
+            service=service,
+            crews=len(queues),
+        )
 
 
 @dataclass(frozen=True)
@@ -257,17 +287,26 @@ class _Queue:
         start, _ = self._start(job)
         return start + job.mobilise.mean + estimator.travel_between(self.lonlat, job.order)
 
-    def take(self, job: _Job, estimator: Estimator, q: float) -> tuple[datetime, datetime]:
+    def take(
+        self, job: _Job, estimator: Estimator, q: float, arrivals: ArrivalLoad = NO_ARRIVALS
+    ) -> tuple[datetime, datetime]:
         """Queue ``job``; its quoted ETR and median: the q quantile and the median of the
         crew's finishing time, the uncertain parts (work ahead, mobilising, the repair)
-        summed as one log-normal."""
+        summed as one log-normal. The work ahead is quoted as ``arrivals`` stretch it (work
+        still to be reported that will go first, `outage.restoration.arrivals`); the queue
+        itself holds only the known work, so the stretch is never compounded."""
         start, carried = self._start(job)
         travel = estimator.travel_between(self.lonlat, job.order)
         ahead_mean, ahead_var = (self.mean, self.var) if carried else (0.0, 0.0)
         fixed = travel + (0.0 if carried else start)
-        mean = ahead_mean + job.mobilise.mean + job.repair.mean
-        var = ahead_var + job.mobilise.variance + job.repair.variance
-        self.mean, self.var, self.lonlat = fixed + mean, var, job.order.lonlat
+        own_mean = job.mobilise.mean + job.repair.mean
+        own_var = job.mobilise.variance + job.repair.variance
+        self.mean, self.var = fixed + ahead_mean + own_mean, ahead_var + own_var
+        self.lonlat = job.order.lonlat
+        waited = arrivals.wait(job.order.customers, ahead_mean)
+        stretch = waited / ahead_mean if ahead_mean else 1.0
+        mean = ahead_mean * stretch + own_mean
+        var = ahead_var * stretch**2 + own_var
         # Fenton-Wilkinson: a sum of log-normals as one log-normal of the same mean and
         # variance; its quantile.
         sigma2 = math.log(1.0 + var / mean**2)
