@@ -62,16 +62,17 @@ class ArrivalLoad:
     ) -> ArrivalLoad:
         """From the storm orders opened within ``window_minutes`` before ``now`` (each taking
         ``service`` crew-minutes), in a storm whose first order opened at ``began``. The rate
-        is their count over the time they span (from the first of them to now, at least a
-        quarter of the window, so that the first few orders of a storm do not read as a
-        flood)."""
+        is the count after the first of them over the time since it (the first one only says
+        when counting began: a lone order, a single big fault that set off a substation's
+        mass-outage rule, predicts no others), and that time is at least a quarter of the
+        window, so that the first few orders of a storm do not read as a flood."""
         opened = [o for o in recent if 0 <= _minutes(o.opened_at, now) <= window_minutes]
         if not opened or crews <= 0:
             return NO_ARRIVALS
         first = min(o.opened_at for o in opened)
         span = max(_minutes(first, now), window_minutes / 4)
         return cls(
-            len(opened) / span,
+            (len(opened) - 1) / span,
             tuple(sorted(o.customers for o in opened)),
             sum(service(o) for o in opened) / len(opened),
             crews,
