@@ -14,7 +14,11 @@ Substations, feeders, head devices
     ``breaker.<substation transformer>``. With no real head at all it stands between a virtual
     bus named like the substation (``substation.<circuit>``; a dot never occurs in an OpenDSS
     bus name) and the substation's low-side bus; beside real heads it stands between that bus
-    and a virtual bus ``<bus>~head`` that the headless lines and loads are moved to. Ids: one
+    and a virtual bus ``<bus>~head`` that the headless lines and loads are moved to. A
+    switch leaving the group is a disconnect, not protection: a breaker
+    ``breaker.<switch name>`` is synthesised above it (between the group's bus and a virtual
+    bus ``<bus>~<switch name>`` the switch is moved to) and heads its feeder, which keeps the
+    switch's name (``feeder.<switch id>``). Ids: one
     substation is ``substation.<circuit>``, several are ``substation.<transformer>``; one
     feeder is ``feeder.<circuit>``, several are ``feeder.<head device id>``. A synthesised or
     relay-tripped head is marked telemetered (``scada`` true).
@@ -125,6 +129,8 @@ class _Head:
     kind: str
     synthesised: bool
     feeder: str = ""
+    #: The model's element the feeder is named after (default: the head device).
+    named_after: str = ""
 
 
 @dataclass
@@ -350,7 +356,8 @@ class _Assembly:
             self._substation_heads(substation, sid, breaker, edges, loads, standing, out)
         feeders = len(out.heads)
         for head in out.heads:
-            head.feeder = f"feeder.{circuit.name}" if feeders == 1 else f"feeder.{head.device}"
+            named = head.named_after or head.device
+            head.feeder = f"feeder.{circuit.name}" if feeders == 1 else f"feeder.{named}"
         return out
 
     def _substation_heads(
@@ -376,9 +383,22 @@ class _Assembly:
         headless = [end for edge, end in exits if edge.kind not in HEAD_KINDS]
         inside = [x.att for x in loads if x.att.bus in group]
         inside += [x.att for x in standing if x.att.bus in group]
+        taken = {e.asset for e in edges}
         for edge in real:
             if edge.kind == "relay" and not edge.scada:
                 edge.scada = "true"  # a relay-tripped head breaker reports to SCADA
+            if edge.kind == "switch":
+                # A disconnect at the substation's exit interrupts no fault: the model left
+                # out the feeder breaker that stands above it (every feeder leaves through
+                # one), so it is synthesised there and the switch stays, below it.
+                head = f"breaker.{_short(edge.asset)}"
+                head = head if head not in taken else f"{head}~head"
+                below = f"{edge.a.bus}~{_short(edge.asset)}"
+                edges.append(self._synthesised(head, edge.a.bus, below))
+                edge.a.bus = below
+                # the feeder keeps the name of the model's own element
+                out.heads.append(_Head(sid, head, "breaker", True, named_after=edge.asset))
+                continue
             out.heads.append(_Head(sid, edge.asset, edge.kind, synthesised=False))
         info: dict[str, Any] = {
             "id": sid,

@@ -27,7 +27,8 @@ class Element:
     ``load``...). ``phases`` holds, per terminal, the phase numbers it uses in order (1, 2, 3;
     ground left out). ``switch`` marks a manual/load-break switch; ``device`` names the kind
     of a switching element that is a device by itself (a CIM ``Breaker`` is ``breaker``).
-    ``kv`` lists the rated kV per winding of a transformer.
+    ``kv`` lists the rated kV per winding of a transformer; ``substation`` says the model
+    itself names it a substation transformer (OpenDSS ``sub=yes``).
     """
 
     id: str
@@ -41,6 +42,7 @@ class Element:
     kva: float = math.nan
     mrid: str = ""
     scada: str = ""
+    substation: bool = False
 
 
 @dataclass(frozen=True)

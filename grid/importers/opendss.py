@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -149,13 +150,17 @@ def _read_model(master: Path) -> Circuit:
 @contextmanager
 def _compiled(master: Path) -> Iterator[None]:
     """Hold the engine with ``master`` compiled; restore cwd and engine settings afterwards."""
-    with _ENGINE_LOCK:
+    with _ENGINE_LOCK, tempfile.TemporaryDirectory(prefix="opendss-") as scratch:
         cwd = os.getcwd()
         change_dir, editor = dss.Basic.AllowChangeDir(), dss.Basic.AllowEditor()
         try:
             # Without this, compile chdirs the whole process into the model's folder.
             dss.Basic.AllowChangeDir(False)
             dss.Basic.AllowEditor(False)  # a "Show" in a master must not launch an editor
+            # Files a model writes as it compiles land in a scratch folder or, for the
+            # engine's own outputs (a RegControl's debugtrace CSV in EPRI ckt24), in the
+            # model's folder as OpenDSS itself does: never in the user's working directory.
+            os.chdir(scratch)
             _command("clear", master)
             _command(f'compile "{master}"', master)
             yield
@@ -266,6 +271,10 @@ def _switched_object(cls: str, name: str) -> str:
 
 def _windings(name: str) -> dict[str, Any]:
     dss.Transformers.Name(name)
+    # "sub=yes": the model's own word that this is a substation transformer (the voltage rule
+    # of `grid.importers.substations` would take a 230/34.5 kV one for transmission).
+    dss.Text.Command(f"? transformer.{name}.sub")
+    substation = dss.Text.Result().strip().lower().startswith("y")
     kv: list[float] = []
     kva = math.nan
     for winding in range(1, int(dss.Transformers.NumWindings()) + 1):
@@ -273,7 +282,7 @@ def _windings(name: str) -> dict[str, Any]:
         kv.append(float(dss.Transformers.kV()))
         if winding == 1:
             kva = float(dss.Transformers.kVA())
-    return {"kv": tuple(kv), "kva": kva}
+    return {"kv": tuple(kv), "kva": kva, "substation": substation}
 
 
 def _split_bus(text: str, phases: int) -> tuple[str, tuple[int, ...]]:

@@ -1,16 +1,18 @@
 """Where the distribution network starts: substations found in the model.
 
 The model's source (OpenDSS Vsource, CIM EnergySource) is the transmission grid. Every
-*substation transformer* - a transformer, not a service one, whose high side is at
-transmission or sub-transmission voltage (at least `SUBTRANSMISSION_KV`) and whose low side is
-below it - starts a substation; transformers sharing a low-side bus (a bank, parallel units)
-are one substation. The substation's bus group is its low-side bus plus the buses behind the
-voltage regulators standing there (transformers whose windings differ by less than
-`REGULATOR_RATIO`): a regulator bank between the transformer and the feeder breakers is
-substation equipment. What the source reaches without passing a substation transformer
-(transmission and sub-transmission lines, transmission transformers) and the substation
-transformers themselves lie above the distribution network: they are left out and the import
-summary counts them.
+*substation transformer* - one the model itself names so (OpenDSS ``sub=yes``), or a
+transformer, not a service one, whose high side is at transmission or sub-transmission voltage
+(at least `SUBTRANSMISSION_KV`) and whose low side is below it - starts a substation, unless
+the source reaches it only through another substation (a step-down inside a feeder, as on a
+34.5 kV feeder with 13.2 kV pockets: a section of that feeder); transformers sharing a low-side
+bus (a bank, parallel units) are one substation. The substation's bus group is its low-side bus
+plus the buses behind the voltage regulators standing there (transformers whose windings differ
+by less than `REGULATOR_RATIO`): a regulator bank between the transformer and the feeder
+breakers is substation equipment. What the source reaches without passing a substation
+transformer (transmission and sub-transmission lines, transmission transformers) and the
+substation transformers themselves lie above the distribution network: they are left out and
+the import summary counts them.
 
 A model without any substation transformer (IEEE 123: the source is the 4.16 kV bus) has one
 substation at its source bus.
@@ -53,10 +55,11 @@ class Plan:
 
 
 def is_substation_transformer(element: Element) -> bool:
-    """High side at sub-transmission voltage or above, low side below it."""
+    """Named a substation by the model, or high side at sub-transmission voltage or above and
+    low side below it."""
     if element.cls != "transformer" or not element.kv or len(set(element.buses)) < 2:
         return False
-    return max(element.kv) >= SUBTRANSMISSION_KV > min(element.kv)
+    return element.substation or max(element.kv) >= SUBTRANSMISSION_KV > min(element.kv)
 
 
 def is_regulator(element: Element) -> bool:

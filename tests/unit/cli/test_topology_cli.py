@@ -153,7 +153,8 @@ def test_import_of_several_substations_with_lat_long(tmp_path: Path) -> None:
     assert 113.93 <= west < east <= 113.97 and 22.54 <= south < north <= 22.58
     inferred = stats["inferred"]
     assert len(inferred["ties"]) == 2 and inferred["coordinates"]["kind"].startswith("geo")
-    assert sum(f["synthesised"] for f in inferred["feeders"]) == 2
+    # breaker.sub2a, breaker.sub3 and the breaker above the switch line.f12_head
+    assert sum(f["synthesised"] for f in inferred["feeders"]) == 3
 
 
 LOOP = """\

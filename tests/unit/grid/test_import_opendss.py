@@ -51,9 +51,12 @@ FEEDERS = {
         "ieee34Mod1.dss", 68, {"breaker": 1}, "breaker.ieee34-1", ("transformer.subxf",)
     ),
     # No substation transformer (the source is the 4.16 kV bus 150); behind the regulator
-    # reg1a, switch Sw1 leaves the substation: it heads the feeder, no breaker is synthesised.
+    # reg1a, switch Sw1 leaves the substation. A disconnect interrupts no fault, so the feeder
+    # breaker the model leaves out is synthesised above it (breaker.sw1) and heads the feeder.
     # Sw7/Sw8 run to the dead-end buses 300_OPEN/94_OPEN: the two normally-open switches.
-    "IEEE123": Feeder("IEEE123Master.dss", 91, {"switch": 6, "tie": 2}, "line.sw1"),
+    "IEEE123": Feeder(
+        "IEEE123Master.dss", 91, {"breaker": 1, "switch": 6, "tie": 2}, "breaker.sw1"
+    ),
     # 73 switch lines: 67 enabled, 6 disabled; plus 5 disabled plain lines (ties to other subs).
     "ckt5": Feeder(
         "Master_ckt5.dss",
@@ -138,7 +141,7 @@ def test_feeder_imports_as_one_valid_radial_feeder(
     (head,) = tables.feeders["head_device"]
     assert head == expected.head
     head_row = tables.devices.set_index("id").loc[head]
-    assert head_row["from_bus"] == tables.substations["bus"].iloc[0] or head == "line.sw1"
+    assert head_row["from_bus"] == tables.substations["bus"].iloc[0] or head == "breaker.sw1"
     for premise in tables.premises["id"]:
         assert topology.trace(premise).devices[-1] == head
     assert all(tables.premises["id"].str.startswith("load."))
@@ -158,10 +161,12 @@ def test_feeder_imports_as_one_valid_radial_feeder(
     (feeder_id,) = tables.feeders["id"]
     closed = tables.devices["normal_state"] == "closed"
     assert (tables.devices.loc[closed, "feeder"] == feeder_id).all()
-    # Regulators above a real head (IEEE 123's reg1a) stand in the substation, on no feeder.
+    # Regulators above the feeder's exit (IEEE 123's reg1a, above sw1 and the breaker
+    # synthesised there) stand in the substation, on no feeder.
     in_substation = tables.sections["id"].isin(inferred["substations"][0]["regulators"])
     on_feeder = tables.sections["feeder"] == feeder_id
-    assert (on_feeder | (in_substation & ~head.startswith("breaker."))).all()
+    at_exit = name == "IEEE123" or not head.startswith("breaker.")
+    assert (on_feeder | (in_substation & at_exit)).all()
     assert (tables.transformers["feeder"] == feeder_id).all()
 
 
@@ -200,7 +205,7 @@ def test_ieee123_normally_open_switches_are_left_out(feeder: Callable[[str], Imp
 def test_ieee123_load_below_switches(feeder: Callable[[str], Imported]) -> None:
     trace = feeder("IEEE123").topology.trace("load.s68a")
     assert trace.transformer == "transformer.bus_68"  # a primary load: synthesised transformer
-    assert trace.devices == ("line.sw4", "line.sw2", "line.sw1")
+    assert trace.devices == ("line.sw4", "line.sw2", "line.sw1", "breaker.sw1")
     assert (trace.feeder, trace.substation) == ("feeder.ieee123", "substation.ieee123")
 
 
@@ -493,3 +498,36 @@ def test_file_without_circuit_or_folder_without_model(tmp_path: Path) -> None:
         import_opendss(_write(tmp_path, "! only a comment\n", "empty.dss"))
     with pytest.raises(GridFormatError, match="no master"):
         import_opendss(tmp_path)  # empty.dss defines no circuit
+
+
+# A 34.5 kV feeder (EPRI ckt24's shape): the model names its 230/34.5 kV transformer a
+# substation (sub=yes); two 34.5/13.2 kV step-downs inside the feeder, joined on their low
+# side, feed a 13.2 kV pocket. By voltage alone the step-downs would be two substations that
+# a closed path joins, and the 34.5 kV feeder would be sub-transmission.
+SUB_34KV = """\
+Clear
+New Circuit.c24 basekv=230 bus1=sourcebus
+New Transformer.subx phases=3 windings=2 buses=[sourcebus low] kvs=[230 34.5] kvas=[45000 45000]
+~ sub=yes
+New Line.fdr bus1=low bus2=n1 length=1 units=ft
+New Line.l1 bus1=n1 bus2=n2 length=1 units=km
+New Transformer.step_a phases=3 windings=2 buses=[n2 p1] kvs=[34.5 13.2] kvas=[2500 2500]
+New Transformer.step_b phases=3 windings=2 buses=[n2 p2] kvs=[34.5 13.2] kvas=[2500 2500]
+New Line.join bus1=p1 bus2=p2 length=0.1 units=km
+New Transformer.svc1 phases=1 windings=2 buses=[p2.1 s1.1] kvs=[7.62 0.24] kvas=[25 25]
+New Load.h1 bus1=s1.1 phases=1 kv=0.24 kw=3
+New Transformer.svc2 phases=1 windings=2 buses=[n1.1 s2.1] kvs=[19.92 0.24] kvas=[25 25]
+New Load.h2 bus1=s2.1 phases=1 kv=0.24 kw=3
+"""
+
+
+def test_the_models_own_substation_flag_wins_over_the_voltage_rule(tmp_path: Path) -> None:
+    tables = import_opendss(_write(tmp_path, SUB_34KV))
+    topology = build_topology(tables)
+    assert list(tables.substations["id"]) == ["substation.c24"]
+    assert tables.inferred["substations"][0]["transformers"] == ["transformer.subx"]
+    assert {"transformer.step_a", "transformer.step_b"} <= set(tables.sections["id"])
+    for load in ("load.h1", "load.h2"):
+        trace = topology.trace(load)
+        assert (trace.feeder, trace.substation) == ("feeder.c24", "substation.c24")
+    assert topology.trace("load.h1").transformer == "transformer.svc1"

@@ -155,13 +155,13 @@ def test_three_substations_behind_a_69kv_line_are_found(metro: tuple[GridTables,
     heads = dict(zip(tables.feeders["head_device"], tables.feeders["substation"], strict=True))
     assert heads == {
         "recloser.f11_head": "substation.sub1",  # a recloser leaving the regulated bus
-        "line.f12_head": "substation.sub1",  # a switch
+        "breaker.f12_head": "substation.sub1",  # synthesised above the switch line.f12_head
         "recloser.f21_head": "substation.sub2a",
         "breaker.sub2a": "substation.sub2a",  # for the headless line f22_a beside f21's head
         "breaker.sub3": "substation.sub3",  # no head device at all
     }
     summary = tables.inferred
-    assert [f["synthesised"] for f in summary["feeders"]] == [False, False, False, True, True]
+    assert [f["synthesised"] for f in summary["feeders"]] == [False, True, False, True, True]
     assert summary["substations"][0]["regulators"] == [
         "transformer.s1reg_a",
         "transformer.s1reg_b",
