@@ -482,10 +482,12 @@ class IncidentRegistry:
         self, level: Level, number: int, premise: int | None = None
     ) -> tuple[str, int, int]:
         """(id, customers, feeder) of an asset; with ``premise``, of that premise's own service
-        under transformer ``number`` (counted as one customer)."""
+        under transformer ``number`` (every customer of that premise: the flats of one
+        building share its service drop)."""
         topo = self.topology
         if premise is not None:
-            return topo.transformer_ids[number], 1, topo.transformer_feeder[number]
+            customers = int(topo.premise_customers[premise])
+            return topo.transformer_ids[number], customers, topo.transformer_feeder[number]
         if level == "device":
             return (
                 topo.device_ids[number],

@@ -8,8 +8,13 @@ the same ticket narrows to the premise — on the silence tick, with no new repo
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
+import pandas as pd
+
+from grid.synthetic import CitySpec, generate_city
+from outage.bootstrap import Network, build_engine
 from outage.commands import Command
 from outage.rules import InferenceModel, Rules
 
@@ -64,3 +69,25 @@ def test_a_confirmed_service_drop_widens_when_a_neighbour_reports(
     assert incident.customers == int(topo.transformer_customers[transformer])
     assert driver.engine.covering_incident(topo.premise_index[neighbour]) is incident
     assert len(incident.calls) == 2  # the neighbour's call joined it, no ticket of its own
+
+
+def test_a_service_drop_counts_every_customer_of_its_premise() -> None:
+    # One premise with three accounts (a shop and two flats above it, one service drop): its
+    # lone report is its service drop, and all three customers are out, not one.
+    tables = generate_city(CitySpec(customers=600, seed=2))
+    network = Network.from_tables(tables)
+    topo = network.topology
+    transformer = next(
+        t for t in range(len(topo.transformer_ids)) if len(topo.premises_of_transformer(t)) >= 4
+    )
+    premise = topo.premise_ids[int(topo.premises_of_transformer(transformer)[0])]
+    row = tables.customers[tables.customers["premise"] == premise].iloc[0]
+    extra = pd.DataFrame([{**row.to_dict(), "account": f"{row['account']}-{n}"} for n in (1, 2)])
+    customers = pd.concat([tables.customers, extra], ignore_index=True)
+    driver = Driver(build_engine(Network.from_tables(replace(tables, customers=customers))))
+    driver.call(0, premise)
+    (incident,) = driver.open_incidents()
+    assert incident.premise == driver.engine.topology.premise_index[premise]
+    assert incident.customers == int((customers["premise"] == premise).sum()) == 3
+    (predicted,) = driver.of_type("OutagePredicted")
+    assert predicted.customers == 3  # type: ignore[attr-defined]
