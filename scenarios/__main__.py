@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         spec = _spec(args)
         if args.roster is not None and spec.crews is None:
             parser.error("--roster needs crews (--crews, --preset or crews in the spec)")
-        made = generate_storm(topology, spec, customers=tables.customers)
+        try:
+            made = generate_storm(topology, spec, customers=tables.customers)
+        except ValueError as exc:  # the network has no place for this storm (nested pairs...)
+            parser.exit(2, f"error: {args.topology}: {exc}\n")
         made.write(args.out, args.truth, args.roster)
         out: dict[str, Any] = {
             "signals": len(made.signals),
