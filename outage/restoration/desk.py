@@ -18,6 +18,7 @@ its events through the engine, so they are journaled and replayed like every oth
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,8 @@ class RestorationDesk:
         self.areas = AreaClasses(engine.topology, rules)
         self.outages = OutageHistory(engine.topology, rules)
         self.orders: dict[str, WorkOrder] = {}
+        #: substation -> its open work orders
+        self.open_at: Counter[str] = Counter()
         #: incident id -> its work order id (kept after the order closes)
         self.order_of: dict[str, str] = {}
         self.crews: dict[str, CrewState] = {
@@ -204,6 +207,7 @@ class RestorationDesk:
             for c in self.crews.values()
         )
         self.orders[order.id] = order
+        self.open_at[order.substation] += 1
         self.order_of[incident.id] = order.id
         engine.emit(
             ev.WorkOrderOpened(
@@ -259,6 +263,7 @@ class RestorationDesk:
         if order is None or not order.is_open:
             return
         order.closed_at, order.outcome = at, outcome
+        self.open_at[order.substation] -= 1
         crew = self.crews.get(order.crew) if order.crew else None
         target = self.order_for(into) if into is not None else None
         if crew is not None and crew.order == order.id:
@@ -476,12 +481,20 @@ class RestorationDesk:
 
     def _weather(self, substation: str) -> str:
         """``storm`` while the storm rule set is in force (declared system-wide, or switched by
-        an officer) or the substation's own storm is declared; else ``normal``."""
+        an officer), or while the substation's own storm is declared and it has as many open
+        work orders as the detector's ``open_incidents`` threshold for a substation; else
+        ``normal``. Restoration weather is about damage: a substation's declaration made by
+        one big outage (its customers out, its callers' surge) staffs the call centre, but its
+        crews still work one fault in normal conditions, and storm repair times and a storm
+        queue for the next small fault there would quote it a day late."""
         storm = self.engine.storm
         if storm.system_declared or self.engine.rule_set == "storm":
             return "storm"
         scope = storm.scopes.get(substation)
-        return "storm" if scope is not None and scope.declared_at is not None else "normal"
+        if scope is None or scope.declared_at is None:
+            return "normal"
+        many = self.engine.rules.storm_detection.substation.open_incidents
+        return "storm" if self.open_at[substation] >= many else "normal"
 
     def _refresh(self, order: WorkOrder) -> None:
         """Estimate ``order`` again: now in normal weather, at the next re-plan in a storm."""

@@ -19,7 +19,7 @@ from outage.errors import CommandRejected
 from outage.events import to_json
 from outage.restoration.config import RestorationRules, SlaLimits
 from outage.restoration.roster import Crew, Point, Roster
-from outage.rules import Rules
+from outage.rules import Rules, StormDetection, StormThresholds
 from outage.signals import parse_signal
 from scenarios.crews import storm
 from scenarios.generate import generate_storm
@@ -404,3 +404,52 @@ def test_in_a_storm_every_prediction_has_an_etr_within_a_minute_and_time_only_mo
         if i in first_etr and first_etr[i] - at > timedelta(minutes=1)
     }
     assert late == {}
+
+
+def _substation_storm_rules(open_incidents: int) -> Rules:
+    """A substation storm declared by any customer out; the system's never."""
+    never = StormThresholds(customers_out_min=10**7, open_incidents=1000, call_rate_min_calls=10**6)
+    substation = StormThresholds(
+        customers_out_share=1e-6, customers_out_min=1, open_incidents=open_incidents,
+        call_rate_min_calls=10**6,
+    )  # fmt: skip
+    return Rules(storm_detection=StormDetection(system=never, substation=substation))
+
+
+def _transformers_of_one_substation(city: Network, count: int) -> list[int]:
+    """Transformers of one substation under different devices (three separate outages)."""
+    topo = city.topology
+    substation = topo.feeder_substation[topo.transformer_feeder[0]]
+    by_device: dict[int, int] = {}
+    for t in range(len(topo.transformer_ids)):
+        if topo.feeder_substation[topo.transformer_feeder[t]] == substation:
+            by_device.setdefault(topo.transformer_device[t], t)
+    return list(by_device.values())[:count]
+
+
+def test_a_substation_storm_of_one_outage_keeps_normal_weather_etrs(
+    desk_driver: Callable[..., Driver], city: Network
+) -> None:
+    # One outage declares its substation's storm (the test's threshold: any customer out);
+    # restoration weather stays normal until the substation has `open_incidents` (3) open
+    # orders: then a new outage waits for the storm plan.
+    driver = desk_driver(_substation_storm_rules(open_incidents=3), _roster("C1", "C2"))
+    first, second, third = _transformers_of_one_substation(city, 3)
+    desk = driver.engine.restoration
+    driver.call(0, driver.premise_of(first))
+    _tick(driver, 1.5)
+    declared = [n for n, s in driver.engine.storm.scopes.items() if s.declared_at is not None]
+    assert declared == [city.topology.substation_ids[0]]  # the substation, not the system
+    driver.call(2, driver.premise_of(second))
+    (incident,) = [
+        i for i in driver.open_incidents() if i.asset == city.topology.transformer_ids[second]
+    ]
+    assert incident.etr is not None  # at once: normal weather
+    assert desk.basis[incident.id].startswith("normal restoration history")
+    driver.call(3, driver.premise_of(third))  # the third open order: storm weather now
+    (last,) = [
+        i for i in driver.open_incidents() if i.asset == city.topology.transformer_ids[third]
+    ]
+    assert last.etr is None  # planned at the next boundary, with the storm queue
+    _tick(driver, 4.5)
+    assert desk.basis[last.id].startswith("storm queue")
