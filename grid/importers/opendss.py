@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -150,17 +149,18 @@ def _read_model(master: Path) -> Circuit:
 @contextmanager
 def _compiled(master: Path) -> Iterator[None]:
     """Hold the engine with ``master`` compiled; restore cwd and engine settings afterwards."""
-    with _ENGINE_LOCK, tempfile.TemporaryDirectory(prefix="opendss-") as scratch:
+    with _ENGINE_LOCK:
         cwd = os.getcwd()
         change_dir, editor = dss.Basic.AllowChangeDir(), dss.Basic.AllowEditor()
         try:
             # Without this, compile chdirs the whole process into the model's folder.
             dss.Basic.AllowChangeDir(False)
             dss.Basic.AllowEditor(False)  # a "Show" in a master must not launch an editor
-            # Files a model writes as it compiles land in a scratch folder or, for the
-            # engine's own outputs (a RegControl's debugtrace CSV in EPRI ckt24), in the
-            # model's folder as OpenDSS itself does: never in the user's working directory.
-            os.chdir(scratch)
+            # Relative paths in the model are the model folder's, as when OpenDSS runs it
+            # (the IEEE 9500's `uuids` file is opened relative to the working directory),
+            # and what it writes as it compiles (a RegControl's debugtrace CSV in EPRI
+            # ckt24) lands there too, never in the user's working directory.
+            os.chdir(master.parent)
             _command("clear", master)
             _command(f'compile "{master}"', master)
             yield
