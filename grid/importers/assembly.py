@@ -397,7 +397,9 @@ class _Assembly:
                 edges.append(self._synthesised(head, edge.a.bus, below))
                 edge.a.bus = below
                 # the feeder keeps the name of the model's own element
-                out.heads.append(_Head(sid, head, "breaker", True, named_after=edge.asset))
+                out.heads.append(
+                    _Head(sid, head, "breaker", synthesised=True, named_after=edge.asset)
+                )
                 continue
             out.heads.append(_Head(sid, edge.asset, edge.kind, synthesised=False))
         info: dict[str, Any] = {

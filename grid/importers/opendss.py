@@ -153,7 +153,8 @@ def _compiled(master: Path) -> Iterator[None]:
         cwd = os.getcwd()
         change_dir, editor = dss.Basic.AllowChangeDir(), dss.Basic.AllowEditor()
         try:
-            # Without this, compile chdirs the whole process into the model's folder.
+            # The engine would chdir the process into the model's folder and leave it there;
+            # we do it ourselves (below), and restore the working directory afterwards.
             dss.Basic.AllowChangeDir(False)
             dss.Basic.AllowEditor(False)  # a "Show" in a master must not launch an editor
             # Relative paths in the model are the model folder's, as when OpenDSS runs it

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from outage.restoration.orders import WorkOrder
+from outage.restoration.orders import WorkOrder, minutes_between
 
 
 @dataclass(frozen=True)
@@ -66,17 +66,17 @@ class ArrivalLoad:
         when counting began: a lone order, a single big fault that set off a substation's
         mass-outage rule, predicts no others), and that time is at least a quarter of the
         window, so that the first few orders of a storm do not read as a flood."""
-        opened = [o for o in recent if 0 <= _minutes(o.opened_at, now) <= window_minutes]
+        opened = [o for o in recent if 0 <= minutes_between(o.opened_at, now) <= window_minutes]
         if not opened or crews <= 0:
             return NO_ARRIVALS
         first = min(o.opened_at for o in opened)
-        span = max(_minutes(first, now), window_minutes / 4)
+        span = max(minutes_between(first, now), window_minutes / 4)
         return cls(
             (len(opened) - 1) / span,
             tuple(sorted(o.customers for o in opened)),
             sum(service(o) for o in opened) / len(opened),
             crews,
-            max(_minutes(began, now), window_minutes),
+            max(minutes_between(began, now), window_minutes),
         )
 
     def higher_share(self, customers: int) -> float:
@@ -104,10 +104,6 @@ class ArrivalLoad:
         if rho < 1.0 and ahead_minutes / (1.0 - rho) <= horizon:
             return ahead_minutes / (1.0 - rho)
         return ahead_minutes + rho * horizon
-
-
-def _minutes(a: datetime, b: datetime) -> float:
-    return (b - a).total_seconds() / 60
 
 
 #: No arrivals: every wait stays what the known work makes it.

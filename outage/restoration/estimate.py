@@ -33,7 +33,7 @@ from outage.restoration.arrivals import NO_ARRIVALS, ArrivalLoad
 from outage.restoration.config import RestorationRules
 from outage.restoration.crews import CrewState
 from outage.restoration.history import Cell, RepairHistory, period_of
-from outage.restoration.orders import WorkOrder
+from outage.restoration.orders import WorkOrder, minutes_between
 from outage.restoration.travel import Routing
 
 _Z = NormalDist()
@@ -47,10 +47,6 @@ class Estimate:
     etr: datetime
     basis: str
     median: datetime
-
-
-def _minutes(a: datetime, b: datetime) -> float:
-    return (b - a).total_seconds() / 60
 
 
 def _after(at: datetime, minutes: float) -> datetime:
@@ -107,7 +103,7 @@ class Estimator:
         """One order's ETR from its own state (module docstring)."""
         if order.on_site_at is not None:
             cell = self.cell("repair", order, weather)
-            elapsed = _minutes(order.on_site_at, now)
+            elapsed = minutes_between(order.on_site_at, now)
             return Estimate(
                 _after(order.on_site_at, cell.quantile(self.q, elapsed)),
                 f"crew on site, {weather} repair times",
@@ -122,7 +118,7 @@ class Estimator:
                 _after(arrival, cell.median),
             )
         cell = self.cell("outage", order, weather)
-        elapsed = _minutes(order.opened_at, now)
+        elapsed = minutes_between(order.opened_at, now)
         estimate = Estimate(
             _after(order.opened_at, cell.quantile(self.q, elapsed)),
             f"{weather} restoration history of {order.kind} outages",
@@ -139,7 +135,7 @@ class Estimator:
         median's time left — empirical calibration, so that about ``q`` of customers are back
         by their first ETR whatever the model's own spread."""
         cell = self.cell("calibration", order, weather)
-        left = _minutes(now, estimate.median)
+        left = minutes_between(now, estimate.median)
         if cell.n == 0 or left <= 0:
             return estimate
         return Estimate(
@@ -239,7 +235,7 @@ class _Job:
     @classmethod
     def of(cls, order: WorkOrder, estimator: Estimator, now: datetime) -> _Job:
         dispatch = estimator.cell("dispatch", order, "storm")
-        ready = _minutes(now, order.opened_at) + dispatch.mean
+        ready = minutes_between(now, order.opened_at) + dispatch.mean
         return cls(
             order,
             max(ready, 0.0),
@@ -265,14 +261,14 @@ class _Queue:
         """The crew's current order: it is free once that repair is done."""
         self.lonlat = order.lonlat
         if fixed is not None:
-            self.mean, self.var = max(_minutes(now, fixed), 0.0), 0.0
+            self.mean, self.var = max(minutes_between(now, fixed), 0.0), 0.0
             return
         repair = estimator.cell("repair", order, "storm")
         if order.on_site_at is not None:
-            self.mean = repair.remaining_mean(_minutes(order.on_site_at, now))
+            self.mean = repair.remaining_mean(minutes_between(order.on_site_at, now))
         else:
             arrival = estimator.arrival(order, self.crew, "storm", now)
-            self.mean = _minutes(now, arrival) + repair.mean
+            self.mean = minutes_between(now, arrival) + repair.mean
         self.var = repair.variance
 
     def _start(self, job: _Job) -> tuple[float, bool]:
@@ -304,8 +300,8 @@ class _Queue:
         self.mean, self.var = fixed + ahead_mean + own_mean, ahead_var + own_var
         self.lonlat = job.order.lonlat
         waited = arrivals.wait(job.order.customers, ahead_mean)
-        stretch = waited / ahead_mean if ahead_mean else 1.0
-        mean = ahead_mean * stretch + own_mean
+        stretch = waited / ahead_mean if ahead_mean else 1.0  # its spread grows alike
+        mean = waited + own_mean
         var = ahead_var * stretch**2 + own_var
         # Fenton-Wilkinson: a sum of log-normals as one log-normal of the same mean and
         # variance; its quantile.

@@ -11,6 +11,11 @@ from outage.incidents import Status
 from outage.restoration.roster import Skill
 
 
+def minutes_between(a: datetime, b: datetime) -> float:
+    """Minutes from ``a`` to ``b`` (negative when ``b`` is earlier)."""
+    return (b - a).total_seconds() / 60
+
+
 @dataclass(slots=True, eq=False)
 class WorkOrder:
     """A repair job: the incident, where it is, its deadlines and its crew's steps."""
