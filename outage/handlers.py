@@ -129,12 +129,17 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
     registry, tree = engine.registry, engine.tree
     premise = engine.topology.premise_index[meter.premise]
     at = seconds(meter.ts)
-    flips = tree.meters_report(premise)
-    if flips:  # (once per feeder)
-        engine.reconciler.apply(flips, "meters report on this feeder")
+    # The first meter message of a feeder makes its meters count (a premise that reports
+    # without a last gasp is then a customer-side matter). A last gasp is weighed together
+    # with that change: weighed apart, a premise that had called before its own late gasp
+    # would lose its ticket for an instant and get a new one — a ticket the time-sorted
+    # arrival never had.
+    known = tree.meters_report(premise)  # (once per feeder)
     if meter.event == "last_gasp":
         historical, owner = registry.epoch_owner(premise, at)
         if historical:
+            if known:
+                engine.reconciler.apply(known, "meters report on this feeder")
             if owner is None:
                 # As for a late call: the asset a crew restored before anybody reported it
                 # was this outage, and the gasp dates it (arriving first, or after the call).
@@ -145,7 +150,7 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
                 registry.add_unclaimed(premise, Report(at, meter.id, "last_gasp"))
             return
         summary = engine.evidence.add(premise, Report(at, meter.id, "last_gasp"))
-        flips = tree.set_premise(premise, summary)
+        flips = known + tree.set_premise(premise, summary)
         if flips:
             engine.reconciler.apply(flips, "meter last gasp")
         engine.reconciler.rescope((tree.premise_node(premise),))
@@ -153,6 +158,8 @@ def on_meter(engine: Engine, meter: MeterSignal) -> None:
         if holder is not None:
             _count_meter(holder, at)
         return
+    if known:
+        engine.reconciler.apply(known, "meters report on this feeder")
     holder = engine.reconciler.holder(premise)
     if holder is not None:
         holder.meter_events += 1

@@ -137,3 +137,34 @@ def test_meters_power_restored_ahead_of_the_crews_restore_change_nothing() -> No
     sorted_final = replay(network, storm.signals, keep_events=False).final
     reordered_final = replay(network, reordered, keep_events=False).final
     assert differing(sorted_final, reordered_final) == 0
+
+
+def test_a_callers_own_late_last_gasp_keeps_the_ticket_the_call_opened() -> None:
+    """EPRI ckt5, the blind generator's arrival-order storm with every meter message 10 min
+    late: the first call of an outage arrives before its premise's own last gasp, which is
+    also the feeder's first meter message. Weighed apart, "this feeder's meters report" made
+    the caller a customer-side matter for an instant — its ticket cancelled, a new one opened
+    by the gasp a moment later. The oracle is the time-sorted replay: the same incidents,
+    with no extra cancelled ticket."""
+    from grid.importers import load_source
+    from outage.bootstrap import Network
+    from scenarios.generate import generate_storm
+    from scenarios.physics import Grid
+    from scenarios.replay import replay
+    from scenarios.spec import CallSpec, MeterSpec, StormSpec
+    from tests.conftest import shared_path
+
+    network = Network.from_tables(load_source(shared_path("opendss", "ckt5"), "opendss"))
+    spec = StormSpec(seed=0, faults=10, calls=CallSpec(share=0.3), meters=MeterSpec(delivery=0.8))
+    storm = generate_storm(
+        network.topology, spec, customers=network.tables.customers, grid=Grid(network.topology)
+    )
+    late = meters_late(storm.signals, 10.0)
+    first_meter = next(s for s in late if s["type"] == "meter")
+    assert any(  # the case: a call from that premise arrived before its gasp
+        s["type"] == "call" and s["premise"] == first_meter["premise"]
+        for s in late[: late.index(first_meter)]
+    )
+    sorted_final = replay(network, storm.signals, keep_events=False).final
+    late_final = replay(network, late, keep_events=False).final
+    assert differing(sorted_final, late_final) == 0
