@@ -72,6 +72,14 @@ class CallDelay(_Strict):
     sigma: Annotated[float, Field(gt=0, le=4)] = 1.0
 
 
+class MeterLag(_Strict):
+    """Minutes from the start of an outage until a meter's last gasp reaches us (head-end
+    latency, store-and-forward meshes, batched polling): lognormal."""
+
+    median_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 3.0
+    sigma: Annotated[float, Field(gt=0, le=4)] = 1.2
+
+
 class InferenceModel(_Strict):
     """How evidence arises from open devices (see `outage.inference.likelihood`)."""
 
@@ -108,6 +116,10 @@ class InferenceModel(_Strict):
     #: outage's area count against it, as silent callers do; a feeder whose meters never
     #: report is not held to them.
     last_gasp_concentration: Annotated[float, Field(gt=0.5, le=1000)] = 6.0
+    #: How late last gasps arrive. A meter's silence counts against an outage only as far as
+    #: its gasp would have reached us by now, as a caller's silence is thinned by the call
+    #: delay: an outage a minute old is not yet contradicted by meters that have not spoken.
+    last_gasp_lag: MeterLag = MeterLag()
     #: Probability of a false last gasp from a premise with power.
     last_gasp_false: Annotated[float, Field(gt=0, lt=0.1)] = 1.0e-5
     #: Of the outages at a transformer node, the share that are one premise's own service

@@ -37,8 +37,11 @@ def make_evaluator(tree: InferenceTree) -> Callable[[int], None]:
     )
     root_of, metered_roots = tree.root_of, tree.metered_roots
     devices, hysteresis = tree.devices, tree.hysteresis
-    lead, settle = lik.lead_seconds, lik.settle_seconds
+    lead, settle = lik.lead_seconds, lik.call_settle_seconds
     mu, scale = lik.delay_mu, lik.delay_scale
+    lag_settle, lag_mu, lag_scale = lik.lag_settle_seconds, lik.lag_mu, lik.lag_scale
+    gasp_c, gasp_d = lik.gasp_c, lik.gasp_d
+    cd = gasp_c + gasp_d
     a, b = lik.a, lik.b
     ab = a + b
     log_beta_ab, log_noise = lik.log_beta_ab, lik.log_noise
@@ -47,6 +50,7 @@ def make_evaluator(tree: InferenceTree) -> Callable[[int], None]:
     log_transformer, log_service = lik.log_transformer, lik.log_service
     single_called = lik._single_called
     single_gasp, single_quiet = lik._single_gasp
+    ld_cd = math.lgamma(cd) - math.lgamma(gasp_d)  # − log B(c, d) + lgamma(c), for one meter
     la, lb, lab, lc, ld, lcd = lik._la, lik._lb, lik._lab, lik._lc, lik._ld, lik._lcd
     lgamma, erf, log, log1p, exp = math.lgamma, math.erf, math.log, math.log1p, math.exp
     grow = lik._grow
@@ -81,9 +85,16 @@ def make_evaluator(tree: InferenceTree) -> Callable[[int], None]:
                 nats = la[k] + lgamma(silent) - lgamma(a + k + silent)
             nats -= log_beta_ab + k * log_noise
             metered = root_of[v] in metered_roots
-            if metered:  # Meters: Beta-binomial over every premise of a reporting feeder.
-                g = g_[v]
-                nats += lc[g] + ld[n - g] - lcd[n] - log_beta_gasp - g * log_gasp_false
+            if metered:  # Meters: Beta-binomial over every premise of a reporting feeder,
+                g = g_[v]  # silent meters thinned by the lag CDF.
+                if elapsed >= lag_settle:
+                    arrived = 1.0
+                    nats += lc[g] + ld[n - g] - lcd[n]
+                else:
+                    arrived = 0.5 * (1.0 + erf((log(elapsed) - lag_mu) / lag_scale))
+                    silent = gasp_d + (n - g) * arrived
+                    nats += lc[g] + lgamma(silent) - lgamma(gasp_c + g + silent)
+                nats -= log_beta_gasp + g * log_gasp_false
             if e_[v] > s:
                 nats += rr_[v] * restored_llr
             kind = kk_[v]
@@ -96,7 +107,14 @@ def make_evaluator(tree: InferenceTree) -> Callable[[int], None]:
                         silent = b + settled
                         single = la[0] + lgamma(silent) - lgamma(ab + settled) - log_beta_ab
                     if metered:
-                        single += single_gasp if g_[v] else single_quiet
+                        if g_[v]:
+                            single += single_gasp
+                        elif arrived == 1.0:
+                            single += single_quiet
+                        else:
+                            silent = gasp_d + arrived
+                            single += lgamma(silent) - lgamma(cd + arrived) + ld_cd
+
                     single += kind / MICRO + log_service
                     if whole < single:
                         whole, single = single, whole

@@ -48,6 +48,18 @@ def micro(nats: float) -> int:
     return round(nats * MICRO)
 
 
+def _silence_gain(c: float, d: float) -> float:
+    """The most that one silent meter fewer (and one gasp more) can add to the Beta part of
+    `Likelihood.meters_term` at any lag CDF G in [0, 1], beyond log(c + g): lgamma(S − G) −
+    lgamma(S) and lgamma(T) − lgamma(T + 1 − G) fall as S and T grow (lgamma is convex), so
+    their largest values are at S = d + G and T = c + d; the grid's step is covered by the
+    margin (both are smooth with slopes below 2 there)."""
+    grid = [i / 400 for i in range(401)]
+    silence = max(math.lgamma(d) - math.lgamma(d + x) for x in grid)
+    total = max(math.lgamma(c + d) - math.lgamma(c + d + 1 - x) for x in grid)
+    return silence + total + 0.01
+
+
 class Likelihood:
     """Precomputed constants of an `InferenceModel` and the per-asset score.
 
@@ -66,7 +78,13 @@ class Likelihood:
         self.delay_mu = mu = math.log(model.call_delay.median_minutes * 60.0)
         self.delay_scale = sigma * math.sqrt(2.0)
         # F(τ) = SETTLED at τ = exp(mu + sigma·z), z the standard normal quantile of SETTLED.
-        self.settle_seconds = int(math.exp(mu + sigma * _Z_SETTLED)) + 1
+        self.call_settle_seconds = int(math.exp(mu + sigma * _Z_SETTLED)) + 1
+        lag = model.last_gasp_lag
+        self.lag_mu = lag_mu = math.log(lag.median_minutes * 60.0)
+        self.lag_scale = lag.sigma * math.sqrt(2.0)
+        self.lag_settle_seconds = int(math.exp(lag_mu + lag.sigma * _Z_SETTLED)) + 1
+        #: Silence of callers and of meters no longer grows after this long.
+        self.settle_seconds = max(self.call_settle_seconds, self.lag_settle_seconds)
         self.gasp_c = c = model.last_gasp_delivery * model.last_gasp_concentration
         self.gasp_d = d = (1.0 - model.last_gasp_delivery) * model.last_gasp_concentration
         self.log_beta_gasp = math.lgamma(c) + math.lgamma(d) - math.lgamma(c + d)
@@ -87,12 +105,16 @@ class Likelihood:
         self._lcd: list[float] = []
         self._grow(64)
         #: `report_gain` and `gasp_gain` by their integer argument (the hot path's bounds).
+        self._gasp_silence_gain = _silence_gain(self.gasp_c, self.gasp_d)
         self.report_gains: list[int] = []
         self.gasp_gains: list[int] = []
         self.grow_gains(64)
         # One premise alone: its call term when it called, its meter term when it gasped.
-        self._single_called = self.calls_term(1, 0, self.settle_seconds)
-        self._single_gasp = self.meters_term(1, 1), self.meters_term(0, 1)
+        self._single_called = self.calls_term(1, 0, self.call_settle_seconds)
+        self._single_gasp = (
+            self.meters_term(1, 1, self.lag_settle_seconds),
+            self.meters_term(0, 1, self.lag_settle_seconds),
+        )
 
     @classmethod
     def of(cls, model: InferenceModel) -> Likelihood:
@@ -124,20 +146,30 @@ class Likelihood:
 
     def gasp_gain(self, g: int) -> int:
         """An upper bound (micro-nats) on how much the g-th last gasp can raise
-        `meters_term`: log(c + g) − log(d) − log(false_rate)."""
-        return micro(math.log(self.gasp_c + g) - math.log(self.gasp_d) - self.log_gasp_false)
+        `meters_term`: log(c + g) − log(false_rate), plus the most one silent meter fewer can
+        add to the Beta function at any lag CDF G (settled, G = 1: −log d)."""
+        return micro(math.log(self.gasp_c + g) + self._gasp_silence_gain - self.log_gasp_false)
 
     def delay_cdf(self, seconds: float) -> float:
         """Probability that a caller who will call has called ``seconds`` after the outage.
 
-        Exactly 1 from ``settle_seconds`` on, so that an outage's score stops changing at a
-        known moment and a node last weighed after it never needs weighing again.
+        Exactly 1 from ``call_settle_seconds`` on, so that an outage's score stops changing at
+        a known moment and a node last weighed after it never needs weighing again.
         """
         if seconds <= 0:
             return 0.0
-        if seconds >= self.settle_seconds:
+        if seconds >= self.call_settle_seconds:
             return 1.0
         return 0.5 * (1.0 + math.erf((math.log(seconds) - self.delay_mu) / self.delay_scale))
+
+    def lag_cdf(self, seconds: float) -> float:
+        """Probability that a last gasp that will reach us has reached us ``seconds`` after
+        the outage (exactly 1 from ``lag_settle_seconds`` on, as `delay_cdf`)."""
+        if seconds <= 0:
+            return 0.0
+        if seconds >= self.lag_settle_seconds:
+            return 1.0
+        return 0.5 * (1.0 + math.erf((math.log(seconds) - self.lag_mu) / self.lag_scale))
 
     def lgamma_at(self, base: float, n: int) -> float:
         """``lgamma(base + n)`` for an integer ``n >= 0`` (from a table for the model's own
@@ -156,15 +188,21 @@ class Likelihood:
             beta = self._la[k] + math.lgamma(silent) - math.lgamma(self.a + k + silent)
         return beta - self.log_beta_ab - k * self.log_noise
 
-    def meters_term(self, g: int, metered: int) -> float:
+    def meters_term(self, g: int, metered: int, elapsed: float) -> float:
         """Meter-channel log-likelihood ratio of g last gasps among ``metered`` premises known
-        to have reporting meters (nats)."""
+        to have reporting meters, ``elapsed`` seconds into the outage (nats): the silent
+        meters thinned by the lag CDF, as silent callers are by the delay CDF."""
         if metered <= 0:
             return 0.0
         if metered >= len(self._lc):
             self._grow(metered)
-        beta = self._lc[g] + self._ld[metered - g] - self._lcd[metered] - self.log_beta_gasp
-        return beta - g * self.log_gasp_false
+        arrived = self.lag_cdf(elapsed)
+        if arrived == 1.0:
+            beta = self._lc[g] + self._ld[metered - g] - self._lcd[metered]
+        else:
+            silent = self.gasp_d + (metered - g) * arrived
+            beta = self._lc[g] + math.lgamma(silent) - math.lgamma(self.gasp_c + g + silent)
+        return beta - self.log_beta_gasp - g * self.log_gasp_false
 
     def score(
         self,
@@ -180,7 +218,7 @@ class Likelihood:
         ``restored`` premises below say (by meter) they have power since it began."""
         nats = self.calls_term(k, m, elapsed)
         if metered > 0:
-            nats += self.meters_term(gasps, metered)
+            nats += self.meters_term(gasps, metered, elapsed)
         if restored:
             nats += restored * self.restored_llr
         return round(nats * MICRO) + kind_micro
@@ -228,6 +266,6 @@ class Likelihood:
         # One premise out on its own: its evidence alone, nobody else's silence.
         single = self._single_called if k else self.calls_term(0, 1, elapsed)
         if single_metered:
-            single += self._single_gasp[0] if gasps else self._single_gasp[1]
+            single += self.meters_term(1 if gasps else 0, 1, elapsed)
         single += kind_micro / MICRO + self.log_service
         return whole, single

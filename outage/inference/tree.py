@@ -410,7 +410,12 @@ class InferenceTree:
         self.clock = now
         settle = self.likelihood.settle_seconds
         k, n, s, ev = self.k, self.n, self.s, self.ev
-        young = [v for v in self.young if ev[v] and k[v] < n[v] and previous - s[v] < settle]
+        g = self.g  # (callers' silence grows while k < n, meters' while g < n)
+        young = [
+            v
+            for v in self.young
+            if ev[v] and (k[v] < n[v] or g[v] < n[v]) and previous - s[v] < settle
+        ]
         if any(self.forced_by_root.values()):
             # Under a forced node a score matters to nobody, and releasing it re-weighs (and
             # makes young again) everything below it: such nodes leave the young set.

@@ -125,7 +125,8 @@ class World:
             calls -= k * LIK.log_noise
             meters = 0.0
             if metered:
-                meters = betaln(LIK.gasp_c + gasps, LIK.gasp_d + metered - gasps) - betaln(
+                quiet = (metered - gasps) * LIK.lag_cdf(elapsed)  # thinned as callers are
+                meters = betaln(LIK.gasp_c + gasps, LIK.gasp_d + quiet) - betaln(
                     LIK.gasp_c, LIK.gasp_d
                 )
                 meters -= gasps * math.log(MODEL.last_gasp_false)
@@ -253,6 +254,27 @@ def test_delay_cdf_is_the_configured_lognormal() -> None:
     assert LIK.delay_cdf(median_s) == pytest.approx(0.5)
     assert dist.cdf(LIK.settle_seconds) == pytest.approx(0.99, abs=1e-4)
     assert LIK.delay_cdf(LIK.settle_seconds) == 1.0
+
+
+def test_lag_cdf_is_the_configured_lognormal() -> None:
+    from scipy.stats import lognorm
+
+    median_s = MODEL.last_gasp_lag.median_minutes * 60
+    dist = lognorm(s=MODEL.last_gasp_lag.sigma, scale=median_s)
+    for seconds in [10, 60, 180, 900, 2400]:
+        assert LIK.lag_cdf(seconds) == pytest.approx(dist.cdf(seconds), abs=1e-12)
+    assert dist.cdf(LIK.lag_settle_seconds) == pytest.approx(0.99, abs=1e-4)
+    assert LIK.lag_cdf(LIK.lag_settle_seconds) == 1.0
+
+
+def test_meters_term_is_the_beta_binomial_with_silence_thinned_by_the_lag() -> None:
+    for g, n, minutes in [(0, 1, 1), (1, 1, 2), (2, 9, 3), (5, 40, 20), (0, 300, 120)]:
+        arrived = LIK.lag_cdf(minutes * 60)
+        expected = betaln(LIK.gasp_c + g, LIK.gasp_d + (n - g) * arrived)
+        expected -= betaln(LIK.gasp_c, LIK.gasp_d) + g * math.log(MODEL.last_gasp_false)
+        assert LIK.meters_term(g, n, minutes * 60) == pytest.approx(expected, abs=1e-9)
+    # A young outage is barely contradicted by meters that have not spoken; a settled one is.
+    assert LIK.meters_term(0, 10, 60) > LIK.meters_term(0, 10, 3600) + 4
 
 
 @pytest.mark.parametrize("seed", range(20))
