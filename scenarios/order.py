@@ -45,11 +45,32 @@ def meters_late(signals: Sequence[Signal], minutes: float) -> list[Signal]:
 
     def arrival(indexed: tuple[int, Signal]) -> tuple[datetime, int]:
         position, signal = indexed
-        stamp = signal.get("ts") or signal.get("start")
-        at = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        at = _stamp(signal)
         return (at + shift if signal.get("type") == "meter" else at, position)
 
     return [signal for _, signal in sorted(enumerate(signals), key=arrival)]
+
+
+def _stamp(signal: Signal) -> datetime:
+    stamp = signal.get("ts") or signal.get("start")
+    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+
+
+def lateness(signals: Sequence[Signal], bound_minutes: float) -> tuple[float, int]:
+    """How late an arrival order delivers its signals: the most minutes a signal's own time
+    lies behind the latest time already delivered, and how many lie more than
+    ``bound_minutes`` behind (an engine promises the same answer only within its bound)."""
+    latest: datetime | None = None
+    worst = 0.0
+    beyond = 0
+    for signal in signals:
+        at = _stamp(signal)
+        if latest is not None:
+            behind = (latest - at).total_seconds() / 60
+            worst = max(worst, behind)
+            beyond += behind > bound_minutes
+        latest = at if latest is None or at > latest else latest
+    return worst, beyond
 
 
 def incident_keys(state: Mapping[str, Any]) -> list[tuple[Any, ...]]:

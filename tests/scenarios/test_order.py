@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 
-from scenarios.order import differing, incident_keys, meters_late, shuffled_within, swapped_batches
+import pytest
+
+from scenarios.order import (
+    differing,
+    incident_keys,
+    lateness,
+    meters_late,
+    shuffled_within,
+    swapped_batches,
+)
 
 
 def signals(n: int) -> list[dict[str, object]]:
@@ -168,3 +177,15 @@ def test_a_callers_own_late_last_gasp_keeps_the_ticket_the_call_opened() -> None
     sorted_final = replay(network, storm.signals, keep_events=False).final
     late_final = replay(network, late, keep_events=False).final
     assert differing(sorted_final, late_final) == 0
+
+
+def test_lateness_measures_how_far_behind_the_latest_delivered_time_a_signal_is() -> None:
+    sigs = signals(40)  # one a minute
+    assert lateness(sigs, 30) == (0.0, 0)
+    late = [sigs[35], *sigs[:35], *sigs[36:]]  # minute 35 first: the rest arrive behind it
+    worst, beyond = lateness(late, 30)
+    assert worst == 35.0
+    assert beyond == 5  # minutes 0-4 are more than 30 min behind minute 35
+    # Meters 10 min late: meter 0 arrives after minute 8's call (minute 9 is a meter, itself
+    # late), so it lies 8 minutes behind.
+    assert lateness(meters_late(sigs, 10), 30) == (pytest.approx(8.0), 0)
