@@ -192,10 +192,13 @@ class Engine:
         elif signal is not None:
             self._advance(signal_ts(signal))
             self.signals_applied += 1  # (a global command reaches every Redis partition)
-        if command is not None:
-            handle_command(self, command)
-        elif signal is not None:
-            handle_signal(self, signal)
+        try:
+            if command is not None:
+                handle_command(self, command)
+            elif signal is not None:
+                handle_signal(self, signal)
+        finally:
+            self.reconciler.settle_withdrawn()
         self._observe()
         out, self._out = self._out, []
         return out

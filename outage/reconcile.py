@@ -9,7 +9,8 @@ people already quote. After every change this module lines the two up, feeder by
   its calls, the other parts get new tickets (cause "split from ...");
 * a new open asset with no ticket near it gets one (``OutagePredicted``);
 * a prediction left with no explanation is restored if its evidence ended (meters show power)
-  and cancelled otherwise; under a forced outage it merges into that one.
+  and cancelled otherwise — once the message is applied, so that a prediction the same
+  message makes again keeps its ticket; under a forced outage it merges into that one.
 
 Calls follow their premise: they belong to the open outage above it that started first (the
 outermost on a tie), so the calls of a fuse confirmed before its recloser tripped stay with it.
@@ -53,6 +54,12 @@ class Reconciler:
         self.now = now
         #: Assets an officer said are not where the outage is (a split), until reset.
         self.vetoed: set[int] = set()
+        #: Predictions withdrawn while this message is applied, by node, with when: cancelled
+        #: only once it is done (`settle_withdrawn`). A message often moves the open set twice
+        #: — a tick's silence, then the storm priors it declares; a feeder's first meter
+        #: message, then its gasp — and a prediction withdrawn by the first move and made
+        #: again by the second keeps its ticket instead of leaving a cancelled one behind.
+        self.withdrawn: dict[int, tuple[Incident, datetime]] = {}
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -244,8 +251,17 @@ class Reconciler:
         if moved:
             registry.merge(incident, registry.incidents[moved.most_common(1)[0][0]], now)
         else:
-            registry.cancel(incident, now, "the reports are better explained without it", "engine")
+            registry.withdraw(incident)  # off the open set; cancelled by `settle_withdrawn`
+            self.withdrawn[node] = (incident, now)
         return []
+
+    def settle_withdrawn(self) -> None:
+        """Cancel the predictions withdrawn while the message was applied and not made again
+        (see ``withdrawn``), in ticket order."""
+        pending, self.withdrawn = self.withdrawn, {}
+        for incident, at in sorted(pending.values(), key=lambda item: item[0].id):
+            reason = "the reports are better explained without it"
+            self.registry.cancel(incident, at, reason, "engine")
 
     def _came_back(self, node: int, incident: Incident | None = None) -> int | None:
         """When the first premise below ``node`` that had reported out got power back (by its
@@ -274,6 +290,20 @@ class Reconciler:
         registry.restore(incident, moment(at), "meters below show power again", [])
 
     def _new(self, node: int, cause: str, now: datetime) -> Incident:
+        # Withdrawn earlier in this message, here or below (as a move up would have taken it
+        # over): the same ticket again.
+        again = self.withdrawn.pop(node, None)
+        if again is None:
+            below = sorted(
+                (incident.started, incident.id, m)
+                for m, (incident, _) in self.withdrawn.items()
+                if self.tree.is_below(m, node)
+            )
+            again = self.withdrawn.pop(below[0][2]) if below else None
+        if again is not None:
+            incident = again[0]
+            self.registry.reinstate(incident, node, now, self.tree.service_premise(node))
+            return incident
         times = [self.evidence.earliest(p) for p in self.tree.premises_below(node)]
         first = min((t for t in times if t is not None), default=None)
         started = moment(first) if first is not None else now

@@ -255,6 +255,19 @@ class IncidentRegistry:
             if parent.status == Status.PARTIALLY_RESTORED and not self.open_children(parent):
                 self._fully_restored(parent, at, "last nested outage restored")
 
+    def withdraw(self, incident: Incident) -> None:
+        """Take a prediction off the open set without an event (`Reconciler.withdrawn`: it is
+        cancelled or reinstated before the message is done)."""
+        self._unregister(self.node_of(incident), incident)
+
+    def reinstate(
+        self, incident: Incident, node: int, at: datetime, premise: int | None = None
+    ) -> None:
+        """Put a withdrawn prediction back on the open set, at ``node`` (a premise's service
+        drop with ``premise``): nothing was announced, so only a change of scope is."""
+        self._register(self.node_of(incident), incident)
+        self.move(incident, node, at, "made again by the same message", premise)
+
     def cancel(self, incident: Incident, at: datetime, reason: str, by: str) -> None:
         """Withdraw the incident (a wrong prediction, or no longer explained)."""
         incident.forced = False
