@@ -268,5 +268,5 @@ def load_rules(path: Path | None) -> Rules:
 
 
 def dump_default_rules() -> str:
-    """The default rules as YAML (``outage rules --defaults``, and the README)."""
+    """The default rules as YAML (``outage rules defaults``, and the README)."""
     return yaml.safe_dump(Rules().model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -10,6 +10,7 @@ from outage.cli import (
     keys,
     playbooks,
     replay,
+    rules,
     serve,
     simulate,
     staffing,
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(topology.app, name="topology")
 app.add_typer(playbooks.app, name="playbooks")
 app.add_typer(etr.app, name="etr")
+app.add_typer(rules.app, name="rules")
 app.command()(demo.demo)
 app.command()(replay.replay)
 app.command()(simulate.simulate)

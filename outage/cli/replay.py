@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -47,33 +48,7 @@ def replay(
             host = EngineHost(engine, open_journal(journal), on_progress=recover)
     except (GridError, OutageError) as exc:
         fail(str(exc))
-    size = events.stat().st_size
-    malformed: list[dict[str, object]] = []
-    accepted = duplicates = 0
-    with (
-        events.open("rb") as lines,
-        progress_bar(f"replaying {events.name} (bytes)", size) as update,
-    ):
-        batch: list[Message] = []
-        done = 0
-        for number, line in enumerate(lines, start=1):
-            done += len(line)
-            if not line.strip():
-                continue
-            try:
-                batch.append(parse_signal(line, where=f"{events}:{number}"))
-            except SignalError as exc:
-                if strict:
-                    fail(str(exc))
-                err.print(f"[yellow]skipped[/] {exc}", highlight=False)
-                malformed.append({"line": number, "error": exc.detail})
-            if len(batch) >= BATCH:
-                accepted, duplicates = _submit(host, batch, accepted, duplicates, malformed)
-                batch = []
-                update(done)
-        accepted, duplicates = _submit(host, batch, accepted, duplicates, malformed)
-        host.finish()
-        update(size)
+    accepted, duplicates, malformed = feed_file(host, events, strict)
     state = snapshot(engine)
     state["malformed_lines"] = malformed
     state["replay"] = {
@@ -97,6 +72,49 @@ def replay(
             "storm": state["storm"]["at"],
         }
     )
+
+
+def feed_file(
+    host: EngineHost,
+    events: Path,
+    strict: bool,
+    seen: Callable[[Message], None] | None = None,
+) -> tuple[int, int, list[dict[str, object]]]:
+    """Submit every signal of a JSONL file in batches, with a progress bar; malformed lines
+    are reported and skipped (``strict``: the first one stops the command). ``seen`` is shown
+    every parsed signal. Returns (accepted, duplicates, malformed)."""
+    size = events.stat().st_size
+    malformed: list[dict[str, object]] = []
+    accepted = duplicates = 0
+    with (
+        events.open("rb") as lines,
+        progress_bar(f"replaying {events.name} (bytes)", size) as update,
+    ):
+        batch: list[Message] = []
+        done = 0
+        for number, line in enumerate(lines, start=1):
+            done += len(line)
+            if not line.strip():
+                continue
+            try:
+                message = parse_signal(line, where=f"{events}:{number}")
+            except SignalError as exc:
+                if strict:
+                    fail(str(exc))
+                err.print(f"[yellow]skipped[/] {exc}", highlight=False)
+                malformed.append({"line": number, "error": exc.detail})
+                continue
+            batch.append(message)
+            if seen is not None:
+                seen(message)
+            if len(batch) >= BATCH:
+                accepted, duplicates = _submit(host, batch, accepted, duplicates, malformed)
+                batch = []
+                update(done)
+        accepted, duplicates = _submit(host, batch, accepted, duplicates, malformed)
+        host.finish()
+        update(size)
+    return accepted, duplicates, malformed
 
 
 def _submit(
