@@ -10,18 +10,14 @@ planned work — and reduces each to an `OutageSample`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 
 from outage.engine import Engine
 from outage.incidents import Status
 from outage.inference.fit import OutageSample
+from outage.registry import seconds
 
 #: A last gasp this long before the incident's start still counts as its outage's (skew).
 GASP_SLACK_S = 120
-
-
-def _seconds(at: datetime) -> int:
-    return int(at.timestamp())
 
 
 def confirmed_outages(
@@ -29,8 +25,7 @@ def confirmed_outages(
 ) -> list[OutageSample]:
     """The engine's confirmed outages. ``gasps``: premise number -> epoch seconds of its last
     gasps; ``metered_feeders``: feeder numbers any meter message came from."""
-    topology, registry, tree = engine.topology, engine.registry, engine.tree
-    premise_feeder = [topology.transformer_feeder[t] for t in topology.premise_transformer]
+    registry, tree = engine.registry, engine.tree
     out: list[OutageSample] = []
     for incident in engine.incidents.values():
         if (
@@ -46,14 +41,14 @@ def confirmed_outages(
         premises = tree.premises_below_all(registry.node_of(incident))
         if not premises:
             continue
-        end = _seconds(incident.restored_at)
+        end = seconds(incident.restored_at)
         first: dict[int, int] = {}
         for held in incident.held.values():
             if held.at <= end and not held.hazard:
                 first[held.premise] = min(first.get(held.premise, held.at), held.at)
         # The outage's start, dated by its meters: the median of the premises' last gasps
         # (the earliest would be an outage nested below that began before it).
-        begun = _seconds(incident.started) - GASP_SLACK_S
+        begun = seconds(incident.started) - GASP_SLACK_S
         sent = sorted(
             min(times)
             for p in premises
@@ -61,6 +56,6 @@ def confirmed_outages(
         )
         start = sent[len(sent) // 2] if sent else None
         delays = tuple(float(t - start) for t in first.values() if start is not None and t > start)
-        metered = premise_feeder[premises[0]] in metered_feeders
+        metered = incident.feeder in metered_feeders
         out.append(OutageSample(len(premises), len(first), delays, len(sent) if metered else None))
     return out

@@ -264,8 +264,8 @@ class IncidentRegistry:
         self, incident: Incident, node: int, at: datetime, premise: int | None = None
     ) -> None:
         """Put a withdrawn prediction back on the open set, at ``node`` (a premise's service
-        drop with ``premise``): nothing was announced, so only a change of scope is."""
-        self._register(self.node_of(incident), incident)
+        drop with ``premise``): nothing was announced, so only a change of scope is (`move`
+        registers it at ``node``)."""
         self.move(incident, node, at, "made again by the same message", premise)
 
     def cancel(self, incident: Incident, at: datetime, reason: str, by: str) -> None:

@@ -24,6 +24,7 @@ from outage.errors import OutageError
 from outage.history_fit import confirmed_outages
 from outage.host import EngineHost, Message
 from outage.inference.fit import fit_model
+from outage.registry import seconds
 from outage.rules import dump_default_rules, load_rules
 from outage.signals import MeterSignal
 
@@ -72,7 +73,7 @@ def fit(
             premise = topo.premise_index[message.premise]
             metered.add(topo.transformer_feeder[topo.premise_transformer[premise]])
             if message.event == "last_gasp":
-                gasps[premise].append(int(message.ts.timestamp()))
+                gasps[premise].append(seconds(message.ts))
 
     accepted, _, malformed = feed_file(EngineHost(engine, None), events, strict, seen)
     samples = confirmed_outages(engine, gasps, metered)

@@ -22,6 +22,7 @@ from both the share and the delays (both lean low when outages are short next to
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -95,14 +96,17 @@ def _lognormal(delays: Sequence[float]) -> CallDelay:
 def beta_binomial(counts: Sequence[tuple[int, int]]) -> tuple[float, float]:
     """(mean, concentration) of the Beta that maximises the Beta-binomial likelihood of
     ``counts`` (successes, trials), on a grid of means and concentrations."""
+    # Outages of one size with as many callers score alike: each distinct pair once.
+    distinct = Counter(counts).items()
     best = (-math.inf, 0.5, 1.0)
     for concentration in _CONCENTRATIONS:
         for mean in _MEANS:
             a, b = mean * concentration, (1.0 - mean) * concentration
             log_ab = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
             total = 0.0
-            for k, n in counts:
-                total += math.lgamma(a + k) + math.lgamma(b + n - k) - math.lgamma(a + b + n)
+            for (k, n), times in distinct:
+                pair = math.lgamma(a + k) + math.lgamma(b + n - k) - math.lgamma(a + b + n)
+                total += times * pair
             total -= len(counts) * log_ab
             if total > best[0]:
                 best = (total, mean, concentration)
