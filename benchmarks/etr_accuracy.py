@@ -3,6 +3,7 @@
     python benchmarks/etr_accuracy.py                  # every feeder, 5 seeds per row
     python benchmarks/etr_accuracy.py --quick          # demo city and IEEE 123, 2 seeds
     python benchmarks/etr_accuracy.py --feeder ckt7 --seeds 10
+    python benchmarks/etr_accuracy.py --weather storm  # only the storm rows
 
 Storms come from `scenarios` with its crew world (`scenarios.crews`): the simulated utility
 learns of each fault from the reports the storm sends, queues it for its own crews (its own
@@ -208,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="demo city and IEEE 123, 2 seeds")
     parser.add_argument("--feeder", action="append", choices=sorted(FEEDERS))
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument(
+        "--weather", choices=("normal", "storm"), help="only this weather's rows (default both)"
+    )
     args = parser.parse_args(argv)
     names = args.feeder or (["demo", "ieee123"] if args.quick else list(FEEDERS))
     seeds = args.seeds or (2 if args.quick else 5)
@@ -226,11 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("ETR storms", total=len(feeders) * len(ROWS) * seeds)
+        rows = [r for r in ROWS if args.weather in (None, r.weather)]
+        task = progress.add_task("ETR storms", total=len(feeders) * len(rows) * seeds)
         for feeder in feeders.values():
             network, grid = load(feeder)
             histories: dict[str, RepairHistory] = {}
-            for row in ROWS:
+            for row in rows:
                 history = None
                 if row.fitted:
                     if row.weather not in histories:

@@ -34,6 +34,7 @@ from outage.restoration.crews import CrewState
 from outage.restoration.estimate import Estimate, Estimator
 from outage.restoration.history import RepairHistory
 from outage.restoration.orders import WorkOrder
+from outage.restoration.pace import StormPace
 from outage.restoration.premise_history import OutageHistory, OutageRecord
 from outage.restoration.roster import Crew, Roster
 from outage.restoration.travel import Routing, StraightLine
@@ -88,6 +89,7 @@ class RestorationDesk:
         self.pending_followup: dict[str, str] = {}
         #: substation -> its published "most customers back by" ETR
         self.substation_etr: dict[str, datetime | None] = {}
+        self.pace = StormPace(self.history.prior_weight)
         self._plan_at: datetime | None = None
         self._overdue: set[str] = set()  # incidents whose estimated ETR passed: republish
 
@@ -206,6 +208,12 @@ class RestorationDesk:
             and self.on_shift(c, event.at)
             for c in self.crews.values()
         )
+        if order.weather == "storm":
+            self._advance_pace(event.at)  # before the new order is counted ready
+            order.crew_work_minutes = self.estimator.crew_work(
+                order, (c.lonlat for c in self.crews.values())
+            )
+            self.pace.opened(order.crew_work_minutes)
         self.orders[order.id] = order
         self.open_at[order.substation] += 1
         self.order_of[incident.id] = order.id
@@ -262,6 +270,10 @@ class RestorationDesk:
         order = self.order_for(incident_id)
         if order is None or not order.is_open:
             return
+        if order.crew_work_minutes is not None:
+            self._advance_pace(at)  # while it still counts as ready
+            if outcome == Status.RESTORED:
+                self.pace.finished_job(order.crew_work_minutes)
         order.closed_at, order.outcome = at, outcome
         self.open_at[order.substation] -= 1
         crew = self.crews.get(order.crew) if order.crew else None
@@ -408,6 +420,7 @@ class RestorationDesk:
         *,
         incident: str | None = None,
     ) -> None:
+        self._advance_pace(at)  # the crews' busy time counts up to the change
         state.status, state.order, state.since = status, order.id if order else None, at
         state.timeline.append((status, state.order, at))
         self._emit_status(state, at, by, incident or (order.incident if order else None))
@@ -536,6 +549,11 @@ class RestorationDesk:
         storm_orders = [
             o for o in self.orders.values() if o.is_open and self._weather(o.substation) == "storm"
         ]
+        self._advance_pace(at)
+        if not any(o.is_open and o.crew_work_minutes is not None for o in self.orders.values()):
+            self.pace = StormPace(self.history.prior_weight)  # the storm's work is done
+        self.estimator.pace = self.pace.factor
+        self.estimator.pace_log_variance = self.pace.log_variance
         fixed = {
             o.id: incidents[o.incident].etr
             for o in storm_orders
@@ -561,6 +579,25 @@ class RestorationDesk:
             if estimate is not None:
                 self._publish(incidents[order.incident], estimate, at)
         self._substation_etrs(at)
+
+    def _advance_pace(self, at: datetime) -> None:
+        """Count the crews' busy time up to ``at`` (`outage.restoration.pace`): crews that
+        report are busy while on a storm order; the others work the storm orders nobody
+        reported taking, each ready once the usual dispatch delay has passed."""
+        estimator = self.estimator
+        ready = [
+            o.opened_at + timedelta(minutes=estimator.cell("dispatch", o, "storm").mean)
+            for o in self.orders.values()
+            if o.is_open and o.crew_work_minutes is not None and o.crew is None
+        ]
+        busy = silent = 0
+        for crew in self.crews.values():
+            if crew.timeline:  # it reports: busy while on a storm order
+                order = self.orders.get(crew.order or "") if crew.busy else None
+                busy += order is not None and order.crew_work_minutes is not None
+            elif crew.status != "off_shift" and self.on_shift(crew, at):
+                silent += 1
+        self.pace.advance(at, busy, silent, ready)
 
     def _publish(self, incident: Incident, estimate: Estimate, now: datetime) -> None:
         """Publish an estimate unless an officer's or crew's ETR stands, or it moved too

@@ -37,6 +37,8 @@ from outage.restoration.orders import WorkOrder, minutes_between
 from outage.restoration.travel import Routing
 
 _Z = NormalDist()
+#: The history measures that are crew work, which a storm's pace stretches.
+_CREW_WORK = frozenset({"mobilise", "repair"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,24 @@ class Estimator:
         self.q = rules.quote_quantile
         #: Orders' opening times -> their `period_of`.
         self._periods: dict[datetime, str] = {}
+        self._pace = 1.0
+        #: the variance of the pace's logarithm (`outage.restoration.pace.StormPace`)
+        self.pace_log_variance = 0.0
+        #: (measure, key) -> the storm cell with the pace applied
+        self._paced: dict[tuple[str, tuple[str, str, str, str]], Cell] = {}
+
+    @property
+    def pace(self) -> float:
+        """How much longer this storm's crew work takes than the history says
+        (`outage.restoration.pace`): storm mobilising, travel and repair times are multiplied
+        by it; dispatch delays and normal weather are not."""
+        return self._pace
+
+    @pace.setter
+    def pace(self, value: float) -> None:
+        if value != self._pace:
+            self._pace = value
+            self._paced.clear()
 
     def cell(self, measure: str, order: WorkOrder, weather: str) -> Cell:
         """The history cell of ``measure`` for ``order``."""
@@ -73,7 +93,30 @@ class Estimator:
         if period is None:  # (a time zone conversion, asked for every order every minute)
             period = self._periods[order.opened_at] = period_of(order.opened_at, self.zone)
         key = (order.kind, order.cause, period, weather)
-        return self.history.cell(measure, key)  # type: ignore[arg-type]
+        if weather != "storm" or measure not in _CREW_WORK or self._pace == 1.0:
+            return self.history.cell(measure, key)  # type: ignore[arg-type]
+        paced = self._paced.get((measure, key))
+        if paced is None:
+            cell = self.history.cell(measure, key)  # type: ignore[arg-type]
+            paced = cell.model_copy(update={"median": cell.median * self._pace})
+            self._paced[(measure, key)] = paced
+        return paced
+
+    def crew_work(self, order: WorkOrder, origins: Iterable[tuple[float, float] | None]) -> float:
+        """The storm crew-minutes ``order`` takes at the history's pace: mobilising, travel
+        from the nearest of ``origins``, repair (the unit `outage.restoration.pace` counts)."""
+        history = self.history
+        period = period_of(order.opened_at, self.zone)
+        key = (order.kind, order.cause, period, "storm")
+        return (
+            history.cell("mobilise", key).mean
+            + min((self.travel_between(o, order) for o in origins), default=0.0)
+            + history.cell("repair", key).mean
+        )
+
+    def paced_travel(self, origin: tuple[float, float] | None, order: WorkOrder) -> float:
+        """Storm travel minutes: `travel_between` at the storm's pace."""
+        return self.travel_between(origin, order) * self._pace
 
     def travel_between(self, origin: tuple[float, float] | None, order: WorkOrder) -> float:
         """Minutes from ``origin`` to ``order`` at its area's speed (0 when unknown)."""
@@ -194,7 +237,8 @@ class Estimator:
             etr, median = best.take(job, self, self.q, arrivals)
             estimate = Estimate(
                 etr,
-                f"storm queue: #{position} waiting, crew {best.crew.crew.id} next free",
+                f"storm queue: #{position} waiting, crew {best.crew.crew.id} next free"
+                + (f", crews' pace ×{self._pace:.2f}" if self._pace != 1.0 else ""),
                 median,
             )
             out[order.id] = self.calibrated(estimate, order, "storm", now)
@@ -207,11 +251,7 @@ class Estimator:
         taking mobilising, travel from the nearest crew and repair."""
 
         def service(order: WorkOrder) -> float:
-            return (
-                self.cell("mobilise", order, "storm").mean
-                + min((self.travel_between(q.lonlat, order) for q in queues), default=0.0)
-                + self.cell("repair", order, "storm").mean
-            )
+            return self._pace * self.crew_work(order, (q.lonlat for q in queues))
 
         return ArrivalLoad.of(
             recent,
@@ -281,7 +321,7 @@ class _Queue:
     def arrival_for(self, job: _Job, estimator: Estimator) -> float:
         """Expected minutes from base until this crew could be at ``job``."""
         start, _ = self._start(job)
-        return start + job.mobilise.mean + estimator.travel_between(self.lonlat, job.order)
+        return start + job.mobilise.mean + estimator.paced_travel(self.lonlat, job.order)
 
     def take(
         self, job: _Job, estimator: Estimator, q: float, arrivals: ArrivalLoad = NO_ARRIVALS
@@ -292,7 +332,7 @@ class _Queue:
         still to be reported that will go first, `outage.restoration.arrivals`); the queue
         itself holds only the known work, so the stretch is never compounded."""
         start, carried = self._start(job)
-        travel = estimator.travel_between(self.lonlat, job.order)
+        travel = estimator.paced_travel(self.lonlat, job.order)
         ahead_mean, ahead_var = (self.mean, self.var) if carried else (0.0, 0.0)
         fixed = travel + (0.0 if carried else start)
         own_mean = job.mobilise.mean + job.repair.mean
@@ -307,5 +347,7 @@ class _Queue:
         # variance; its quantile.
         sigma2 = math.log(1.0 + var / mean**2)
         mu = math.log(mean) - sigma2 / 2
-        quoted = _after(self.base, fixed + math.exp(mu + math.sqrt(sigma2) * _Z.inv_cdf(q)))
+        # the storm's pace stretches all of it at once: its uncertainty adds, whole
+        spread = math.sqrt(sigma2 + estimator.pace_log_variance)
+        quoted = _after(self.base, fixed + math.exp(mu + spread * _Z.inv_cdf(q)))
         return quoted, _after(self.base, fixed + math.exp(mu))

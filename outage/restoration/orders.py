@@ -46,6 +46,9 @@ class WorkOrder:
     #: Was a capable crew idle when the order opened? Only then is the wait for a dispatch
     #: the dispatcher's delay (and history); otherwise it is the queue.
     crew_idle_at_open: bool = True
+    #: Storm orders: the crew work the history expected when it opened (minutes; the storm's
+    #: pace, `outage.restoration.pace`, compares the crews' busy time with these).
+    crew_work_minutes: float | None = None
     #: The first estimated ETR's moment and median (what calibration compares with).
     first_estimate_at: datetime | None = None
     first_median: datetime | None = None
