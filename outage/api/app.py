@@ -50,7 +50,8 @@ def create_app(
 ) -> FastAPI:
     """The HTTP service over ``runtime``; with ``services`` (notify and playbooks wired by
     `compose`) also the playbook, SMS and public feed endpoints. ``clock`` is what timestamps
-    at the door are judged against (`outage.api.clock`; default the wall clock)."""
+    at the door are judged against (`outage.api.clock`; default the services' clock, else the
+    wall clock)."""
     settings = settings or ServiceSettings()
     app = FastAPI(
         title="Outage response engine",
@@ -62,7 +63,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.settings = settings
     app.state.keys = keys or KeyRing([])
-    app.state.clock = clock or wall_clock
+    app.state.clock = clock or (services.clock.now if services is not None else wall_clock)
     secret = settings.session_secret
     app.state.sessions = Sessions(secret.get_secret_value().encode() if secret else None)
     app.state.auth_failures = FailureLimiter(

@@ -1,4 +1,12 @@
-"""The service's clock policy: how far from its own clock a timestamp at the door may be.
+"""The service's clock: where its "now" comes from, and how far from it a timestamp at the
+door may be.
+
+`ServiceClock` is the one answer to "what time is it?" for everything the service does besides
+the engine: the door's checks, SMS timing, pages and escalations, playbook follow-ups
+(``now``), what a playbook decision answering an engine event is stamped with (``event``),
+and when an officer's command takes effect (`command_time`). ``mode="wall"`` is the live
+service; ``mode="event"`` runs on the engine's event time (the demo and drills replay hours in
+minutes).
 
 The engine never reads the wall clock (a replay must decide exactly as the live run did), so
 every time it is given is taken at its word. The door is where the service can still ask
@@ -20,8 +28,9 @@ other bad value. The absolute bound of `outage.signals.bounded_utc` applies rega
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,9 +44,40 @@ Seconds = Annotated[float, Field(gt=0)] | None
 DAY = 86_400.0
 
 
+Mode = Literal["wall", "event"]
+
+
 def wall_clock() -> datetime:
     """The wall clock in UTC (the live service's clock)."""
     return datetime.now(UTC)
+
+
+def command_time(engine_now: datetime | None) -> datetime:
+    """When a command received now takes effect: the wall clock, but never before the
+    engine's own clock (signals may carry times ahead of it in an accelerated replay)."""
+    now = wall_clock()
+    return max(now, engine_now) if engine_now is not None else now
+
+
+@dataclass(frozen=True)
+class ServiceClock:
+    """The service's clock policy (module docstring); ``engine_now`` reads the engine's event
+    time (None before its first signal)."""
+
+    mode: Mode
+    engine_now: Callable[[], datetime | None]
+
+    def now(self) -> datetime:
+        """The service's now: the wall clock, or in ``event`` mode the engine's time (the
+        wall clock before the first signal)."""
+        if self.mode == "event":
+            return self.event()
+        return wall_clock()
+
+    def event(self) -> datetime:
+        """Event time, whatever the mode: what answers to an engine event are stamped with, so
+        a storm replayed into a live service is not pulled forward to the wall clock."""
+        return self.engine_now() or wall_clock()
 
 
 class ClockPolicy(BaseModel):

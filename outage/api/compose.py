@@ -1,6 +1,10 @@
 """The composition root: one engine runtime with notify and playbooks subscribed.
 
-::
+`bootstrap` wires a service over a `Backend` — where its state lives: `EmbeddedBackend` (one
+engine in this process, a SQLite journal and stores in the state dir) or `RedisBackend` (a
+stateless API worker over Redis; ``outage worker`` processes run the engines) — with one
+`ServiceClock` for everything that asks the time. `compose` and `compose_redis` are the two
+spellings of it the CLI and tests use::
 
     services = compose(network, state_dir=Path("out/serve"))
     services.start()                 # pumps, playbook scheduler, SMS sender
@@ -24,7 +28,7 @@ keeps notify and playbooks to exactly one process::
 
 ``clock="event"`` runs playbook follow-ups and SMS timing on the engine's event time (the demo
 and drills replay hours in minutes); ``clock="wall"`` is the live service (APScheduler with a
-persistent job store).
+persistent job store). See `outage.api.clock`.
 """
 
 from __future__ import annotations
@@ -34,9 +38,9 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 
 from grid.errors import AssetNotFound
 from notify.channels.base import Channel
@@ -57,6 +61,7 @@ from playbooks.scheduler import EventTimeScheduler
 from playbooks.situation import Situation
 from playbooks.store import RunnerStore
 
+from .clock import Mode, ServiceClock
 from .ports import FileEscalation, FilePager, NotifySmsPush
 from .pump import EventPump
 from .runtime import Listener, Runtime
@@ -69,9 +74,9 @@ if TYPE_CHECKING:
     from outage.redisstore.keys import Keyspace
     from outage.redisstore.service import RedisRuntime
 
-Clock = Literal["wall", "event"]
 #: The runtime of a `Services`: embedded (`compose`) or over Redis (`compose_redis`).
 R = TypeVar("R", bound="ServiceRuntime")
+R_co = TypeVar("R_co", bound="ServiceRuntime", covariant=True)
 
 
 @dataclass
@@ -86,7 +91,7 @@ class Services(Generic[R]):
     pager: FilePager
     escalation: FileEscalation
     rule_switch: QueuedRuleSetSwitch
-    clock: Clock
+    clock: ServiceClock
     sms_outbox: Path
     #: Redis store: what feeds the pumps (the embedded runtime's listeners do otherwise).
     followers: list[FeedFollower] = field(default_factory=list)
@@ -106,7 +111,7 @@ class Services(Generic[R]):
         for follower in self.followers:
             follower.start()
         self.runner.start()
-        if sender and self.clock == "wall" and self.notifier.dispatcher is not None:
+        if sender and self.clock.mode == "wall" and self.notifier.dispatcher is not None:
             self._sender = threading.Thread(
                 target=run_sender, args=(self.notifier.dispatcher, self._stop), daemon=True
             )
@@ -140,7 +145,7 @@ class Services(Generic[R]):
 
     def event_time(self) -> datetime:
         """The engine's clock (the demo's storm time), or now before the first signal."""
-        return self.runtime.engine.now or datetime.now(UTC)
+        return self.clock.event()
 
     def sms_counts(self) -> dict[str, int]:
         """Outbox messages by status, plus ``decided`` (all of them)."""
@@ -152,6 +157,140 @@ class Services(Generic[R]):
 AnyServices: TypeAlias = "Services[Runtime] | Services[RedisRuntime]"
 
 
+@dataclass(frozen=True)
+class Stores:
+    """Where notify and the playbook runner keep their state, when not in the state dir."""
+
+    notify: Any
+    runner: Any
+    scheduler: Any
+
+
+class Backend(Protocol[R_co]):
+    """Where a service's state lives: what `bootstrap` asks of it."""
+
+    def runtime(
+        self,
+        rules: Rules,
+        announcements: Announcements,
+        listeners: list[Listener],
+        state_dir: Path,
+    ) -> R_co:
+        """The runtime (given the rules, the IVR announcements and the pumps' listeners)."""
+        ...
+
+    def stores(self, runtime: Any, state_dir: Path) -> Stores | None:
+        """Notify's and the playbooks' stores (None: SQLite files in ``state_dir``)."""
+        ...
+
+    def attach(self, services: Any) -> None:
+        """Anything the backend adds once the services exist (feed followers, a lease)."""
+        ...
+
+
+@dataclass(frozen=True)
+class EmbeddedBackend:
+    """One engine in this process, its journal and every store in the state dir."""
+
+    network: Network
+    journal: bool = True
+    tz: str = "Asia/Shanghai"
+    migrate_topology: bool = False
+    restoration: RestorationSetup | None = None
+
+    def runtime(
+        self,
+        rules: Rules,
+        announcements: Announcements,
+        listeners: list[Listener],
+        state_dir: Path,
+    ) -> Runtime:
+        """A `Runtime` whose listeners are the pumps."""
+        return Runtime(
+            self.network,
+            open_journal(state_dir / "journal.sqlite") if self.journal else None,
+            rules=rules,
+            tz=self.tz,
+            announcements=announcements,
+            listeners=listeners,
+            migrate_topology=self.migrate_topology,
+            restoration=self.restoration,
+        )
+
+    def stores(self, runtime: Any, state_dir: Path) -> Stores | None:
+        """SQLite in the state dir."""
+        return None
+
+    def attach(self, services: Any) -> None:
+        """Nothing: the runtime's listeners feed the pumps."""
+
+
+@dataclass(frozen=True)
+class RedisBackend:
+    """A stateless API worker over Redis: notify and playbooks fed from the global event
+    feed, their outbox, dedup log, audit log, state and job store in Redis (so another
+    ``--role all`` process can take over with an empty state dir), and an effects lease so
+    that only one process acts."""
+
+    network: Network
+    client: Client
+    keys: Keyspace | None = None
+    tz: str = "Asia/Shanghai"
+    lease_ms: int = 10_000
+
+    def runtime(
+        self,
+        rules: Rules,
+        announcements: Announcements,
+        listeners: list[Listener],
+        state_dir: Path,
+    ) -> RedisRuntime:
+        """A `RedisRuntime` (no engine here to listen to: `attach` feeds the pumps)."""
+        from outage.redisstore.service import RedisRuntime
+
+        return RedisRuntime(
+            self.network,
+            self.client,
+            rules=rules,
+            tz=self.tz,
+            announcements=announcements,
+            keys=self.keys,
+        )
+
+    def stores(self, runtime: Any, state_dir: Path) -> Stores | None:
+        """The outbox, dedup log and consent in Redis; the playbook audit log, state and jobs
+        too (a Redis Cluster keeps the jobs in ``state_dir``: APScheduler's Redis job store
+        uses plain MULTI pipelines, which a cluster client cannot run)."""
+        from redis.cluster import RedisCluster
+
+        from notify.redis_store import RedisNotifyStore
+        from playbooks.scheduler import LiveScheduler
+        from playbooks.store import RedisRunnerStore
+
+        prefix = runtime.keys.prefix
+        scheduler = (
+            LiveScheduler(state_dir / "playbooks.jobs.sqlite")
+            if isinstance(self.client, RedisCluster)
+            else LiveScheduler.redis(self.client, prefix=prefix)
+        )
+        return Stores(
+            RedisNotifyStore(self.client, runtime.keys),
+            RedisRunnerStore(self.client, prefix),
+            scheduler,
+        )
+
+    def attach(self, services: Any) -> None:
+        """Followers of the global event feed for both pumps, and the effects lease."""
+        from outage.redisstore.effects import EffectsLease
+
+        runtime, notifier, runner = services.runtime, services.notifier, services.runner
+        services.followers = [
+            FeedFollower(runtime.feed, services.pumps["notify"], lambda: notifier.high_water),
+            FeedFollower(runtime.feed, services.pumps["playbooks"], lambda: runner.high_water),
+        ]
+        services.lease = EffectsLease(self.client, runtime.keys, self.lease_ms)
+
+
 def compose(
     network: Network,
     *,
@@ -161,28 +300,23 @@ def compose(
     playbook_paths: list[Path] | None = None,
     notify_config: Path | None = None,
     channel: Channel | None = None,
-    clock: Clock = "wall",
+    clock: Mode = "wall",
     tz: str = "Asia/Shanghai",
     migrate_topology: bool = False,
     restoration: RestorationSetup | None = None,
 ) -> Services[Runtime]:
-    """Wire the engine, notify and playbooks over ``network`` with state in ``state_dir``;
-    ``migrate_topology`` replays a journal written against another topology (see
-    `outage.api.identity`) instead of refusing it."""
-
-    def runtime(rules: Rules, announcements: Announcements, listeners: list[Listener]) -> Runtime:
-        return Runtime(
-            network,
-            open_journal(state_dir / "journal.sqlite") if journal else None,
-            rules=rules,
-            tz=tz,
-            announcements=announcements,
-            listeners=listeners,
-            migrate_topology=migrate_topology,
-            restoration=restoration,
-        )
-
-    return _compose(runtime, state_dir, rules, playbook_paths, notify_config, channel, clock)
+    """`bootstrap` over the `EmbeddedBackend`; ``migrate_topology`` replays a journal
+    written against another topology (see `outage.api.identity`) instead of refusing it."""
+    backend = EmbeddedBackend(network, journal, tz, migrate_topology, restoration)
+    return bootstrap(
+        backend,
+        state_dir=state_dir,
+        rules=rules,
+        playbook_paths=playbook_paths,
+        notify_config=notify_config,
+        channel=channel,
+        clock=clock,
+    )
 
 
 def compose_redis(
@@ -195,72 +329,35 @@ def compose_redis(
     playbook_paths: list[Path] | None = None,
     notify_config: Path | None = None,
     channel: Channel | None = None,
-    clock: Clock = "wall",
+    clock: Mode = "wall",
     tz: str = "Asia/Shanghai",
     lease_ms: int = 10_000,
 ) -> Services[RedisRuntime]:
-    """`compose` for an API worker over Redis: a `RedisRuntime`, with notify and playbooks
-    fed from the global event feed; their outbox, dedup log, audit log, state and job store
-    live in Redis (so another ``--role all`` process can take over with an empty state dir).
-    ``Services.start`` takes the effects lease, so only one such process acts."""
-    from outage.redisstore.effects import EffectsLease
-    from outage.redisstore.service import RedisRuntime
-
-    def runtime(rules: Rules, announcements: Announcements, _: list[Listener]) -> RedisRuntime:
-        # No engine here to listen to: the followers below feed the pumps.
-        return RedisRuntime(
-            network, client, rules=rules, tz=tz, announcements=announcements, keys=keys
-        )
-
-    def stores(made: Any) -> tuple[Any, Any, Any]:
-        """The outbox, dedup log and consent in Redis; the playbook audit log, state and jobs
-        too (a Redis Cluster keeps the jobs in ``state_dir``: APScheduler's Redis job store
-        uses plain MULTI pipelines, which a cluster client cannot run)."""
-        from redis.cluster import RedisCluster
-
-        from notify.redis_store import RedisNotifyStore
-        from playbooks.scheduler import LiveScheduler
-        from playbooks.store import RedisRunnerStore
-
-        prefix = made.keys.prefix
-        scheduler = (
-            LiveScheduler(state_dir / "playbooks.jobs.sqlite")
-            if isinstance(client, RedisCluster)
-            else LiveScheduler.redis(client, prefix=prefix)
-        )
-        return (
-            RedisNotifyStore(client, made.keys),
-            RedisRunnerStore(client, prefix),
-            scheduler,
-        )
-
-    services = _compose(
-        runtime, state_dir, rules, playbook_paths, notify_config, channel, clock, stores
+    """`bootstrap` over the `RedisBackend` (an API worker over Redis). ``Services.start``
+    takes the effects lease, so only one such process acts."""
+    return bootstrap(
+        RedisBackend(network, client, keys, tz, lease_ms),
+        state_dir=state_dir,
+        rules=rules,
+        playbook_paths=playbook_paths,
+        notify_config=notify_config,
+        channel=channel,
+        clock=clock,
     )
-    redis_runtime = services.runtime
-    notifier, runner = services.notifier, services.runner
-    services.followers = [
-        FeedFollower(redis_runtime.feed, services.pumps["notify"], lambda: notifier.high_water),
-        FeedFollower(redis_runtime.feed, services.pumps["playbooks"], lambda: runner.high_water),
-    ]
-    services.lease = EffectsLease(client, redis_runtime.keys, lease_ms)
-    return services
 
 
-def _compose(
-    make_runtime: Callable[[Rules, Announcements, list[Listener]], R],
+def bootstrap(
+    backend: Backend[R],
+    *,
     state_dir: Path,
-    rules: Rules | Path | None,
-    playbook_paths: list[Path] | None,
-    notify_config: Path | None,
-    channel: Channel | None,
-    clock: Clock,
-    stores: Callable[[Any], tuple[Any, Any, Any]] | None = None,
+    rules: Rules | Path | None = None,
+    playbook_paths: list[Path] | None = None,
+    notify_config: Path | None = None,
+    channel: Channel | None = None,
+    clock: Mode = "wall",
 ) -> Services[R]:
-    """Notify and playbooks, each behind an `EventPump`, over the runtime ``make_runtime``
-    builds (given the rules, the IVR announcements and the pumps' listeners). ``stores``, given
-    the runtime, answers (notify store, playbook runner store, scheduler); without it they are
-    SQLite files in ``state_dir``."""
+    """Notify and playbooks, each behind an `EventPump`, over the runtime ``backend`` makes,
+    with one `ServiceClock` (``clock``: ``wall`` live, ``event`` for replays and drills)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     if not isinstance(rules, Rules):
         rules = load_rules(rules)
@@ -274,19 +371,19 @@ def _compose(
             for a in board.for_area(substation)
         ]
 
-    runtime = make_runtime(rules, announcements, [notify_pump.offer, playbook_pump.offer])
+    runtime = backend.runtime(
+        rules, announcements, [notify_pump.offer, playbook_pump.offer], state_dir
+    )
     network = runtime.network
-
-    def now() -> datetime:
-        return (runtime.engine.now or datetime.now(UTC)) if clock == "event" else datetime.now(UTC)
-
-    shared = stores(runtime) if stores is not None else None
+    service_clock = ServiceClock(clock, lambda: runtime.engine.now)
+    now = service_clock.now
+    shared = backend.stores(runtime, state_dir)
     sms_outbox = state_dir / "sms-outbox.jsonl"
     notifier = Notifier(
         network.topology,
         network.tables.customers,
         load_config(notify_config),
-        shared[0] if shared else SqliteStore(state_dir / "notify.sqlite"),
+        shared.notify if shared else SqliteStore(state_dir / "notify.sqlite"),
         channel or FileChannel(sms_outbox),
         submit_call=lambda call: runtime.submit([call]),
         status_for_phone=_status_for_phone(runtime),
@@ -294,9 +391,8 @@ def _compose(
     )
     notify_pump.consume = notifier.on_event
 
-    # A playbook's rule-set switch answers an engine event: stamp it with event time, so a
-    # storm replayed into a live service is not pulled forward to the wall clock.
-    switch = QueuedRuleSetSwitch(clock=lambda: runtime.engine.now or datetime.now(UTC))
+    # A playbook's rule-set switch answers an engine event: stamped with event time.
+    switch = QueuedRuleSetSwitch(clock=service_clock.event)
     pager = FilePager(state_dir / "pages.jsonl", now)
     escalation = FileEscalation(state_dir / "escalations.jsonl", now)
     ports = Ports(
@@ -313,8 +409,8 @@ def _compose(
             playbooks,
             Situation.for_topology(network.topology, rules),
             ports,
-            store=shared[1],
-            scheduler=shared[2],
+            store=shared.runner,
+            scheduler=shared.scheduler,
         )
     elif clock == "wall":
         runner = live_runner(playbooks, network, ports, state_dir / "playbooks.sqlite", rules=rules)
@@ -328,7 +424,7 @@ def _compose(
         )
     playbook_pump.consume = runner.on_event
     playbook_pump.after_batch = _after_playbooks(runtime, runner, switch)
-    return Services(
+    services = Services(
         runtime=runtime,
         notifier=notifier,
         runner=runner,
@@ -337,9 +433,11 @@ def _compose(
         pager=pager,
         escalation=escalation,
         rule_switch=switch,
-        clock=clock,
+        clock=service_clock,
         sms_outbox=sms_outbox,
     )
+    backend.attach(services)
+    return services
 
 
 def _after_playbooks(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +126,3 @@ class NotifySmsPush:
         if not premises:
             return 0
         return self.notifier.push(text, push_id=key, at=at, premises=premises)
-
-
-def wall_clock() -> datetime:
-    """Now, in UTC."""
-    return datetime.now(UTC)

@@ -41,6 +41,7 @@ from outage.state import (
 )
 from outage.storm import SYSTEM
 
+from .clock import command_time
 from .identity import TOPOLOGY_KEY, Migration, mismatch, topology_identity
 from .metrics import Metrics
 from .stream import EventStream, Item
@@ -144,11 +145,8 @@ class Runtime:
             return list(self.host.quarantined)
 
     def command_time(self) -> datetime:
-        """When a command received now takes effect: the wall clock, but never before the
-        engine's own clock (signals may carry times ahead of it in an accelerated replay)."""
-        now = datetime.now(UTC)
-        engine_now = self.host.engine.now
-        return max(now, engine_now) if engine_now is not None else now
+        """When a command received now takes effect (`outage.api.clock.command_time`)."""
+        return command_time(self.host.engine.now)
 
     def submit_command(
         self, check: Callable[[Command], str | None] | None = None, **fields: Any

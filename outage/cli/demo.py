@@ -133,7 +133,7 @@ def demo(
             timezone=timezone,
             clock=ClockPolicy(max_ahead_s=3600.0),
         )
-        app = create_app(services.runtime, settings, ring, services, clock=services.event_time)
+        app = create_app(services.runtime, settings, ring, services)
         server = Server(app, host, port)
         try:
             server.start()

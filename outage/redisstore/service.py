@@ -20,11 +20,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
+from outage.api.clock import command_time
 from outage.api.metrics import Metrics
 from outage.api.stream import EventStream
 from outage.bootstrap import Network, build_engine
@@ -199,10 +200,8 @@ class RedisRuntime:
         return self.views.quarantined()
 
     def command_time(self) -> datetime:
-        """The wall clock, but never before the engines' own clock."""
-        now = datetime.now(UTC)
-        engine_now = self.engine.now
-        return max(now, engine_now) if engine_now is not None else now
+        """When a command received now takes effect (`outage.api.clock.command_time`)."""
+        return command_time(self.engine.now)
 
     def submit_command(
         self, check: Callable[[Command], str | None] | None = None, **fields: Any
