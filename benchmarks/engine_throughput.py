@@ -81,7 +81,7 @@ def ensure_storm(
     network: Any, customers: int, faults: int, seed: int, call_rate: float, ami: float
 ) -> tuple[Path, dict[str, Any]]:
     """The cached storm JSONL on this city (regenerated when its parameters differ)."""
-    from scenarios.city_storm import simulate_storm, write_events
+    from scenarios.city_storm import CityStorm, simulate_storm, write_events
 
     events = BENCH / f"storm-{label(customers)}.jsonl"
     truth = events.with_suffix(".truth.json")
@@ -102,10 +102,7 @@ def ensure_storm(
     sim = simulate_storm(
         network.topology,
         network.tables.customers,
-        faults=faults,
-        seed=seed,
-        call_rate=call_rate,
-        ami_delivery=ami,
+        CityStorm(faults=faults, seed=seed, call_rate=call_rate, ami_delivery=ami),
         premise_xy=network.tables.premise_points(),
     )
     simulated = time.perf_counter() - started

@@ -239,11 +239,13 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     from outage.bootstrap import Network
-    from scenarios.city_storm import simulate_storm
+    from scenarios.city_storm import CityStorm, simulate_storm
 
     network = Network.load(DEMO)
     storm = simulate_storm(
-        network.topology, network.tables.customers, faults=args.faults, seed=5, call_rate=0.3
+        network.topology,
+        network.tables.customers,
+        CityStorm(faults=args.faults, seed=5, call_rate=0.3),
     ).signals
     phones = pd.read_csv(DEMO.with_suffix(".customers.csv"), dtype=str)["phone"].dropna()
     lookups = [

@@ -39,7 +39,7 @@ from outage.redisstore.keys import Keyspace  # noqa: E402
 from outage.redisstore.views import RedisViews  # noqa: E402
 from outage.redisstore.worker import stream_id  # noqa: E402
 from outage.signals import parse_signal  # noqa: E402
-from scenarios.city_storm import simulate_storm  # noqa: E402
+from scenarios.city_storm import CityStorm, simulate_storm  # noqa: E402
 
 OUT = ROOT / ".bench"
 
@@ -200,7 +200,9 @@ def main() -> None:
             cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
     network = Network.load(gpkg)
-    sim = simulate_storm(network.topology, network.tables.customers, faults=args.faults, seed=11)
+    sim = simulate_storm(
+        network.topology, network.tables.customers, CityStorm(faults=args.faults, seed=11)
+    )
     signals = [parse_signal(s) for s in sim.signals]
     print(f"city: {args.customers:,} customers, {len(network.topology.substation_ids)} "
           f"substations; storm: {len(signals):,} signals", flush=True)  # fmt: skip

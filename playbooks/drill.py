@@ -25,7 +25,7 @@ from playbooks.ports import Ports, Recorder
 from playbooks.runner import PlaybookRunner
 from playbooks.situation import Situation
 from playbooks.store import AuditRow
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 
 BATCH = 200
 MILESTONES = (ev.StormDeclared, ev.StormStoodDown, ev.WarningIssued, ev.RuleSetChanged)
@@ -44,11 +44,7 @@ def simulated_storm(
     storm = simulate_storm(
         network.topology,
         network.tables.customers,
-        faults=faults,
-        seed=seed,
-        call_rate=0.15,
-        nested=0.1,
-        warning=warning,
+        CityStorm(faults=faults, seed=seed, call_rate=0.15, nested=0.1, warning=warning),
         premise_xy=network.tables.premise_points(),
         on_progress=on_progress,
     )

@@ -178,33 +178,18 @@ class _Stream:
         return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
 
-def simulate_storm(
-    topology: Topology,
-    customers: pd.DataFrame | None,
-    *,
-    faults: int,
-    seed: int,
-    start: datetime = DEFAULT_START,
-    duration_h: float = 6.0,
-    call_rate: float = 0.1,
-    repeat_callers: float = 0.3,
-    ami_delivery: float = 0.8,
-    hazards: float = 0.02,
-    nested: float = 0.0,
-    warning: bool = False,
-    noise_rate: float = 1.0,
-    unresolvable: int = 5,
-    scada_kinds: Collection[str] = DEFAULT_SCADA_KINDS,
-    premise_xy: npt.ArrayLike | Mapping[str, Sequence[float]] | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> Simulation:
-    """Simulate a storm of ``faults`` faults on ``topology`` (deterministic for ``seed``).
+class BadStorm(ValueError):
+    """A `CityStorm` field out of range: ``field`` and what it must be (``reason``)."""
 
-    ``customers`` is the customers table (`grid.model.CUSTOMER_COLUMNS`); without one (or
-    with an empty one) every premise is one customer who calls with its premise id.
-    ``premise_xy`` gives premise coordinates (lon, lat) for mobile-app callers: an array of
-    shape (premises, 2) in `Topology.premise_ids` order (see `premise_points`) or a mapping
-    premise id -> (lon, lat); without it nobody calls with a location.
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field} {reason}")
+        self.field, self.reason = field, reason
+
+
+@dataclass(frozen=True)
+class CityStorm:
+    """What storm `simulate_storm` makes (deterministic for ``seed``); `BadStorm` (a
+    `ValueError`) names a bad field.
 
     Rates are probabilities in [0, 1]: ``call_rate`` (an affected customer calls while out),
     ``repeat_callers`` (a caller calls 1-3 more times), ``ami_delivery`` (a meter message
@@ -212,27 +197,64 @@ def simulate_storm(
     get a child fault which stays out after the parent is restored). ``noise_rate`` is noise
     calls per 10,000 customers per hour; ``unresolvable`` the number of calls from unknown
     phones. Breaker and recloser faults (``scada_kinds``) report through SCADA, others by a
-    crew ``restore``. ``on_progress(done, total)`` is called after each fault.
+    crew ``restore``; ``warning`` adds a weather warning before the storm. A naive ``start``
+    is taken as UTC, like every ts in the contract.
+    """
+
+    faults: int
+    seed: int
+    start: datetime = DEFAULT_START
+    duration_h: float = 6.0
+    call_rate: float = 0.1
+    repeat_callers: float = 0.3
+    ami_delivery: float = 0.8
+    hazards: float = 0.02
+    nested: float = 0.0
+    warning: bool = False
+    noise_rate: float = 1.0
+    unresolvable: int = 5
+    scada_kinds: Collection[str] = DEFAULT_SCADA_KINDS
+
+    def __post_init__(self) -> None:
+        for name in ("call_rate", "repeat_callers", "ami_delivery", "hazards", "nested"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+                raise BadStorm(name, f"must be between 0 and 1, got {value!r}")
+        if int(self.faults) < 1:
+            raise BadStorm("faults", f"must be at least 1, got {self.faults!r}")
+        if not (self.duration_h > 0 and math.isfinite(self.duration_h)):
+            raise BadStorm(
+                "duration_h", f"must be a positive number of hours, got {self.duration_h!r}"
+            )
+        if not (self.noise_rate >= 0 and math.isfinite(self.noise_rate)):
+            raise BadStorm("noise_rate", f"must be >= 0, got {self.noise_rate!r}")
+        if int(self.unresolvable) < 0:
+            raise BadStorm("unresolvable", f"must be >= 0, got {self.unresolvable!r}")
+
+
+def simulate_storm(
+    topology: Topology,
+    customers: pd.DataFrame | None,
+    storm: CityStorm,
+    *,
+    premise_xy: npt.ArrayLike | Mapping[str, Sequence[float]] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Simulation:
+    """Simulate ``storm`` (`CityStorm`) on ``topology``.
+
+    ``customers`` is the customers table (`grid.model.CUSTOMER_COLUMNS`); without one (or
+    with an empty one) every premise is one customer who calls with its premise id.
+    ``premise_xy`` gives premise coordinates (lon, lat) for mobile-app callers: an array of
+    shape (premises, 2) in `Topology.premise_ids` order (see `premise_points`) or a mapping
+    premise id -> (lon, lat); without it nobody calls with a location.
+    ``on_progress(done, total)`` is called after each fault.
 
     Fewer faults than asked are simulated only when the network has too few devices that are
     not nested in one another; ``truth["faults_requested"]`` keeps the number asked for.
-    Raises `ValueError` for out-of-range arguments or a network where nothing can fault.
+    Raises `ValueError` for a network where nothing can fault.
     """
-    params = _check_params(
-        faults=faults,
-        seed=seed,
-        start=start,
-        duration_h=duration_h,
-        call_rate=call_rate,
-        repeat_callers=repeat_callers,
-        ami_delivery=ami_delivery,
-        hazards=hazards,
-        nested=nested,
-        warning=warning,
-        noise_rate=noise_rate,
-        unresolvable=unresolvable,
-        scada_kinds=scada_kinds,
-    )
+    params = _params(storm)
+    seed = params.seed
     rng = np.random.default_rng(seed)
     people = _People(topology, customers, premise_xy, rng)
     plan = _plan_faults(topology, rng, params)
@@ -269,37 +291,25 @@ def write_events(sim: Simulation, events_path: Path, truth_path: Path) -> None:
 # arguments
 
 
-def _check_params(**kw: Any) -> _Params:
-    """Validate the keyword arguments of `simulate_storm`; `ValueError` names the bad one."""
-    for name in ("call_rate", "repeat_callers", "ami_delivery", "hazards", "nested"):
-        value = kw[name]
-        if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
-            raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
-    if int(kw["faults"]) < 1:
-        raise ValueError(f"faults must be at least 1, got {kw['faults']!r}")
-    if not (kw["duration_h"] > 0 and math.isfinite(kw["duration_h"])):
-        raise ValueError(f"duration_h must be a positive number of hours, got {kw['duration_h']!r}")
-    if not (kw["noise_rate"] >= 0 and math.isfinite(kw["noise_rate"])):
-        raise ValueError(f"noise_rate must be >= 0, got {kw['noise_rate']!r}")
-    if int(kw["unresolvable"]) < 0:
-        raise ValueError(f"unresolvable must be >= 0, got {kw['unresolvable']!r}")
-    start: datetime = kw["start"]
-    if start.tzinfo is None:  # a naive time is taken as UTC, like every ts in the contract
+def _params(storm: CityStorm) -> _Params:
+    """The storm in the units the simulation works in (epoch seconds)."""
+    start = storm.start
+    if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     return _Params(
-        faults=int(kw["faults"]),
-        seed=int(kw["seed"]),
+        faults=int(storm.faults),
+        seed=int(storm.seed),
         start=int(start.timestamp()),
-        duration_s=max(1, round(kw["duration_h"] * 3600)),
-        call_rate=float(kw["call_rate"]),
-        repeat_callers=float(kw["repeat_callers"]),
-        ami_delivery=float(kw["ami_delivery"]),
-        hazards=float(kw["hazards"]),
-        nested=float(kw["nested"]),
-        warning=bool(kw["warning"]),
-        noise_rate=float(kw["noise_rate"]),
-        unresolvable=int(kw["unresolvable"]),
-        scada_kinds=frozenset(kw["scada_kinds"]),
+        duration_s=max(1, round(storm.duration_h * 3600)),
+        call_rate=float(storm.call_rate),
+        repeat_callers=float(storm.repeat_callers),
+        ami_delivery=float(storm.ami_delivery),
+        hazards=float(storm.hazards),
+        nested=float(storm.nested),
+        warning=bool(storm.warning),
+        noise_rate=float(storm.noise_rate),
+        unresolvable=int(storm.unresolvable),
+        scada_kinds=frozenset(storm.scada_kinds),
     )
 
 

@@ -42,7 +42,7 @@ from outage.report.outage_map import draw_outages
 from outage.report.topology_map import draw_topology
 from outage.signals import parse_signal, signal_ts
 from outage.storm import SYSTEM
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 from scenarios.player import PlayReport, StormPlayer, summary_of
 
 DEMO_TOPOLOGY = Path("data/topology/demo.gpkg")
@@ -95,12 +95,9 @@ def demo(
         storm = simulate_storm(
             network.topology,
             network.tables.customers,
-            faults=faults,
-            seed=seed,
-            start=start,
-            call_rate=0.35,
-            nested=0.1,
-            warning=True,
+            CityStorm(
+                faults=faults, seed=seed, start=start, call_rate=0.35, nested=0.1, warning=True
+            ),
             premise_xy=network.tables.premise_points(),
             on_progress=update,
         )

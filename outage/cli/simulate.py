@@ -15,9 +15,7 @@ from grid.errors import GridError
 from grid.io import read_gpkg
 from grid.topology import build_topology
 from outage.cli.output import emit_json, err, fail, progress_bar
-from scenarios.city_storm import simulate_storm, write_events
-
-_RATES = ("--call-rate", "--repeat-callers", "--ami-delivery", "--hazards", "--nested")
+from scenarios.city_storm import BadStorm, CityStorm, simulate_storm, write_events
 
 
 def simulate(
@@ -58,19 +56,24 @@ def simulate(
     ] = 1.0,
 ) -> None:
     """Simulate a storm on a topology: write its signals and the truth; prints a summary."""
-    rates = (call_rate, repeat_callers, ami_delivery, hazards, nested)
-    for option, value in zip(_RATES, rates, strict=True):
-        if not 0.0 <= value <= 1.0:
-            fail(f"{option} must be between 0 and 1, got {value}", 2)
-    if faults < 1:
-        fail(f"--faults must be at least 1, got {faults}", 2)
-    if not duration_h > 0:
-        fail(f"--duration-h must be a positive number of hours, got {duration_h}", 2)
-    if not noise_rate >= 0:
-        fail(f"--noise-rate must be >= 0, got {noise_rate}", 2)
+    try:  # the storm's own checks, before the topology is read; named as options here
+        storm = CityStorm(
+            faults=faults,
+            seed=seed,
+            start=_start(start),
+            duration_h=duration_h,
+            call_rate=call_rate,
+            repeat_callers=repeat_callers,
+            ami_delivery=ami_delivery,
+            hazards=hazards,
+            nested=nested,
+            warning=warning,
+            noise_rate=noise_rate,
+        )
+    except BadStorm as exc:
+        fail(f"--{exc.field.replace('_', '-')} {exc.reason}", 2)
     if customers is not None and not customers.is_file():
         fail(f"--customers: no such file {customers}", 2)
-    begin = _start(start)
     try:
         with err.status(f"reading {topology}"):
             tables = read_gpkg(topology, customers)
@@ -83,17 +86,7 @@ def simulate(
             sim = simulate_storm(
                 topo,
                 tables.customers,
-                faults=faults,
-                seed=seed,
-                start=begin,
-                duration_h=duration_h,
-                call_rate=call_rate,
-                repeat_callers=repeat_callers,
-                ami_delivery=ami_delivery,
-                hazards=hazards,
-                nested=nested,
-                warning=warning,
-                noise_rate=noise_rate,
+                storm,
                 premise_xy=tables.premise_points(),
                 on_progress=update,
             )

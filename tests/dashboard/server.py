@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from outage.bootstrap import Network
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 from tests.conftest import DEMO_GPKG
 from tests.integration.test_serve_e2e import Service, new_key
 
@@ -75,7 +75,9 @@ def start(tmp: Path, extra: tuple[str, ...] = ()) -> Dashboard:
 def storm_signals(faults: int = 8, seed: int = 3) -> list[dict[str, Any]]:
     """A simulated storm without its restorations, so its outages stay open on the board."""
     network = Network.load(DEMO_GPKG)
-    signals = simulate_storm(network.topology, network.tables.customers, faults=faults, seed=seed)
+    signals = simulate_storm(
+        network.topology, network.tables.customers, CityStorm(faults=faults, seed=seed)
+    )
     return [
         s
         for s in signals.signals

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from outage.bootstrap import Network
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 from tests.conftest import DEMO_GPKG
 from tests.dashboard.conftest import SCREENSHOTS, Watched, sign_in, wait_until
 from tests.dashboard.server import Dashboard, start
@@ -88,12 +88,7 @@ def storm() -> dict[str, Any]:
     simulated = simulate_storm(
         network.topology,
         network.tables.customers,
-        faults=12,
-        seed=5,
-        start=START,
-        call_rate=0.35,
-        nested=0.1,
-        warning=True,
+        CityStorm(faults=12, seed=5, start=START, call_rate=0.35, nested=0.1, warning=True),
         premise_xy=network.tables.premise_points(),
     )
     signals = sorted(simulated.signals, key=lambda s: s.get("ts") or s["start"])

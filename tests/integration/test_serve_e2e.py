@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from outage.bootstrap import Network
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 from tests.conftest import DEMO_GPKG, PROJECT
 
 
@@ -110,7 +110,7 @@ def new_key(keys: Path, name: str, *roles: str) -> str:
 @pytest.fixture(scope="module")
 def storm() -> list[dict[str, Any]]:
     network = Network.load(DEMO_GPKG)
-    sim = simulate_storm(network.topology, network.tables.customers, faults=6, seed=21)
+    sim = simulate_storm(network.topology, network.tables.customers, CityStorm(faults=6, seed=21))
     return sim.signals
 
 

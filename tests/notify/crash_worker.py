@@ -22,7 +22,7 @@ from outage.bootstrap import Network, build_engine
 from outage.events import Event
 from outage.host import EngineHost
 from outage.signals import parse_signal
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 
 DISPATCH_EVERY = 7
 STOPPED = 25  # how many opted-in customers text STOP first
@@ -32,7 +32,7 @@ def storm() -> tuple[Network, list[tuple[int, Event]]]:
     """The city and the numbered events of a seeded storm."""
     network = Network.from_tables(generate_city(CitySpec(customers=3000, seed=1)))
     simulation = simulate_storm(
-        network.topology, network.tables.customers, faults=8, seed=5, nested=0.4
+        network.topology, network.tables.customers, CityStorm(faults=8, seed=5, nested=0.4)
     )
     host = EngineHost(build_engine(network), None)
     events: list[tuple[int, Event]] = []

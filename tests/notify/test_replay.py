@@ -13,7 +13,7 @@ from outage.bootstrap import build_engine
 from outage.host import EngineHost
 from outage.journal import SqliteJournal
 from outage.signals import parse_signal
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 from tests.notify.conftest import T0
 
 
@@ -28,7 +28,8 @@ def test_every_event_type_round_trips() -> None:
 
 
 def test_catch_up_from_the_journal_matches_live_decisions(city, tmp_path: Path) -> None:
-    signals = simulate_storm(city.topology, city.tables.customers, faults=5, seed=9).signals
+    storm = CityStorm(faults=5, seed=9)
+    signals = simulate_storm(city.topology, city.tables.customers, storm).signals
     config = NotifyConfig(quiet_hours={})
     live = Notifier(city.topology, city.tables.customers, config, SqliteStore())
     journal = SqliteJournal(tmp_path / "journal.sqlite")

@@ -20,7 +20,7 @@ from outage.signals import CallSignal, parse_signal
 from playbooks.drill import DrillResult, run_drill, simulated_storm
 from playbooks.loader import load_playbooks
 from playbooks.situation import Situation
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 
 TICK = timedelta(minutes=1)
 
@@ -39,7 +39,7 @@ def storm(network: Network) -> list[Message]:
 @pytest.fixture(scope="module")
 def quiet(network: Network) -> list[Message]:
     """A quiet day: a blown fuse and a transformer, background calls, no warning."""
-    sim = simulate_storm(network.topology, network.tables.customers, faults=2, seed=11)
+    sim = simulate_storm(network.topology, network.tables.customers, CityStorm(faults=2, seed=11))
     assert {f["kind"] for f in sim.truth["faults"]} <= {"fuse", "transformer"}
     return [parse_signal(s) for s in sim.signals]
 

@@ -24,7 +24,7 @@ import redis
 
 from outage.bootstrap import Network
 from outage.redisstore.keys import Keyspace
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 from tests.conftest import DEMO_GPKG
 
 SHARED_URL = "redis://127.0.0.1:6379/0"
@@ -194,7 +194,9 @@ def storm(network: Network) -> list[dict[str, Any]]:
     """A simulated typhoon on the demo city, in progress: calls, meters, SCADA, hazards, and
     the restorations of all but its last two outages (those are still open)."""
     sim = simulate_storm(
-        network.topology, network.tables.customers, faults=10, seed=5, nested=0.2, warning=True
+        network.topology,
+        network.tables.customers,
+        CityStorm(faults=10, seed=5, nested=0.2, warning=True),
     )
     restored = sorted(f["restored"] for f in sim.truth["faults"])
     cut = restored[-3]

@@ -19,14 +19,14 @@ from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost
 from outage.signals import CallSignal, parse_signal
 from playbooks.situation import Situation
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 
 
 @pytest.fixture(scope="module")
 def storm(demo_gpkg: Path) -> tuple[Network, list[CallSignal], list[ev.Event]]:
     network = Network.load(demo_gpkg)
     sim = simulate_storm(
-        network.topology, network.tables.customers, faults=12, seed=5, hazards=0.25
+        network.topology, network.tables.customers, CityStorm(faults=12, seed=5, hazards=0.25)
     )
     signals = [parse_signal(s) for s in sim.signals]
     # A wire down reported where no outage is known (before the storm's first signal): its

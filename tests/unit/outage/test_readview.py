@@ -8,12 +8,12 @@ from outage.bootstrap import Network, build_engine
 from outage.host import EngineHost
 from outage.readview import OutageReadView
 from outage.signals import parse_signal
-from scenarios.city_storm import simulate_storm
+from scenarios.city_storm import CityStorm, simulate_storm
 
 
 def test_read_view_matches_engine_through_a_storm(city: Network) -> None:
     storm = simulate_storm(
-        city.topology, city.tables.customers, faults=12, seed=3, nested=0.3, warning=True
+        city.topology, city.tables.customers, CityStorm(faults=12, seed=3, nested=0.3, warning=True)
     )
     host = EngineHost(build_engine(city), None)
     view = OutageReadView(city.topology)

@@ -19,7 +19,7 @@ from grid.model import GridTables
 from grid.synthetic import CitySpec, generate_city
 from grid.topology import Topology, build_topology
 from outage.cli.simulate import simulate
-from scenarios.city_storm import Simulation, simulate_storm, write_events
+from scenarios.city_storm import CityStorm, Simulation, simulate_storm, write_events
 from tests.conftest import tiny_tables
 
 START = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
@@ -40,13 +40,16 @@ def topo(city: GridTables) -> Topology:
 @pytest.fixture(scope="module")
 def storm(city: GridTables, topo: Topology) -> Simulation:
     return simulate_storm(
-        topo, city.customers, faults=15, seed=5, premise_xy=city.premise_points(), noise_rate=20.0
+        topo,
+        city.customers,
+        CityStorm(faults=15, seed=5, noise_rate=20.0),
+        premise_xy=city.premise_points(),
     )
 
 
 def run(city: GridTables, topo: Topology, **kw: Any) -> Simulation:
-    args: dict[str, Any] = {"faults": 15, "seed": 5, "premise_xy": city.premise_points()}
-    return simulate_storm(topo, city.customers, **(args | kw))
+    spec = CityStorm(**({"faults": 15, "seed": 5} | kw))
+    return simulate_storm(topo, city.customers, spec, premise_xy=city.premise_points())
 
 
 def when(text: str) -> datetime:
@@ -233,12 +236,12 @@ def test_hazard_calls_are_rare_and_mostly_one_per_fault(city: GridTables, topo: 
 def test_calls_without_customers_use_premise_ids_or_locations(
     city: GridTables, topo: Topology
 ) -> None:
-    sim = simulate_storm(topo, None, faults=10, seed=2, premise_xy=city.premise_points())
+    sim = simulate_storm(topo, None, CityStorm(faults=10, seed=2), premise_xy=city.premise_points())
     ways = {next(k for k in ("premise", "lon", "phone") if k in c) for c in of_type(sim, "call")}
     assert ways == {"premise", "lon", "phone"}  # phone: only the unresolvable calls
     phones = {c["id"] for c in of_type(sim, "call") if "phone" in c}
     assert phones == set(sim.truth["unresolvable_calls"])
-    bare = simulate_storm(topo, None, faults=10, seed=2, unresolvable=0)
+    bare = simulate_storm(topo, None, CityStorm(faults=10, seed=2, unresolvable=0))
     assert all("premise" in c for c in of_type(bare, "call"))
 
 
@@ -351,7 +354,7 @@ def test_nested_faults_stay_out_and_customers_call_again(city: GridTables, topo:
 def test_small_networks_give_fewer_faults_rather_than_nested_ones() -> None:
     tables = tiny_tables()
     topo = build_topology(tables)
-    sim = simulate_storm(topo, None, faults=10, seed=1)
+    sim = simulate_storm(topo, None, CityStorm(faults=10, seed=1))
     assert sim.truth["faults_requested"] == 10
     assert 1 <= len(sim.truth["faults"]) < 10
 
@@ -462,6 +465,8 @@ def test_cli_writes_events_and_truth(cli: typer.Typer, city_gpkg: Path, tmp_path
         (["--call-rate", "1.5"], "--call-rate"),
         (["--ami-delivery", "-0.1"], "--ami-delivery"),
         (["--faults", "0"], "--faults"),
+        (["--duration-h", "0"], "--duration-h must be a positive number of hours"),
+        (["--noise-rate", "-1"], "--noise-rate must be >= 0"),
         (["--start", "yesterday"], "--start"),
     ],
 )
