@@ -32,10 +32,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from outage.commands import Command
 from outage.engine import Engine
-from outage.errors import CommandRejected, JournalError
+from outage.errors import JournalError
 from outage.events import Event, to_json
 from outage.journal import JournalCorrupt, SqliteJournal
 from outage.signals import Signal, describe_validation_error, dump_signal
+from outage.step import apply_message, encode_command
 
 Message = Signal | Command
 _MESSAGE: TypeAdapter[Message] = TypeAdapter(Message)
@@ -59,11 +60,6 @@ class SubmitResult:
     #: accepted (journaled) but the engine failed on them: ``{"id", "error"}``.
     quarantined: list[dict[str, str]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-
-
-def encode_command(command: Command) -> dict[str, Any]:
-    """A command as plain JSON data (journal body and audit record)."""
-    return command.model_dump(mode="json", exclude_none=True)
 
 
 def encode(message: Message) -> bytes:
@@ -299,23 +295,11 @@ class EngineHost:
 
     def _apply(self, message: Message) -> tuple[list[Event], str | None, str | None]:
         """The message's events, why a command was refused, and why it was quarantined
-        (None when it applied)."""
-        refusal = failure = None
-        try:
-            events = self.engine.handle(message)
-        except CommandRejected as exc:
-            # Journaled and audited, but it changes nothing (and nothing on replay either).
-            events, refusal = [], str(exc)
-        except Exception as exc:  # the quarantine: see the module docstring
-            log.exception("quarantined %s %r: the engine failed on it", message.type, message.id)
-            events, failure = [], f"quarantined: {type(exc).__name__}: {exc}"[:500]
-        if isinstance(message, Command):
-            outcome = "quarantined" if failure else ("refused" if refusal else "applied")
-            error = failure or refusal
-            self.audit.append(
-                encode_command(message) | {"outcome": outcome} | ({"error": error} if error else {})
-            )
-        return events, refusal, failure
+        (None when it applied): `outage.step.apply_message`, audited here."""
+        applied = apply_message(self.engine, message)
+        if applied.audit is not None:
+            self.audit.append(applied.audit)
+        return applied.events, applied.refusal, applied.failure
 
     def _remember_quarantine(
         self, seq: int, message_id: str, kind: str, reason: str, at: str | None = None

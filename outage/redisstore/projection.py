@@ -10,7 +10,6 @@ Only incidents an event of the batch names are rewritten, so a batch costs what 
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -21,22 +20,18 @@ import orjson
 from outage import events as ev
 from outage.bootstrap import Network, RestorationSetup
 from outage.commands import Command
-from outage.errors import CommandRejected
 from outage.events import Event, to_json
 from outage.events import iso as _iso
-from outage.host import encode_command
 from outage.incidents import Status, service_key
 from outage.readview import IncidentSummary, OutageReadView
 from outage.registry import Ticket
 from outage.rules import Rules
 from outage.state import incident_view, open_by_scope, restoration_view
+from outage.step import apply_message, encode_command
 from outage.storm import SYSTEM
 
 from .keys import KEY_INDEX
 from .partition import Message, PartitionEngine
-
-log = logging.getLogger(__name__)
-#: Every call ends in exactly one of these (a hazard call also attaches to its outage).
 
 
 class CommandOutcome(TypedDict):
@@ -139,26 +134,14 @@ class PartitionState:
 
     def _handle(self, message: Message) -> tuple[list[Event], str | None, str | None, str | None]:
         """Events, why a command was refused, why it was rejected, why it was quarantined
-        (as `EngineHost` does: any exception of the engine quarantines the message)."""
-        rejected = refusal = failure = None
+        (`outage.step.apply_message`, as `EngineHost` applies it)."""
+        rejected = None
         if isinstance(message, Command) and not self.engine.seen_message(message):
             rejected = self.engine.check_references(message)
-        try:
-            events = self.engine.handle(message)
-        except CommandRejected as exc:
-            events, refusal = [], str(exc)
-        except Exception as exc:  # the quarantine (see `outage.host`)
-            log.exception("%s: quarantined %r: the engine failed on it", self.partition, message.id)
-            events, failure = [], f"quarantined: {type(exc).__name__}: {exc}"[:500]
-        if isinstance(message, Command) and rejected is None:
-            outcome = "quarantined" if failure else ("refused" if refusal else "applied")
-            error = failure or refusal
-            self.audit.append(
-                message.model_dump(mode="json", exclude_none=True)
-                | {"outcome": outcome}
-                | ({"error": error} if error else {})
-            )
-        return events, refusal, rejected, failure
+        applied = apply_message(self.engine, message, self.partition)
+        if applied.audit is not None and rejected is None:
+            self.audit.append(applied.audit)
+        return applied.events, applied.refusal, rejected, applied.failure
 
     # -- writing ------------------------------------------------------------------------------
 
