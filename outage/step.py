@@ -18,7 +18,7 @@ A command's audit record (its fields, the outcome, the error) is made here too.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from outage.commands import Command
@@ -67,9 +67,9 @@ def apply_message(engine: Engine, message: Message, where: str = "engine") -> Ap
             "%s: quarantined %s %r: the engine failed on it", where, message.type, message.id
         )
         events, failure = [], f"quarantined: {type(exc).__name__}: {exc}"[:500]
-    if not isinstance(message, Command):
-        return Applied(events, refusal, failure)
     applied = Applied(events, refusal, failure)
+    if not isinstance(message, Command):
+        return applied
     error = failure or refusal
     audit = encode_command(message) | {"outcome": applied.outcome}
-    return Applied(events, refusal, failure, audit | ({"error": error} if error else {}))
+    return replace(applied, audit=audit | ({"error": error} if error else {}))

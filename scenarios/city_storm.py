@@ -129,23 +129,6 @@ class Simulation:
     truth: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class _Params:
-    faults: int
-    seed: int
-    start: int  # epoch seconds
-    duration_s: int
-    call_rate: float
-    repeat_callers: float
-    ami_delivery: float
-    hazards: float
-    nested: float
-    warning: bool
-    noise_rate: float
-    unresolvable: int
-    scada_kinds: frozenset[str]
-
-
 @dataclass
 class _Fault:
     """One planned fault: ``target`` numbers a device, or a transformer when ``transformer``."""
@@ -231,6 +214,17 @@ class CityStorm:
         if int(self.unresolvable) < 0:
             raise BadStorm("unresolvable", f"must be >= 0, got {self.unresolvable!r}")
 
+    @property
+    def start_s(self) -> int:
+        """The window's start in epoch seconds."""
+        start = self.start if self.start.tzinfo is not None else self.start.replace(tzinfo=UTC)
+        return int(start.timestamp())
+
+    @property
+    def duration_s(self) -> int:
+        """The window's length in whole seconds (at least one)."""
+        return max(1, round(self.duration_h * 3600))
+
 
 def simulate_storm(
     topology: Topology,
@@ -253,23 +247,21 @@ def simulate_storm(
     not nested in one another; ``truth["faults_requested"]`` keeps the number asked for.
     Raises `ValueError` for a network where nothing can fault.
     """
-    params = _params(storm)
-    seed = params.seed
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(storm.seed)
     people = _People(topology, customers, premise_xy, rng)
-    plan = _plan_faults(topology, rng, params)
+    plan = _plan_faults(topology, rng, storm)
     calls, meters, devices = _Stream(), _Stream(), _Stream()
     parents = [i for i, fault in enumerate(plan) if fault.parent is None]
     for done, index in enumerate(parents, start=1):
-        _simulate_fault(plan, index, people, params, rng, calls, meters, devices)
+        _simulate_fault(plan, index, people, storm, rng, calls, meters, devices)
         if on_progress is not None:
             on_progress(done, len(parents))
     affected = np.zeros(len(topology.premise_ids), dtype=bool)
     for fault in plan:
         affected[fault.premises] = True
-    _noise_calls(people, affected, params, rng, calls)
-    _unresolvable_calls(people, params, rng, calls)
-    return _assemble(plan, people, params, rng, calls, meters, devices)
+    _noise_calls(people, affected, storm, rng, calls)
+    _unresolvable_calls(people, storm, rng, calls)
+    return _assemble(plan, people, storm, rng, calls, meters, devices)
 
 
 def write_events(sim: Simulation, events_path: Path, truth_path: Path) -> None:
@@ -289,28 +281,6 @@ def write_events(sim: Simulation, events_path: Path, truth_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # arguments
-
-
-def _params(storm: CityStorm) -> _Params:
-    """The storm in the units the simulation works in (epoch seconds)."""
-    start = storm.start
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    return _Params(
-        faults=int(storm.faults),
-        seed=int(storm.seed),
-        start=int(start.timestamp()),
-        duration_s=max(1, round(storm.duration_h * 3600)),
-        call_rate=float(storm.call_rate),
-        repeat_callers=float(storm.repeat_callers),
-        ami_delivery=float(storm.ami_delivery),
-        hazards=float(storm.hazards),
-        nested=float(storm.nested),
-        warning=bool(storm.warning),
-        noise_rate=float(storm.noise_rate),
-        unresolvable=int(storm.unresolvable),
-        scada_kinds=frozenset(storm.scada_kinds),
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -518,7 +488,7 @@ def _pick_targets(
     return picked
 
 
-def _plan_faults(topology: Topology, rng: np.random.Generator, params: _Params) -> list[_Fault]:
+def _plan_faults(topology: Topology, rng: np.random.Generator, params: CityStorm) -> list[_Fault]:
     """Targets, times and nested children; parents first, children appended after them."""
     plan = [
         _fault(topology, c == "transformer", n)
@@ -527,7 +497,7 @@ def _plan_faults(topology: Topology, rng: np.random.Generator, params: _Params) 
     offsets = rng.beta(*START_BETA, size=len(plan)) * params.duration_s
     durations = _durations(rng, len(plan))
     for fault, offset, duration in zip(plan, offsets, durations, strict=True):
-        fault.start = params.start + int(offset)
+        fault.start = params.start_s + int(offset)
         fault.restored = fault.start + int(duration)
     _add_children(topology, rng, plan, params.nested)
     return plan
@@ -620,7 +590,7 @@ def _simulate_fault(
     plan: list[_Fault],
     index: int,
     people: _People,
-    params: _Params,
+    params: CityStorm,
     rng: np.random.Generator,
     calls: _Stream,
     meters: _Stream,
@@ -669,7 +639,7 @@ def _meters(
     premises: IntArray,
     start: int,
     restored_at: IntArray,
-    params: _Params,
+    params: CityStorm,
     rng: np.random.Generator,
     meters: _Stream,
 ) -> None:
@@ -717,7 +687,7 @@ def _add_calls(
     times: IntArray,
     rows: IntArray,
     fault: int,
-    params: _Params,
+    params: CityStorm,
     calls: _Stream,
 ) -> None:
     """Record calls of ``fault``; a few report hazards (mostly one per fault)."""
@@ -739,7 +709,7 @@ def _add_calls(
     )
 
 
-def _device_signals(fault: _Fault, params: _Params, devices: _Stream) -> None:
+def _device_signals(fault: _Fault, params: CityStorm, devices: _Stream) -> None:
     """SCADA open/closed for breaker-like faults, else a crew ``restore`` at restoration."""
     device = np.asarray([fault.device_id], dtype=object)
     if fault.kind in params.scada_kinds:
@@ -763,7 +733,11 @@ def _device_signals(fault: _Fault, params: _Params, devices: _Stream) -> None:
 
 
 def _noise_calls(
-    people: _People, affected: BoolArray, params: _Params, rng: np.random.Generator, calls: _Stream
+    people: _People,
+    affected: BoolArray,
+    params: CityStorm,
+    rng: np.random.Generator,
+    calls: _Stream,
 ) -> None:
     """partial_power / flicker calls from customers who are never out, uniform in time."""
     hours = params.duration_s / 3600
@@ -773,7 +747,7 @@ def _noise_calls(
     if n == 0 or candidates.size == 0:
         return
     rows = candidates[rng.integers(candidates.size, size=n)].astype(np.int64)
-    times = params.start + rng.integers(0, params.duration_s, size=n)
+    times = params.start_s + rng.integers(0, params.duration_s, size=n)
     kinds = np.where(rng.random(n) < PARTIAL_SHARE, _PARTIAL, _FLICKER).astype(np.int8)
     calls.add(
         ts=times,
@@ -785,7 +759,7 @@ def _noise_calls(
 
 
 def _unresolvable_calls(
-    people: _People, params: _Params, rng: np.random.Generator, calls: _Stream
+    people: _People, params: CityStorm, rng: np.random.Generator, calls: _Stream
 ) -> None:
     """``unresolvable`` calls from phones no customer has (prefix 170, which the synthetic
     city never issues; checked against the table anyway)."""
@@ -798,7 +772,7 @@ def _unresolvable_calls(
         national = f"170{int(rng.integers(0, 100_000_000)):08d}"
         if national not in taken and f"+86{national}" not in phones:
             phones.append(f"+86{national}")
-    times = params.start + rng.integers(0, params.duration_s, size=n)
+    times = params.start_s + rng.integers(0, params.duration_s, size=n)
     calls.add(
         ts=times,
         row=np.full(n, _UNKNOWN_ROW, dtype=np.int64),
@@ -828,7 +802,7 @@ def _ids(prefix: str, n: int) -> list[str]:
 def _assemble(
     plan: list[_Fault],
     people: _People,
-    params: _Params,
+    params: CityStorm,
     rng: np.random.Generator,
     calls: _Stream,
     meters: _Stream,
@@ -881,8 +855,8 @@ def _assemble(
     noise = (call_fault == _NO_FAULT) & ~unknown
     truth = {
         "seed": params.seed,
-        "start": _iso(np.asarray([params.start]))[0],
-        "end": _iso(np.asarray([params.start + params.duration_s]))[0],
+        "start": _iso(np.asarray([params.start_s]))[0],
+        "end": _iso(np.asarray([params.start_s + params.duration_s]))[0],
         "faults_requested": params.faults,
         "faults": faults,
         "calls": len(call_signals),

@@ -87,12 +87,16 @@ class Estimator:
             self._pace = value
             self._paced.clear()
 
-    def cell(self, measure: str, order: WorkOrder, weather: str) -> Cell:
-        """The history cell of ``measure`` for ``order``."""
+    def _key(self, order: WorkOrder, weather: str) -> tuple[str, str, str, str]:
+        """``order``'s history key in ``weather``."""
         period = self._periods.get(order.opened_at)
         if period is None:  # (a time zone conversion, asked for every order every minute)
             period = self._periods[order.opened_at] = period_of(order.opened_at, self.zone)
-        key = (order.kind, order.cause, period, weather)
+        return (order.kind, order.cause, period, weather)
+
+    def cell(self, measure: str, order: WorkOrder, weather: str) -> Cell:
+        """The history cell of ``measure`` for ``order`` (storm crew work at the pace)."""
+        key = self._key(order, weather)
         if weather != "storm" or measure not in _CREW_WORK or self._pace == 1.0:
             return self.history.cell(measure, key)  # type: ignore[arg-type]
         paced = self._paced.get((measure, key))
@@ -105,9 +109,7 @@ class Estimator:
     def crew_work(self, order: WorkOrder, origins: Iterable[tuple[float, float] | None]) -> float:
         """The storm crew-minutes ``order`` takes at the history's pace: mobilising, travel
         from the nearest of ``origins``, repair (the unit `outage.restoration.pace` counts)."""
-        history = self.history
-        period = period_of(order.opened_at, self.zone)
-        key = (order.kind, order.cause, period, "storm")
+        history, key = self.history, self._key(order, "storm")
         return (
             history.cell("mobilise", key).mean
             + min((self.travel_between(o, order) for o in origins), default=0.0)

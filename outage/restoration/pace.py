@@ -88,8 +88,10 @@ class StormPace:
         they are on a job, and ``crews`` more on shift that do not report, working while
         orders are ready — the waiting orders being ready from the times in ``ready``.
         Everything is as it was since the last call: the desk advances before every change."""
-        if self.since is None or now <= self.since:
-            self.since = now if self.since is None else self.since
+        if self.since is None:
+            self.since = now  # counting starts here
+            return
+        if now <= self.since:
             return
         total = minutes_between(self.since, now)
         # the ready count steps up by one at each order's ready time
